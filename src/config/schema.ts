@@ -1,0 +1,138 @@
+import { z } from 'zod';
+
+/**
+ * The bridge's configuration (`config/*.yaml`), validated once at start and frozen.
+ * Secrets are plain strings here; `load.ts` makes sure they came from `${env:…}` or `${file:…}`.
+ */
+
+const secret = z.string().min(1, 'must not be empty');
+
+export const targetAuthSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('none') }).strict(),
+  z.object({ type: z.literal('bearer'), token: secret }).strict(),
+  z.object({ type: z.literal('basic'), username: z.string().min(1), password: secret }).strict(),
+  z
+    .object({
+      type: z.literal('apiKey'),
+      /** Header that carries the key. */
+      header: z.string().min(1).default('x-api-key'),
+      value: secret,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('oauth2'),
+      tokenUrl: z.url(),
+      clientId: z.string().min(1),
+      clientSecret: secret,
+      scope: z.string().optional(),
+      /** How the client authenticates at the token endpoint. */
+      clientAuth: z.enum(['basic', 'post']).default('basic'),
+    })
+    .strict(),
+]);
+export type TargetAuth = z.infer<typeof targetAuthSchema>;
+
+export const targetSchema = z
+  .object({
+    /** Base URL of the application's REST API; every mapped path is appended to it. */
+    baseUrl: z.url(),
+    auth: targetAuthSchema.default({ type: 'none' }),
+    /** Per-call timeout; a timeout is a retryable failure. */
+    timeoutMs: z.number().int().positive().default(10_000),
+    /** Extra headers sent on every call (not secrets: use auth for those). */
+    headers: z.record(z.string(), z.string()).default({}),
+  })
+  .strict();
+export type TargetConfig = z.infer<typeof targetSchema>;
+
+export const deliverySchema = z
+  .object({
+    /** Attempts per job before it lands in the failed set. */
+    attempts: z.number().int().min(1).default(12),
+    /** First retry delay; doubles each attempt, with jitter, capped by maxBackoffMs. */
+    backoffMs: z.number().int().min(1).default(1_000),
+    maxBackoffMs: z.number().int().min(1).default(15 * 60_000),
+    /** Jobs of this connection run at once per worker process. */
+    concurrency: z.number().int().min(1).max(1_000).default(10),
+    /** Optional ceiling on target calls: at most `max` jobs per `durationMs`. */
+    rateLimit: z
+      .object({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type DeliveryConfig = z.infer<typeof deliverySchema>;
+
+const connectionId = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and "-" (it appears in URLs and queue names)');
+
+export const connectionSchema = z
+  .object({
+    id: connectionId,
+    /** SCIM base path; Entra's Tenant URL is `<publicUrl><basePath>`. Default `/<id>/scim/v2`. */
+    basePath: z
+      .string()
+      .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/" and have no trailing "/", e.g. /acme/scim/v2')
+      .optional(),
+    auth: z
+      .object({
+        /** Accepted bearer secrets. List two during a rotation, then remove the old one. */
+        bearer: z.array(secret).min(1, 'give at least one secret'),
+      })
+      .strict(),
+    target: targetSchema,
+    /** Mapping file, relative to the config file. */
+    mapping: z.string().min(1),
+    delivery: deliverySchema.default(deliverySchema.parse({})),
+  })
+  .strict();
+export type ConnectionConfig = z.infer<typeof connectionSchema> & { basePath: string; mappingPath: string };
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080 }),
+    /** The URL Entra uses to reach this bridge (for Tenant URLs and `meta.location`). */
+    publicUrl: z.url().optional(),
+    redis: z
+      .object({
+        url: z.string().default('redis://127.0.0.1:6379'),
+        /** Prefix of every Redis key the bridge writes. */
+        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('scim-bridge'),
+      })
+      .strict()
+      .default({ url: 'redis://127.0.0.1:6379', prefix: 'scim-bridge' }),
+    /** Credentials of the ops routes (/admin). Without them, the admin routes are not served. */
+    admin: z.object({ username: z.string().min(1), password: secret }).strict().optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    connections: z.array(connectionSchema).min(1, 'define at least one connection'),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const ids = new Set<string>();
+    const paths = new Set<string>();
+    config.connections.forEach((c, i) => {
+      if (ids.has(c.id)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'id'], message: `duplicate connection id "${c.id}"` });
+      ids.add(c.id);
+      const basePath = c.basePath ?? `/${c.id}/scim/v2`;
+      if (paths.has(basePath))
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'basePath'], message: `base path ${basePath} is used twice` });
+      paths.add(basePath);
+    });
+  });
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+/** The validated, resolved and frozen configuration every part of the bridge receives. */
+export interface BridgeConfig extends Omit<RawConfig, 'connections'> {
+  /** Absolute path of the file it was loaded from (undefined when built in code, e.g. tests). */
+  file?: string;
+  connections: ConnectionConfig[];
+}

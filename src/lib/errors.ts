@@ -1,0 +1,34 @@
+/**
+ * Errors of the bridge itself (config, mapping, store, delivery, CLI), as opposed to SCIM
+ * protocol errors (`scim/errors.ts`). Every code is listed in docs/errors.md; a test keeps the
+ * two in step. Codes follow `GW_<AREA>_<WHAT>`.
+ */
+
+export const ERROR_CODES = {
+  GW_CONFIG_INVALID: 'The configuration file does not validate.',
+  GW_CONFIG_PLACEHOLDER: 'A ${env:…} or ${file:…} placeholder could not be resolved.',
+  GW_CONFIG_LITERAL_SECRET: 'A secret is written literally in a config file instead of coming from ${env:…} or ${file:…}.',
+  GW_MAP_INVALID: 'A mapping file does not validate (YAML syntax, schema or expression).',
+  GW_MAP_EVAL: 'A mapping expression failed while mapping a resource.',
+  GW_MAP_NO_TARGET_ID: "The target's create (or lookup) response did not contain the id the mapping points at.",
+  GW_STORE_UNAVAILABLE: 'Redis did not answer; the change was not accepted.',
+  GW_DELIVERY_REJECTED: 'The target answered a delivery with a permanent 4xx error.',
+  GW_DELIVERY_RETRYABLE: 'The target answered with a transient error (5xx, 408) or did not answer; the job will be retried.',
+  GW_DELIVERY_TIMEOUT: 'The target did not answer within the connection timeout; the job will be retried.',
+  GW_DELIVERY_UNREACHABLE: 'The target could not be reached (connection refused, reset, DNS); the job will be retried.',
+  GW_DELIVERY_AUTH: 'The bridge could not obtain a token for the target (OAuth2 token endpoint failed).',
+  GW_CLI_USAGE: 'The command line is not valid.',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class BridgeError extends Error {
+  override readonly name: string = 'BridgeError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,128 @@
+import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+
+/**
+ * The bridge's own record of what Entra provisioned, per connection, plus what has been
+ * delivered to the target. Implemented by `redis-store.ts`; every write is one atomic step.
+ */
+
+export interface StoredResource {
+  type: ResourceType;
+  id: string;
+  /** Bumped by every accepted write (including membership-only changes and delete). */
+  revision: number;
+  doc: ScimResource;
+  /** Group member ids, only when asked for with `{ members: true }`. */
+  members?: string[];
+}
+
+/** Attributes with an index; lookups on them cost O(1) whatever the number of resources. */
+export type IndexedAttribute = 'userName' | 'externalId' | 'displayName' | 'email';
+
+/** Thrown by create/replace when a unique attribute is taken by another resource. */
+export class UniquenessError extends Error {
+  override readonly name = 'UniquenessError';
+  constructor(readonly attribute: 'userName' | 'displayName') {
+    super(`${attribute} is already in use`);
+  }
+}
+
+/** Thrown by replace when `expectedRevision` is no longer current (someone else wrote first). */
+export class RevisionConflictError extends Error {
+  override readonly name = 'RevisionConflictError';
+  constructor() {
+    super('revision conflict');
+  }
+}
+
+/** Thrown when writing a resource that does not exist (or was deleted). */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  constructor() {
+    super('resource not found');
+  }
+}
+
+/** What the worker last delivered for a resource (see delivery/processor). */
+export interface DeliveryState {
+  /** The target's id for this resource, once created or found there. */
+  targetId?: string;
+  /** Highest store revision fully delivered. */
+  revision: number;
+  /** Hash of the last update body delivered, to skip no-op updates. */
+  bodyHash?: string;
+  /** `active` as last delivered (users). */
+  active?: boolean;
+  /** Set before a create call whose outcome is not known yet; triggers lookup-before-create. */
+  createPending?: boolean;
+}
+
+export interface WriteOptions {
+  /** For groups: how the write changes membership. Applied atomically with the document. */
+  members?: MemberChange;
+}
+
+export interface ResourceStore {
+  /** Creates a resource; `doc.id` must be set by the caller. Throws UniquenessError. */
+  create(type: ResourceType, doc: ScimResource, options?: WriteOptions): Promise<StoredResource>;
+
+  get(type: ResourceType, id: string, options?: { members?: boolean }): Promise<StoredResource | null>;
+
+  /**
+   * Replaces the document (and optionally changes membership) if the stored revision equals
+   * `expectedRevision`. Pass `doc: null` to change membership only, in which case no revision
+   * check is made (set operations commute). Throws RevisionConflictError, NotFoundError,
+   * UniquenessError.
+   */
+  update(
+    type: ResourceType,
+    id: string,
+    expectedRevision: number | null,
+    doc: ScimResource | null,
+    options?: WriteOptions,
+  ): Promise<StoredResource>;
+
+  /**
+   * Removes the resource from every read path and index at once, bumps its revision and keeps a
+   * tombstone so the worker can still delete it in the target. For users, also removes the
+   * user from every group; returns the ids of the groups whose membership changed.
+   */
+  delete(type: ResourceType, id: string): Promise<{ revision: number; affectedGroups: string[] } | null>;
+
+  /** Ids whose indexed attribute equals `value` (case-insensitive for userName, displayName, email). */
+  findBy(type: ResourceType, attribute: IndexedAttribute, value: string): Promise<string[]>;
+
+  /** Stable creation-order page; `startIndex` is 1-based as in SCIM. */
+  list(type: ResourceType, startIndex: number, count: number): Promise<{ total: number; ids: string[] }>;
+
+  count(type: ResourceType): Promise<number>;
+
+  getMany(type: ResourceType, ids: string[], options?: { members?: boolean }): Promise<StoredResource[]>;
+
+  isMember(groupId: string, memberId: string): Promise<boolean>;
+
+  /** Groups the member belongs to (reverse index). */
+  groupsOf(memberId: string): Promise<string[]>;
+
+  // ---- delivery side (worker) ----
+
+  /**
+   * The latest state to converge the target on: the live resource (with members for groups) or,
+   * after a delete, its tombstone (last document, `deleted: true`). Null if unknown or purged.
+   */
+  getForDelivery(type: ResourceType, id: string): Promise<(StoredResource & { deleted: boolean }) | null>;
+
+  getDeliveryState(type: ResourceType, id: string): Promise<DeliveryState | null>;
+
+  setDeliveryState(type: ResourceType, id: string, state: DeliveryState): Promise<void>;
+
+  /** Members as delivered to the target: SCIM member id → target id of that member. */
+  getDeliveredMembers(groupId: string): Promise<Map<string, string>>;
+
+  setDeliveredMember(groupId: string, memberId: string, memberTargetId: string | null): Promise<void>;
+
+  /** Forgets a deleted resource entirely (tombstone, delivery state, delivered members). */
+  purge(type: ResourceType, id: string): Promise<void>;
+
+  /** Deletes every key of this store (tests, `reset`). */
+  clear(): Promise<void>;
+}
