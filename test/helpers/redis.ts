@@ -1,0 +1,38 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+
+export const TEST_REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/**
+ * A Redis connection plus a key prefix unique to one test file (or test), and a cleanup that
+ * deletes every key under that prefix. Tests never touch keys outside their prefix.
+ */
+export interface TestRedis {
+  redis: Redis;
+  prefix: string;
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+export function createTestRedis(label: string): TestRedis {
+  const redis = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: false });
+  const prefix = `sbtest-${label}-${randomUUID().slice(0, 8)}`;
+  return {
+    redis,
+    prefix,
+    url: TEST_REDIS_URL,
+    async cleanup() {
+      await deleteByPrefix(redis, prefix);
+      await redis.quit();
+    },
+  };
+}
+
+export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
