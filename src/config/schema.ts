@@ -95,7 +95,7 @@ export const configSchema = z
     listen: z
       .object({
         host: z.string().default('127.0.0.1'),
-        port: z.number().int().min(0).max(65_535).default(8080),
+        port: z.coerce.number().int().min(0).max(65_535).default(8080),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080 }),

@@ -1,0 +1,222 @@
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
+import { z } from 'zod';
+import { BridgeError, type ErrorCode } from '../lib/errors.js';
+import { configSchema, type BridgeConfig, type RawConfig } from './schema.js';
+
+/**
+ * Loads `config/*.yaml`: resolves `${env:NAME}`, `${env:NAME:-default}` and `${file:PATH}`
+ * placeholders, validates with zod, checks that secrets are not written literally, resolves
+ * defaults that depend on other values (base paths, mapping paths) and freezes the result.
+ * Every problem is reported as `file:line:col path: message`, with a hint on how to fix it.
+ */
+
+export interface ConfigIssue {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends BridgeError {
+  override readonly name = 'ConfigError';
+  constructor(
+    code: ErrorCode,
+    readonly issues: ConfigIssue[],
+  ) {
+    super(code, issues.map(formatIssue).join('\n'));
+  }
+}
+
+export function formatIssue(issue: ConfigIssue): string {
+  return `${issue.file}:${issue.line}:${issue.col} ${issue.path ? `${issue.path}: ` : ''}${issue.message}`;
+}
+
+const PLACEHOLDER = /\$\{(env|file):([^}]*)\}/g;
+
+/** Config paths whose values are secrets: they must come from a placeholder. */
+const SECRET_PATHS: RegExp[] = [
+  /^admin\.password$/,
+  /^connections\.\d+\.auth\.bearer\.\d+$/,
+  /^connections\.\d+\.target\.auth\.(token|password|value|clientSecret)$/,
+];
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function loadConfig(file: string, options: LoadConfigOptions = {}): Promise<BridgeConfig> {
+  const path = resolve(file);
+  let source: string;
+  try {
+    source = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError('GW_CONFIG_INVALID', [
+      { file, line: 0, col: 0, path: '', message: `cannot read the config file (${(err as NodeJS.ErrnoException).code ?? 'error'})` },
+    ]);
+  }
+  return loadConfigSource(source, path, options);
+}
+
+export function loadConfigSource(source: string, file: string, options: LoadConfigOptions = {}): BridgeConfig {
+  const env = options.env ?? process.env;
+  const baseDir = dirname(resolve(file));
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(source, { lineCounter, prettyErrors: false });
+  const at = (offset: number | undefined, path: string, message: string): ConfigIssue => {
+    const pos = offset === undefined ? { line: 1, col: 1 } : lineCounter.linePos(offset);
+    return { file, line: pos.line, col: pos.col, path, message };
+  };
+
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      'GW_CONFIG_INVALID',
+      doc.errors.map((e) => at(e.pos[0], '', `YAML: ${e.message.split('\n')[0]}`)),
+    );
+  }
+
+  const placeholderIssues: ConfigIssue[] = [];
+  const fromPlaceholder = new Set<string>();
+  visit(doc, {
+    Scalar(key, node, ancestry) {
+      if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const path = pathOf(ancestry, node);
+      const resolved = node.value.replace(PLACEHOLDER, (_m, kind: string, arg: string) => {
+        const value = kind === 'env' ? resolveEnv(arg, env) : resolveFile(arg, baseDir);
+        if (value instanceof Error) {
+          placeholderIssues.push(at(node.range?.[0], path, value.message));
+          return '';
+        }
+        return value;
+      });
+      fromPlaceholder.add(path);
+      node.value = resolved;
+    },
+  });
+  if (placeholderIssues.length > 0) throw new ConfigError('GW_CONFIG_PLACEHOLDER', placeholderIssues);
+
+  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  if (!parsed.success) {
+    throw new ConfigError(
+      'GW_CONFIG_INVALID',
+      parsed.error.issues.map((issue) => {
+        const path = issue.path.map(String);
+        return at(nodeOffset(doc, path), path.join('.'), describeIssue(issue, doc.hasIn(path)));
+      }),
+    );
+  }
+
+  const literalSecrets: ConfigIssue[] = [];
+  visit(doc, {
+    Scalar(key, node, ancestry) {
+      if (key === 'key') return;
+      const path = pathOf(ancestry, node);
+      if (SECRET_PATHS.some((re) => re.test(path)) && !fromPlaceholder.has(path)) {
+        literalSecrets.push(
+          at(node.range?.[0], path, 'secrets must not be written in config files: use ${env:NAME} or ${file:/path/to/secret}'),
+        );
+      }
+    },
+  });
+  if (literalSecrets.length > 0) throw new ConfigError('GW_CONFIG_LITERAL_SECRET', literalSecrets);
+
+  return finalizeConfig(parsed.data, { file: resolve(file), baseDir });
+}
+
+/**
+ * Fills in defaults that depend on other values and freezes the result. Also used by tests and
+ * the demo, which build configs in code (secrets there come from variables, not files).
+ */
+export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir: string }): BridgeConfig {
+  const config: BridgeConfig = {
+    ...raw,
+    file: options.file,
+    connections: raw.connections.map((c) => ({
+      ...c,
+      basePath: c.basePath ?? `/${c.id}/scim/v2`,
+      mappingPath: resolve(options.baseDir, c.mapping),
+    })),
+  };
+  return deepFreeze(config);
+}
+
+/** Validates a config object built in code (tests, demo) with the same schema as files. */
+export function configFromObject(input: unknown, baseDir = process.cwd()): BridgeConfig {
+  const parsed = configSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      'GW_CONFIG_INVALID',
+      parsed.error.issues.map((issue) => ({ file: '<object>', line: 0, col: 0, path: issue.path.join('.'), message: describeIssue(issue, true) })),
+    );
+  }
+  return finalizeConfig(parsed.data, { baseDir });
+}
+
+function resolveEnv(arg: string, env: NodeJS.ProcessEnv): string | Error {
+  const sep = arg.indexOf(':-');
+  const name = sep === -1 ? arg : arg.slice(0, sep);
+  const fallback = sep === -1 ? undefined : arg.slice(sep + 2);
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return new Error(`"${name}" is not a valid environment variable name`);
+  const value = env[name];
+  if (value !== undefined && value !== '') return value;
+  if (fallback !== undefined) return fallback;
+  return new Error(`environment variable ${name} is not set (export it, or write \${env:${name}:-default})`);
+}
+
+function resolveFile(arg: string, baseDir: string): string | Error {
+  const path = resolve(baseDir, arg);
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    return new Error(`cannot read secret file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+function pathOf(ancestry: readonly unknown[], node: unknown): string {
+  const parts: string[] = [];
+  const chain = [...ancestry, node];
+  for (let i = 1; i < chain.length; i++) {
+    const parent = chain[i - 1] as { items?: unknown[] };
+    const child = chain[i];
+    if (isPair(parent)) continue;
+    if (Array.isArray(parent.items)) {
+      const index = parent.items.indexOf(child);
+      if (isPair(child)) {
+        const key = (child as { key: unknown }).key;
+        parts.push(String(isScalar(key) ? key.value : key));
+      } else if (index >= 0) {
+        parts.push(String(index));
+      }
+    }
+  }
+  return parts.join('.');
+}
+
+function isPair(x: unknown): boolean {
+  return typeof x === 'object' && x !== null && 'key' in x && 'value' in x && !('items' in x);
+}
+
+function nodeOffset(doc: Document, path: string[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n), true) as { range?: [number, number, number] } | undefined;
+    if (node && typeof node === 'object' && node.range) return node.range[0];
+  }
+  return undefined;
+}
+
+function describeIssue(issue: z.core.$ZodIssue, present = true): string {
+  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; see config/README.md)`;
+  if (issue.code === 'invalid_type' && !present) return `is required (${issue.expected})`;
+  return issue.message;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
