@@ -1,0 +1,52 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { renderErrorBody, ScimError } from '../scim/errors.js';
+
+export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
+
+/**
+ * The SCIM scope's error handler: every failure leaves as an RFC 7644 §3.12 body with
+ * `application/scim+json`. Only ScimError details are shown; anything unexpected becomes a
+ * generic 500 naming the request id (the log has the rest), and a Redis outage a 503, so Entra
+ * retries instead of treating the change as rejected.
+ */
+export function scimErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body, headers } = toScimError(error, request);
+  if (status >= 500) request.log.error({ err: error, code: (error as { code?: string }).code }, 'scim request failed');
+  else request.log.info({ status, scimType: body.scimType }, 'scim request rejected');
+  void reply.code(status).headers(headers).type(SCIM_CONTENT_TYPE).send(body);
+}
+
+function toScimError(error: Error, request: FastifyRequest) {
+  if (error instanceof ScimError) return { status: error.status, body: error.toBody(), headers: error.headers };
+  const fastifyError = error as FastifyError;
+  switch (fastifyError.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return plain(413, 'request body is too large');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 400, body: renderErrorBody(400, 'request body is empty or malformed', 'invalidSyntax'), headers: {} };
+    default:
+  }
+  if (fastifyError.validation) {
+    return { status: 400, body: renderErrorBody(400, fastifyError.message, 'invalidSyntax'), headers: {} };
+  }
+  if (isStoreUnavailable(error)) {
+    return { status: 503, body: renderErrorBody(503, 'the bridge cannot store changes right now; retry later'), headers: { 'retry-after': '30' } };
+  }
+  return plain(500, `internal error (request ${request.id})`);
+}
+
+function plain(status: number, detail: string) {
+  return { status, body: renderErrorBody(status, detail), headers: {} as Record<string, string> };
+}
+
+/** ioredis failures that mean "Redis is not there right now" rather than a bug. */
+export function isStoreUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code && ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code)) return true;
+  if (error.name === 'MaxRetriesPerRequestError') return true;
+  return /Connection is closed|Stream isn't writeable|Command timed out|^LOADING|^READONLY|^OOM|^MASTERDOWN|^CLUSTERDOWN|^TRYAGAIN/.test(
+    error.message,
+  );
+}

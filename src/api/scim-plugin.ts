@@ -1,0 +1,173 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ConnectionConfig } from '../config/schema.js';
+import type { Provisioning } from '../provisioning/service.js';
+import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
+import { notFound, ScimError, badRequest } from '../scim/errors.js';
+import { project } from '../scim/projection.js';
+import { renderResource } from '../scim/resource.js';
+import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
+import type { StoredResource } from '../store/types.js';
+import { createBearerCheck } from './auth.js';
+import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
+
+/**
+ * The SCIM 2.0 service provider of one connection, registered under its base path
+ * (`/<id>/scim/v2` by default). Encapsulated: its JSON parser, auth hook and error handlers
+ * apply to its routes only.
+ * @see https://www.rfc-editor.org/rfc/rfc7644
+ */
+
+export interface ScimPluginOptions {
+  connection: ConnectionConfig;
+  provisioning: Provisioning;
+  /** External URL of the bridge (`publicUrl` in config); derived from the request when absent. */
+  publicUrl?: string;
+  /** Largest accepted request body. */
+  bodyLimit?: number;
+}
+
+type Query = Record<string, string | string[] | undefined>;
+
+const RESOURCES: [ResourceType, string][] = [
+  ['User', 'Users'],
+  ['Group', 'Groups'],
+];
+
+export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
+  const { connection, provisioning } = options;
+  const authorized = createBearerCheck(connection.auth.bearer);
+
+  // Entra sends application/scim+json; other clients send application/json or nothing. Parse
+  // them all as JSON, and answer bad JSON with a SCIM 400 rather than Fastify's own error.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.bodyLimit ?? 1_048_576 }, (_req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(badRequest('invalidSyntax', 'request body is not valid JSON'), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request) => {
+    if (!authorized(request.headers.authorization)) {
+      // One detail for every failure (missing, malformed, wrong, other connection's secret).
+      throw new ScimError(401, undefined, 'missing or invalid bearer token', { 'www-authenticate': 'Bearer realm="scim-bridge"' });
+    }
+  });
+  app.setErrorHandler(scimErrorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    scimErrorHandler(notFound(`no SCIM endpoint at ${request.method} ${request.url.split('?')[0]}`), request, reply);
+  });
+
+  const baseUrlOf = (request: FastifyRequest) =>
+    `${options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`}${connection.basePath}`;
+
+  const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type(SCIM_CONTENT_TYPE).send(body);
+
+  const present = (request: FastifyRequest, stored: StoredResource) =>
+    project(renderResource(stored, { baseUrl: baseUrlOf(request) }), projection(request.query as Query));
+
+  for (const [type, segment] of RESOURCES) {
+    const location = (request: FastifyRequest, id: string) => `${baseUrlOf(request)}/${segment}/${id}`;
+
+    app.post(`/${segment}`, async (request, reply) => {
+      const stored = await provisioning.create(type, request.body);
+      void reply.header('location', location(request, stored.id)).header('etag', etag(stored));
+      return send(reply, 201, present(request, stored));
+    });
+
+    app.get(`/${segment}`, async (request, reply) => {
+      const query = request.query as Query;
+      const result = await provisioning.list(type, {
+        filter: first(query.filter),
+        startIndex: integer(query, 'startIndex'),
+        count: integer(query, 'count'),
+        withMembers: type === 'Group' && wantsMembers(query),
+      });
+      return send(reply, 200, {
+        schemas: [SCHEMA_LIST_RESPONSE],
+        totalResults: result.total,
+        startIndex: result.startIndex,
+        itemsPerPage: result.resources.length,
+        Resources: result.resources.map((r) => present(request, r)),
+      });
+    });
+
+    app.get<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
+      const stored = await provisioning.get(type, request.params.id, { withMembers: wantsMembers(request.query as Query) });
+      void reply.header('etag', etag(stored));
+      return send(reply, 200, present(request, stored));
+    });
+
+    app.put<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
+      const stored = await provisioning.replace(type, request.params.id, request.body);
+      void reply.header('etag', etag(stored));
+      return send(reply, 200, present(request, await reload(stored)));
+    });
+
+    app.patch<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
+      const stored = await provisioning.patch(type, request.params.id, request.body);
+      void reply.header('etag', etag(stored));
+      // Entra expects 204 for group PATCHes (returning members "isn't advisable"); users get the resource.
+      if (type === 'Group') return reply.code(204).send();
+      return send(reply, 200, present(request, stored));
+    });
+
+    app.delete<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
+      await provisioning.remove(type, request.params.id);
+      return reply.code(204).send();
+    });
+
+    async function reload(stored: StoredResource): Promise<StoredResource> {
+      return type === 'Group' ? provisioning.get(type, stored.id, { withMembers: true }) : stored;
+    }
+  }
+
+  app.get('/ServiceProviderConfig', async (request, reply) => send(reply, 200, serviceProviderConfig(baseUrlOf(request))));
+  app.get('/ResourceTypes', async (request, reply) => send(reply, 200, listOf(resourceTypes(baseUrlOf(request)))));
+  app.get<{ Params: { name: string } }>('/ResourceTypes/:name', async (request, reply) => {
+    const found = getResourceType(request.params.name, baseUrlOf(request));
+    if (!found) throw notFound(`resource type ${request.params.name} not found`);
+    return send(reply, 200, found);
+  });
+  app.get('/Schemas', async (request, reply) => send(reply, 200, listOf(schemas(baseUrlOf(request)))));
+  app.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
+    const found = getSchema(request.params.id, baseUrlOf(request));
+    if (!found) throw notFound(`schema ${request.params.id} not found`);
+    return send(reply, 200, found);
+  });
+}
+
+function listOf(resources: unknown[]) {
+  return { schemas: [SCHEMA_LIST_RESPONSE], totalResults: resources.length, startIndex: 1, itemsPerPage: resources.length, Resources: resources };
+}
+
+function etag(stored: StoredResource): string {
+  return `W/"${stored.revision}"`;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function integer(query: Query, name: string): number | undefined {
+  const raw = first(query[name]);
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw badRequest('invalidValue', `${name} must be an integer`);
+  return value;
+}
+
+function projection(query: Query): { attributes?: string; excludedAttributes?: string } {
+  return { attributes: first(query.attributes), excludedAttributes: first(query.excludedAttributes) };
+}
+
+/** Whether a group answer must carry `members` (skipped when excluded, the common Entra case). */
+function wantsMembers(query: Query): boolean {
+  const names = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim().toLowerCase());
+  const attributes = first(query.attributes);
+  if (attributes) return names(attributes).some((n) => n === 'members' || n.startsWith('members.') || n.endsWith(':members'));
+  return !names(first(query.excludedAttributes)).includes('members');
+}

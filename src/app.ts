@@ -1,0 +1,58 @@
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { scimPlugin } from './api/scim-plugin.js';
+import { SCIM_CONTENT_TYPE } from './api/scim-errors.js';
+import type { BridgeConfig } from './config/schema.js';
+import type { Runtime } from './runtime.js';
+import { renderErrorBody } from './scim/errors.js';
+
+/**
+ * The HTTP application: health routes plus one encapsulated SCIM service provider per
+ * connection. The only wiring place of the API; `server.ts`-style entry points (the CLI) and the
+ * tests build it the same way.
+ */
+
+export interface BuildAppOptions {
+  config: BridgeConfig;
+  runtime: Runtime;
+  logger?: FastifyServerOptions['logger'];
+}
+
+export async function buildApp({ config, runtime, logger }: BuildAppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    ignoreTrailingSlash: true,
+    requestIdHeader: 'x-request-id',
+    // Entra's filter values can be long GUID-bearing expressions; keep the default 1 MB body limit.
+    bodyLimit: 1_048_576,
+  });
+
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const ready = await runtime.ping().catch(() => false);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'redis unavailable' });
+  });
+
+  for (const connection of config.connections) {
+    await app.register(scimPlugin, {
+      prefix: connection.basePath,
+      connection,
+      provisioning: runtime.connection(connection.id).provisioning,
+      publicUrl: config.publicUrl,
+    });
+  }
+
+  // A SCIM-looking path outside every connection is answered like a bad secret, so probing
+  // cannot tell which connection ids exist.
+  app.setNotFoundHandler((request, reply) => {
+    if (/\/scim(\/|$)/i.test(request.url.split('?')[0] ?? '')) {
+      return reply
+        .code(401)
+        .type(SCIM_CONTENT_TYPE)
+        .header('www-authenticate', 'Bearer realm="scim-bridge"')
+        .send(renderErrorBody(401, 'missing or invalid bearer token'));
+    }
+    return reply.code(404).send({ error: 'not found' });
+  });
+
+  return app;
+}

@@ -1,0 +1,201 @@
+import { randomUUID } from 'node:crypto';
+import type { DeliveryJobData } from '../delivery/types.js';
+import type { MappingPlan } from '../mapping/types.js';
+import { badRequest, conflict, notFound } from '../scim/errors.js';
+import { compileFilter } from '../scim/filter.js';
+import { normalizePatch, normalizeResource } from '../scim/normalize.js';
+import { applyPatch } from '../scim/patch.js';
+import { newResource, replaceResource } from '../scim/resource.js';
+import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import {
+  NotFoundError,
+  RevisionConflictError,
+  UniquenessError,
+  type ResourceStore,
+  type StoredResource,
+} from '../store/types.js';
+
+/**
+ * The SCIM use cases of one connection: validate and normalise what Entra sent, apply it to the
+ * store in one atomic step, and hand the change to delivery. Framework-free: the HTTP layer
+ * only translates requests and results.
+ */
+
+export interface ProvisioningDeps {
+  connectionId: string;
+  store: ResourceStore;
+  plan: MappingPlan;
+  /** Makes delivery jobs for changed resources durable; resolves once they are queued. */
+  enqueue(jobs: DeliveryJobData[]): Promise<void>;
+  now?: () => Date;
+  newId?: () => string;
+}
+
+export interface ListQuery {
+  filter?: string;
+  startIndex?: number;
+  count?: number;
+  /** Whether group members must be loaded for the answer. */
+  withMembers: boolean;
+}
+
+export interface ListResult {
+  total: number;
+  startIndex: number;
+  resources: StoredResource[];
+}
+
+/** RFC 7644 §3.4.2.4: servers may cap `count`; advertised in ServiceProviderConfig. */
+export const MAX_PAGE_SIZE = 200;
+const DEFAULT_PAGE_SIZE = 100;
+const CAS_ATTEMPTS = 8;
+
+export type Provisioning = ReturnType<typeof createProvisioning>;
+
+export function createProvisioning(deps: ProvisioningDeps) {
+  const { store, plan, connectionId } = deps;
+  const now = deps.now ?? (() => new Date());
+  const newId = deps.newId ?? (() => randomUUID());
+
+  async function changed(type: ResourceType, id: string, revision: number, alsoGroups: { id: string; revision: number }[] = []) {
+    await deps.enqueue([
+      { connectionId, type, id, revision },
+      ...alsoGroups.map((g) => ({ connectionId, type: 'Group' as const, id: g.id, revision: g.revision })),
+    ]);
+  }
+
+  async function checkRules(type: ResourceType, doc: ScimResource): Promise<void> {
+    if (!plan.supports(type)) return;
+    const violations = await plan.check(type, doc);
+    if (violations.length > 0) throw badRequest('invalidValue', violations.map((v) => v.detail).join('; '));
+  }
+
+  async function checkMembers(change: MemberChange | undefined, groupId?: string): Promise<void> {
+    if (!change) return;
+    const ids = change.kind === 'set' ? change.members : change.add;
+    const unique = [...new Set(ids)];
+    if (groupId && unique.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
+    if (unique.length === 0) return;
+    const users = await store.getMany('User', unique);
+    const found = new Set(users.map((u) => u.id));
+    const rest = unique.filter((id) => !found.has(id));
+    const groups = rest.length > 0 ? await store.getMany('Group', rest) : [];
+    for (const g of groups) found.add(g.id);
+    const missing = unique.filter((id) => !found.has(id));
+    if (missing.length > 0) throw badRequest('invalidValue', `member ${missing.slice(0, 5).join(', ')} does not exist`);
+  }
+
+  function translate(err: unknown, type: ResourceType): never {
+    if (err instanceof UniquenessError) throw conflict(`${err.attribute} is already in use by another ${type.toLowerCase()}`);
+    if (err instanceof NotFoundError) throw notFound(`${type} not found`);
+    throw err;
+  }
+
+  async function mustGet(type: ResourceType, id: string, members = false): Promise<StoredResource> {
+    const found = await store.get(type, id, { members });
+    if (!found) throw notFound(`${type} ${id} not found`);
+    return found;
+  }
+
+  return {
+    async create(type: ResourceType, body: unknown): Promise<StoredResource> {
+      const normalized = normalizeResource(type, body);
+      const { doc, members } = newResource(type, normalized, { id: newId(), now: now() });
+      await checkRules(type, doc);
+      const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
+      await checkMembers(change, doc.id);
+      const stored = await store.create(type, doc, change ? { members: change } : undefined).catch((e) => translate(e, type));
+      await changed(type, stored.id, stored.revision);
+      return stored;
+    },
+
+    get(type: ResourceType, id: string, options: { withMembers: boolean }): Promise<StoredResource> {
+      return mustGet(type, id, options.withMembers && type === 'Group');
+    },
+
+    async list(type: ResourceType, query: ListQuery): Promise<ListResult> {
+      const startIndex = Math.max(1, Math.trunc(query.startIndex ?? 1) || 1);
+      const count = Math.min(MAX_PAGE_SIZE, Math.max(0, Math.trunc(query.count ?? DEFAULT_PAGE_SIZE)));
+      const withMembers = type === 'Group' && query.withMembers;
+
+      if (!query.filter) {
+        const page = await store.list(type, startIndex, count);
+        const resources = count === 0 ? [] : await store.getMany(type, page.ids, { members: withMembers });
+        return { total: page.total, startIndex, resources };
+      }
+
+      const filter = compileFilter(type, query.filter);
+      const needMembers = type === 'Group' && (withMembers || filter.needsMembers);
+      let candidates: string[];
+      switch (filter.lookup.kind) {
+        case 'id':
+          candidates = [filter.lookup.id];
+          break;
+        case 'index':
+          candidates = await store.findBy(type, filter.lookup.attribute, filter.lookup.value);
+          break;
+        default:
+          candidates = (await store.list(type, 1, Number.MAX_SAFE_INTEGER)).ids;
+      }
+      const loaded = await store.getMany(type, candidates, { members: needMembers });
+      const matching = loaded.filter((r) => filter.matches(r.doc, r.members));
+      return { total: matching.length, startIndex, resources: matching.slice(startIndex - 1, startIndex - 1 + count) };
+    },
+
+    async replace(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
+      const normalized = normalizeResource(type, body);
+      for (let attempt = 1; ; attempt++) {
+        const current = await mustGet(type, id);
+        const { doc, members } = replaceResource(current.doc, normalized, now());
+        await checkRules(type, doc);
+        const change: MemberChange | undefined = type === 'Group' ? { kind: 'set', members: members ?? [] } : undefined;
+        await checkMembers(change, id);
+        try {
+          const stored = await store.update(type, id, current.revision, doc, change ? { members: change } : undefined);
+          await changed(type, id, stored.revision);
+          return stored;
+        } catch (err) {
+          if (err instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
+          translate(err, type);
+        }
+      }
+    },
+
+    async patch(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
+      const ops = normalizePatch(body);
+      for (let attempt = 1; ; attempt++) {
+        const current = await mustGet(type, id);
+        const { doc, members } = applyPatch(type, current.doc, ops);
+        await checkMembers(members, id);
+        const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
+        if (!docChanged && !members) return current;
+        const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: now().toISOString() } } : null;
+        if (next) await checkRules(type, next);
+        try {
+          // Membership-only changes skip the revision check: set operations commute, so
+          // concurrent member PATCHes on one group never lose a member.
+          const stored = await store.update(type, id, next ? current.revision : null, next, members ? { members } : undefined);
+          await changed(type, id, stored.revision);
+          return stored;
+        } catch (err) {
+          if (err instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
+          translate(err, type);
+        }
+      }
+    },
+
+    async remove(type: ResourceType, id: string): Promise<void> {
+      const result = await store.delete(type, id);
+      if (!result) throw notFound(`${type} ${id} not found`);
+      const groups = await Promise.all(
+        result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
+      );
+      await changed(type, id, result.revision, groups);
+    },
+  };
+}
+
+function stripMeta(doc: ScimResource): Omit<ScimResource, 'meta'> {
+  const { meta: _meta, ...rest } = doc;
+  return rest;
+}
