@@ -1,0 +1,56 @@
+import type { ResourceType } from '../scim/types.js';
+
+/**
+ * Redis key layout of one store. Every key starts with `<prefix>:` so that one connection can
+ * never read another's data and `clear()` can find them all with one SCAN pattern.
+ *
+ * The Lua scripts (`scripts.ts`) build the same keys from the prefix, because a write has to
+ * reach keys it only discovers while running (a user's groups, a group's members). Keep the
+ * two in step; `test/store/redis-store.test.ts` checks this layout against a real write.
+ *
+ * For Redis Cluster, put a hash tag in the prefix (`scim-bridge:conn:{acme}`) so that every key
+ * of a connection lands in one slot, which multi-key scripts need.
+ * @see https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags
+ *
+ * | key                              | type   | holds                                                    |
+ * |----------------------------------|--------|----------------------------------------------------------|
+ * | `P:<Type>:doc:<id>`              | hash   | `doc` JSON, `rev`, `ix` (index entries), `del`, `delivery` |
+ * | `P:<Type>:order`                 | zset   | live ids, scored by creation sequence                    |
+ * | `P:<Type>:seq`                   | string | creation sequence counter                                |
+ * | `P:<Type>:ix:<attribute>`        | hash   | folded value → id (unique) or JSON array of ids          |
+ * | `P:Group:members:<groupId>`      | set    | member ids                                               |
+ * | `P:memberOf:<memberId>`          | set    | ids of the groups the member is in (reverse index)       |
+ * | `P:Group:delivered:<groupId>`    | hash   | member id → the member's target id, as delivered         |
+ */
+export interface StoreKeys {
+  readonly prefix: string;
+  doc(type: ResourceType, id: string): string;
+  order(type: ResourceType): string;
+  seq(type: ResourceType): string;
+  index(type: ResourceType, attribute: string): string;
+  members(groupId: string): string;
+  memberOf(memberId: string): string;
+  delivered(groupId: string): string;
+  /** SCAN pattern matching every key of this store and nothing else. */
+  readonly pattern: string;
+}
+
+export function createStoreKeys(prefix: string): StoreKeys {
+  if (prefix.length === 0) throw new TypeError('store prefix must not be empty');
+  return {
+    prefix,
+    doc: (type, id) => `${prefix}:${type}:doc:${id}`,
+    order: (type) => `${prefix}:${type}:order`,
+    seq: (type) => `${prefix}:${type}:seq`,
+    index: (type, attribute) => `${prefix}:${type}:ix:${attribute}`,
+    members: (groupId) => `${prefix}:Group:members:${groupId}`,
+    memberOf: (memberId) => `${prefix}:memberOf:${memberId}`,
+    delivered: (groupId) => `${prefix}:Group:delivered:${groupId}`,
+    pattern: `${escapeGlob(prefix)}:*`,
+  };
+}
+
+/** Escapes the glob characters SCAN MATCH understands, so a prefix is matched literally. */
+function escapeGlob(value: string): string {
+  return value.replace(/[*?[\]\\]/g, '\\$&');
+}

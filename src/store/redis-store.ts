@@ -1,0 +1,227 @@
+import type { Redis } from 'ioredis';
+import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import { INDEXES, indexEntries, indexValue } from './index-entries.js';
+import { createStoreKeys } from './keys.js';
+import { defineStoreScripts } from './scripts.js';
+import {
+  NotFoundError,
+  RevisionConflictError,
+  UniquenessError,
+  type DeliveryState,
+  type IndexedAttribute,
+  type ResourceStore,
+  type StoredResource,
+  type WriteOptions,
+} from './types.js';
+
+export interface RedisStoreOptions {
+  /** Namespace of every key, e.g. `scim-bridge:conn:acme`; one store per connection. */
+  prefix: string;
+}
+
+type Reply = (string | number | null)[];
+
+/**
+ * The Redis implementation of `ResourceStore`. Writes are single Lua scripts (`scripts.ts`);
+ * reads are plain commands, wrapped in MULTI when several keys must be read as one snapshot.
+ * Every lookup is a hash or set access by key, so its cost does not grow with the number of
+ * stored resources. Redis errors propagate unchanged (the HTTP layer turns them into 503).
+ */
+export function createRedisStore(redis: Redis, options: RedisStoreOptions): ResourceStore {
+  const keys = createStoreKeys(options.prefix);
+  const scripts = defineStoreScripts(redis);
+
+  async function readResources(
+    type: ResourceType,
+    ids: string[],
+    withMembers: boolean,
+  ): Promise<{ id: string; doc: string | null; rev: string | null; deleted: boolean; members?: string[] }[]> {
+    const loadMembers = withMembers && type === 'Group';
+    const tx = redis.multi();
+    for (const id of ids) {
+      tx.hmget(keys.doc(type, id), 'doc', 'rev', 'del');
+      if (loadMembers) tx.smembers(keys.members(id));
+    }
+    const results = execResults(await tx.exec());
+    const step = loadMembers ? 2 : 1;
+    return ids.map((id, i) => {
+      const [doc = null, rev = null, del = null] = results[i * step] as (string | null)[];
+      const row = { id, doc, rev, deleted: del !== null };
+      return loadMembers ? { ...row, members: (results[i * step + 1] as string[]).sort() } : row;
+    });
+  }
+
+  function toStored(type: ResourceType, id: string, doc: string, rev: string | number, members?: string[]): StoredResource {
+    const stored: StoredResource = { type, id, revision: Number(rev), doc: JSON.parse(doc) as ScimResource };
+    if (members) stored.members = members;
+    return stored;
+  }
+
+  async function getMany(type: ResourceType, ids: string[], opts?: { members?: boolean }): Promise<StoredResource[]> {
+    if (ids.length === 0) return [];
+    const rows = await readResources(type, ids, opts?.members === true);
+    return rows
+      .filter((row) => row.doc !== null && row.rev !== null && !row.deleted)
+      .map((row) => toStored(type, row.id, row.doc as string, row.rev as string, row.members));
+  }
+
+  return {
+    async create(type, doc, writeOptions) {
+      const id = requireId(doc);
+      const reply = asReply(
+        await scripts.create(keys.doc(type, id), [
+          keys.prefix,
+          type,
+          id,
+          JSON.stringify(doc),
+          ...entryArgs(type, doc),
+          ...memberArgs(type, writeOptions),
+        ]),
+      );
+      if (reply[0] === 'exists') throw new Error(`${type} ${id} already exists`);
+      throwOnConflict(reply);
+      return { type, id, revision: Number(reply[1]), doc };
+    },
+
+    async get(type, id, opts) {
+      const [resource] = await getMany(type, [id], opts);
+      return resource ?? null;
+    },
+
+    async update(type, id, expectedRevision, doc, writeOptions) {
+      if (doc !== null && doc.id !== id) throw new TypeError(`document id ${String(doc.id)} does not match ${id}`);
+      const reply = asReply(
+        await scripts.update(keys.doc(type, id), [
+          keys.prefix,
+          type,
+          id,
+          doc === null || expectedRevision === null ? '' : String(expectedRevision),
+          doc === null ? '' : JSON.stringify(doc),
+          ...(doc === null ? ['0'] : entryArgs(type, doc)),
+          ...memberArgs(type, writeOptions),
+        ]),
+      );
+      if (reply[0] === 'notfound') throw new NotFoundError();
+      if (reply[0] === 'revconflict') throw new RevisionConflictError();
+      throwOnConflict(reply);
+      const stored = doc ?? (JSON.parse(String(reply[2])) as ScimResource);
+      return { type, id, revision: Number(reply[1]), doc: stored };
+    },
+
+    async delete(type, id) {
+      const reply = asReply(await scripts.remove(keys.doc(type, id), [keys.prefix, type, id]));
+      if (reply[0] === 'notfound') return null;
+      return { revision: Number(reply[1]), affectedGroups: reply.slice(2).map(String).sort() };
+    },
+
+    async findBy(type, attribute, value) {
+      const mode = INDEXES[type][attribute];
+      if (!mode) return [];
+      const found = await redis.hget(keys.index(type, attribute), indexValue(attribute, value));
+      if (found === null) return [];
+      return mode === 'unique' ? [found] : (JSON.parse(found) as string[]);
+    },
+
+    async list(type, startIndex, count) {
+      const start = Math.max(1, Math.floor(startIndex)) - 1;
+      const tx = redis.multi().zcard(keys.order(type));
+      if (count > 0) tx.zrange(keys.order(type), String(start), String(start + Math.floor(count) - 1));
+      const [total, ids = []] = execResults(await tx.exec()) as [number, string[]?];
+      return { total, ids };
+    },
+
+    count: (type) => redis.zcard(keys.order(type)),
+
+    getMany,
+
+    async isMember(groupId, memberId) {
+      return (await redis.sismember(keys.members(groupId), memberId)) === 1;
+    },
+
+    async groupsOf(memberId) {
+      return (await redis.smembers(keys.memberOf(memberId))).sort();
+    },
+
+    async getForDelivery(type, id) {
+      const [row] = await readResources(type, [id], true);
+      if (!row || row.doc === null || row.rev === null) return null;
+      const members = type === 'Group' ? (row.members ?? []) : undefined;
+      return { ...toStored(type, id, row.doc, row.rev, members), deleted: row.deleted };
+    },
+
+    async getDeliveryState(type, id) {
+      const state = await redis.hget(keys.doc(type, id), 'delivery');
+      return state === null ? null : (JSON.parse(state) as DeliveryState);
+    },
+
+    async setDeliveryState(type, id, state) {
+      await scripts.setDeliveryState(keys.doc(type, id), JSON.stringify(state));
+    },
+
+    async getDeliveredMembers(groupId) {
+      return new Map(Object.entries(await redis.hgetall(keys.delivered(groupId))));
+    },
+
+    async setDeliveredMember(groupId, memberId, memberTargetId) {
+      if (memberTargetId === null) await redis.hdel(keys.delivered(groupId), memberId);
+      else await redis.hset(keys.delivered(groupId), memberId, memberTargetId);
+    },
+
+    async purge(type, id) {
+      const deliveryKeys = type === 'Group' ? [keys.delivered(id)] : [];
+      await scripts.purge([keys.doc(type, id), ...deliveryKeys]);
+    },
+
+    async clear() {
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', keys.pattern, 'COUNT', 1000);
+        cursor = next;
+        if (found.length > 0) await redis.unlink(...found);
+      } while (cursor !== '0');
+    },
+  };
+}
+
+function requireId(doc: ScimResource): string {
+  if (typeof doc.id !== 'string' || doc.id.length === 0) throw new TypeError('doc.id must be set before create');
+  return doc.id;
+}
+
+/** Index entries as the scripts read them: a count, then `mode, attribute, value` triples. */
+function entryArgs(type: ResourceType, doc: ScimResource): string[] {
+  const entries = indexEntries(type, doc);
+  return [String(entries.length * 3), ...entries.flatMap((entry) => [entry.mode, entry.attribute, entry.value])];
+}
+
+/** Membership change as the scripts read it: a mode, then the add list and the remove list. */
+function memberArgs(type: ResourceType, options: WriteOptions | undefined): string[] {
+  const change: MemberChange | undefined = options?.members;
+  if (!change) return ['none', '0', '0'];
+  if (type !== 'Group') throw new TypeError('only groups have members');
+  if (change.kind === 'set') return ['set', ...listArgs(change.members), ...listArgs([])];
+  return ['delta', ...listArgs(change.add), ...listArgs(change.remove)];
+}
+
+function listArgs(values: string[]): string[] {
+  return [String(values.length), ...values];
+}
+
+function throwOnConflict(reply: Reply): void {
+  if (reply[0] === 'conflict') throw new UniquenessError(reply[1] as Extract<IndexedAttribute, 'userName' | 'displayName'>);
+  if (reply[0] !== 'ok') throw new Error(`unexpected store script reply ${String(reply[0])}`);
+}
+
+function asReply(value: unknown): Reply {
+  if (!Array.isArray(value)) throw new Error('unexpected store script reply');
+  return value as Reply;
+}
+
+/** Unwraps MULTI results, rethrowing the first command error as it came from Redis. */
+function execResults(results: [Error | null, unknown][] | null): unknown[] {
+  if (results === null) throw new Error('store transaction was aborted');
+  return results.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
