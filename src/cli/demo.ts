@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
+import { startBridge } from '../bridge.js';
+import { loadConfig } from '../config/load.js';
+import { findOrStartRedis, redact } from '../lib/redis-bootstrap.js';
+import type { Io } from './main.js';
+import { reportError, untilSignal } from './main.js';
+
+/**
+ * `npm start`: the bridge in front of the bundled sample legacy API, on loopback, with fresh
+ * secrets. Its first two lines are what an Entra admin pastes into the provisioning page.
+ */
+
+const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
+
+export async function runDemo(_args: string[], io: Io): Promise<number> {
+  let redis;
+  try {
+    redis = await findOrStartRedis();
+  } catch (err) {
+    io.stderr(`${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const legacyToken = process.env.DEMO_LEGACY_TOKEN || secret();
+  const legacy = await startSampleLegacyApi({ token: legacyToken });
+  const env = {
+    ...process.env,
+    REDIS_URL: redis.url,
+    DEMO_SCIM_SECRET: process.env.DEMO_SCIM_SECRET || secret(),
+    DEMO_LEGACY_URL: legacy.url,
+    DEMO_LEGACY_TOKEN: legacyToken,
+  };
+  try {
+    const config = await loadConfig(DEMO_CONFIG, { env });
+    const bridge = await startBridge(config);
+    const connection = config.connections[0]!;
+    const tenantUrl = `${bridge.url}${connection.basePath}`;
+    const token = connection.auth.bearer[0]!;
+    io.stdout(
+      [
+        `Tenant URL: ${tenantUrl}`,
+        `Secret Token: ${token}`,
+        '',
+        'Try it (Entra-style probe, then create a user):',
+        `  curl -s -H "Authorization: Bearer ${token}" '${tenantUrl}/Users?filter=userName+eq+%22nobody%40example.com%22'`,
+        `  curl -s -X POST -H "Authorization: Bearer ${token}" -H 'Content-Type: application/scim+json' \\`,
+        `    -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","name":{"givenName":"Ada","familyName":"Lovelace"},"emails":[{"type":"work","primary":true,"value":"ada@example.com"}],"active":true}' \\`,
+        `    '${tenantUrl}/Users'`,
+        '',
+        `Sample legacy API: ${legacy.url} (Bearer ${legacyToken})`,
+        `  see what it holds: curl -s -H "Authorization: Bearer ${legacyToken}" ${legacy.url}/api/v1/accounts`,
+        `Redis: ${redact(redis.url)}${redis.child ? ' (private, stopped on exit)' : ''}`,
+        'Press Ctrl+C to stop.',
+        '',
+      ].join('\n'),
+    );
+    await untilSignal();
+    await bridge.close();
+    return 0;
+  } catch (err) {
+    return reportError(err, io);
+  } finally {
+    await legacy.close();
+    await redis.stop();
+  }
+}
+
+function secret(): string {
+  return randomBytes(24).toString('base64url');
+}

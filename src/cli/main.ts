@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startBridge } from '../bridge.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { BridgeError } from '../lib/errors.js';
+import { runDemo } from './demo.js';
+import { runDryRun } from './dry-run.js';
+import { runValidate } from './validate.js';
+
+/**
+ * The `scim-bridge` command. `main()` takes argv and an io object so tests call it in process;
+ * exit codes: 0 ok, 1 invalid input (config, mapping), 2 usage or I/O.
+ */
+
+export interface Io {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const USAGE = `Usage: scim-bridge <command> [options]
+
+Commands:
+  serve   [--config FILE] [--no-worker]   run the SCIM API (and, by default, the delivery workers)
+  worker  [--config FILE]                 run delivery workers only (scale them apart from the API)
+  validate <mapping.yaml|dir>...          check mapping files; prints file:line:col messages
+  validate --config FILE                  check a config file and every mapping it names
+  dry-run --mapping FILE --request FILE [--state FILE]
+                                          print the HTTP calls a SCIM request would cause (no network)
+  demo                                    start the bridge in front of the bundled sample legacy API
+
+The config file defaults to $SCIM_BRIDGE_CONFIG, then config/default.yaml.
+`;
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve':
+    case 'worker':
+      return serve(command, rest, io);
+    case 'validate':
+      return validate(rest, io);
+    case 'dry-run':
+      return runDryRun(rest, io);
+    case 'demo':
+      return runDemo(rest, io);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      io.stderr(`scim-bridge: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, 'no-worker': { type: 'boolean' } }, strict: true });
+  const file = values.config ?? process.env.SCIM_BRIDGE_CONFIG ?? 'config/default.yaml';
+  try {
+    const config = await loadConfig(file);
+    const bridge = await startBridge(config, { api: command === 'serve', worker: command === 'worker' || !values['no-worker'] });
+    if (bridge.url) io.stdout(`scim-bridge listening on ${bridge.url}\n`);
+    for (const c of config.connections) io.stdout(`connection ${c.id}: ${config.publicUrl ?? bridge.url ?? ''}${c.basePath}\n`);
+    await untilSignal();
+    await bridge.close();
+    return 0;
+  } catch (err) {
+    return reportError(err, io);
+  }
+}
+
+async function validate(args: string[], io: Io): Promise<number> {
+  if (args[0] === '--config') {
+    const file = args[1];
+    if (!file) {
+      io.stderr('scim-bridge validate --config needs a file\n');
+      return 2;
+    }
+    try {
+      const config = await loadConfig(file);
+      io.stdout(`ok ${file}\n`);
+      return runValidate([...new Set(config.connections.map((c) => c.mappingPath))], io);
+    } catch (err) {
+      return reportError(err, io);
+    }
+  }
+  return runValidate(args, io);
+}
+
+export function reportError(err: unknown, io: Io): number {
+  if (err instanceof ConfigError || err instanceof BridgeError) {
+    io.stderr(`${err.code}\n${err.message}\n`);
+    return 1;
+  }
+  io.stderr(`scim-bridge: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 2;
+}
+
+export function untilSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      resolve();
+    };
+    process.on('SIGINT', done);
+    process.on('SIGTERM', done);
+  });
+}
+
+const processIo: Io = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
+
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`scim-bridge: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,115 @@
+import { Redis } from 'ioredis';
+import type { BridgeConfig, ConnectionConfig } from './config/schema.js';
+import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
+import type { DeliveryLogger } from './delivery/logger.js';
+import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
+import { loadMapping } from './mapping/load.js';
+import type { MappingPlan } from './mapping/types.js';
+import { createProvisioning, type Provisioning } from './provisioning/service.js';
+import { createRedisStore } from './store/redis-store.js';
+import type { ResourceStore } from './store/types.js';
+
+/**
+ * Everything a process needs per connection (store, mapping plan, queue, use cases), built once
+ * from the config. API-only and worker-only processes build the same runtime; only the API
+ * serves HTTP and only the worker role starts BullMQ workers.
+ */
+
+export interface ConnectionRuntime {
+  config: ConnectionConfig;
+  store: ResourceStore;
+  plan: MappingPlan;
+  queue: DeliveryQueue;
+  provisioning: Provisioning;
+}
+
+export interface Runtime {
+  connections: ConnectionRuntime[];
+  connection(id: string): ConnectionRuntime;
+  /** True when Redis answers. */
+  ping(): Promise<boolean>;
+  /** Starts one BullMQ worker per connection in this process. */
+  startWorkers(logger: DeliveryLogger): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface RuntimeOptions {
+  /** Overrides config.redis.url (tests, demo). */
+  redisUrl?: string;
+}
+
+/** Key layout: `<prefix>:c:<connection>:…` for the store, `<prefix>:bull` for BullMQ. */
+export function storePrefix(config: BridgeConfig, connectionId: string): string {
+  return `${config.redis.prefix}:c:${connectionId}`;
+}
+
+export function bullPrefix(config: BridgeConfig): string {
+  return `${config.redis.prefix}:bull`;
+}
+
+export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<Runtime> {
+  const redisUrl = options.redisUrl ?? config.redis.url;
+  // Store commands fail fast when Redis is gone, so Entra gets a 503 instead of a hung request.
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 });
+  // BullMQ producers share one connection; workers open their own blocking ones.
+  const queueConnection = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 });
+  redis.on('error', () => {});
+  queueConnection.on('error', () => {});
+  await Promise.all([redis.connect(), queueConnection.connect()]);
+
+  const connections: ConnectionRuntime[] = [];
+  for (const connection of config.connections) {
+    const plan = await loadMapping(connection.mappingPath);
+    const store = createRedisStore(redis, { prefix: storePrefix(config, connection.id) });
+    const queue = createDeliveryQueue(connection.id, {
+      connection: queueConnection,
+      prefix: bullPrefix(config),
+      delivery: connection.delivery,
+    });
+    const provisioning = createProvisioning({
+      connectionId: connection.id,
+      store,
+      plan,
+      enqueue: (jobs) => queue.enqueueMany(jobs),
+    });
+    connections.push({ config: connection, store, plan, queue, provisioning });
+  }
+
+  const workers: DeliveryWorker[] = [];
+  const byId = new Map(connections.map((c) => [c.config.id, c]));
+
+  return {
+    connections,
+    connection(id) {
+      const found = byId.get(id);
+      if (!found) throw new Error(`unknown connection ${id}`);
+      return found;
+    },
+    async ping() {
+      return (await redis.ping()) === 'PONG';
+    },
+    async startWorkers(logger) {
+      for (const c of connections) {
+        workers.push(
+          await startDeliveryWorker({
+            connectionId: c.config.id,
+            redisUrl,
+            prefix: bullPrefix(config),
+            lockPrefix: storePrefix(config, c.config.id),
+            delivery: c.config.delivery,
+            target: c.config.target,
+            store: c.store,
+            plan: c.plan,
+            enqueue: (data) => c.queue.enqueue(data),
+            logger,
+          }),
+        );
+      }
+    },
+    async close() {
+      await Promise.allSettled(workers.map((w) => w.close()));
+      await Promise.allSettled(connections.map((c) => c.queue.close()));
+      await Promise.allSettled([redis.quit(), queueConnection.quit()]);
+    },
+  };
+}
