@@ -1,0 +1,239 @@
+import {
+  InvalidScimPatchOp,
+  InvalidScimPatchRequest,
+  InvalidScimRemoveValue,
+  NoPathInScimPatchOp,
+  NoTarget,
+  scimPatch,
+  ScimError as LibraryScimError,
+  type ScimResource as LibraryResource,
+} from 'scim-patch';
+import type { Filter } from 'scim2-parse-filter';
+import { attributesOf, coreSchemaOf, findAttribute, type AttributeDefinition } from './discovery.js';
+import { badRequest, ScimError, type ScimType } from './errors.js';
+import { findKey, isCoreSchema, isPlainObject, matchesFilter } from './filter-match.js';
+import { assertValidResource, type NormalizedPatchOp } from './normalize.js';
+import { parsePath, type ParsedPath } from './paths.js';
+import { SCHEMA_ENTERPRISE_USER, type MemberChange, type ResourceType, type ScimResource } from './types.js';
+
+/**
+ * Applies normalised PATCH operations (RFC 7644 §3.5.2) to a stored resource with scim-patch,
+ * plus what Entra needs on top: filtered multi-valued paths are upserted (Q5), group members
+ * become a MemberChange applied as set operations by the store (Q4), and removes on a filter
+ * that matches nothing are no-ops. Filtered paths are resolved here rather than by scim-patch
+ * because its filter compare is case-sensitive and it cannot merge into a missing element.
+ * @see https://www.rfc-editor.org/rfc/rfc7644#section-3.5.2
+ */
+
+export interface PatchResult {
+  doc: ScimResource;
+  /** Present when the PATCH touched group membership. */
+  members?: MemberChange;
+}
+
+const READ_ONLY = new Set(['id', 'meta']);
+
+export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly NormalizedPatchOp[]): PatchResult {
+  const members = createMemberAccumulator();
+  let current = doc;
+  for (const op of ops) {
+    const parsed = parsePath(op.path);
+    const core = parsed.urn === undefined || isCoreSchema(parsed.urn);
+    const attribute = parsed.attribute.toLowerCase();
+    if (core && READ_ONLY.has(attribute)) throw new ScimError(400, 'mutability', `${parsed.attribute} cannot be changed`);
+    if (type === 'Group' && core && attribute === 'members') members.apply(op, parsed);
+    else if (parsed.filter) current = applyFiltered(type, current, op, parsed, parsed.filter);
+    else current = applyPlain(type, current, op, parsed);
+  }
+  assertValidResource(type, current);
+  const change = members.result();
+  return change ? { doc: current, members: change } : { doc: current };
+}
+
+/** Definitions for the attribute a path names, to spell new keys canonically. */
+function definitionsFor(type: ResourceType, parsed: ParsedPath): readonly AttributeDefinition[] {
+  return attributesOf(parsed.urn === undefined ? coreSchemaOf(type) : parsed.urn);
+}
+
+function holderKey(doc: Record<string, unknown>, urn: string): string {
+  return findKey(doc, urn) ?? (urn.toLowerCase() === SCHEMA_ENTERPRISE_USER.toLowerCase() ? SCHEMA_ENTERPRISE_USER : urn);
+}
+
+function applyPlain(type: ResourceType, doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath): ScimResource {
+  const extension = parsed.urn !== undefined && !isCoreSchema(parsed.urn);
+  const urnKey = extension ? holderKey(doc, parsed.urn as string) : undefined;
+  const holder = urnKey === undefined ? doc : doc[urnKey];
+  const holderObject = isPlainObject(holder) ? holder : {};
+  const definition = findAttribute(definitionsFor(type, parsed), parsed.attribute);
+  const attributeKey = findKey(holderObject, parsed.attribute) ?? definition?.name ?? parsed.attribute;
+  let path = urnKey === undefined ? attributeKey : `${urnKey}:${attributeKey}`;
+  if (parsed.subAttribute !== undefined) {
+    const current = holderObject[attributeKey];
+    if (current !== undefined && !isPlainObject(current) && !Array.isArray(current)) {
+      throw badRequest('invalidPath', `${parsed.attribute} has no sub-attributes (path ${op.path})`);
+    }
+    const sample = Array.isArray(current) ? current.find(isPlainObject) : current;
+    const subDefinition = definition?.subAttributes ? findAttribute(definition.subAttributes, parsed.subAttribute) : undefined;
+    path += `.${(isPlainObject(sample) ? findKey(sample, parsed.subAttribute) : undefined) ?? subDefinition?.name ?? parsed.subAttribute}`;
+  }
+  const operation = op.value === undefined ? { op: op.op, path } : { op: op.op, path, value: op.value };
+  try {
+    const patched = scimPatch(doc as unknown as LibraryResource, [operation], { mutateDocument: false, treatMissingAsAdd: true });
+    return patched as unknown as ScimResource;
+  } catch (error) {
+    throw toScimError(error, op.path);
+  }
+}
+
+/** Maps scim-patch's error classes (and the TypeError it throws on a primitive parent) to ScimError. */
+function toScimError(error: unknown, path: string): ScimError {
+  if (error instanceof ScimError) return error;
+  const detail = (error as Error).message ?? String(error);
+  let scimType: ScimType = 'invalidPath';
+  if (error instanceof NoTarget || error instanceof NoPathInScimPatchOp) scimType = 'noTarget';
+  else if (error instanceof InvalidScimRemoveValue) scimType = 'invalidValue';
+  else if (error instanceof InvalidScimPatchRequest) scimType = 'invalidSyntax';
+  else if (error instanceof InvalidScimPatchOp) scimType = /Invalid patch query/.test(detail) ? 'invalidValue' : 'invalidPath';
+  else if (error instanceof LibraryScimError) scimType = 'invalidSyntax';
+  else return badRequest('invalidPath', `Cannot resolve path ${path}`);
+  return badRequest(scimType, `${detail} (path ${path})`);
+}
+
+function applyFiltered(type: ResourceType, doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath, filter: Filter): ScimResource {
+  const next = structuredClone(doc);
+  let holder: Record<string, unknown> = next;
+  if (parsed.urn !== undefined && !isCoreSchema(parsed.urn)) {
+    const key = holderKey(next, parsed.urn);
+    const existing = next[key];
+    if (!isPlainObject(existing)) {
+      if (op.op === 'remove') return doc;
+      next[key] = {};
+    }
+    holder = next[key] as Record<string, unknown>;
+  }
+  const definition = findAttribute(definitionsFor(type, parsed), parsed.attribute);
+  const key = findKey(holder, parsed.attribute) ?? definition?.name ?? parsed.attribute;
+  const existing = holder[key];
+  if (existing !== undefined && !Array.isArray(existing)) throw badRequest('invalidPath', `${parsed.attribute} is not multi-valued (path ${op.path})`);
+  const list = (existing ?? []) as unknown[];
+  const matched = list.filter((element): element is Record<string, unknown> => isPlainObject(element) && matchesFilter(element, filter));
+  const subName = (element: Record<string, unknown>): string | undefined => {
+    if (parsed.subAttribute === undefined) return undefined;
+    const subDefinition = definition?.subAttributes ? findAttribute(definition.subAttributes, parsed.subAttribute) : undefined;
+    return findKey(element, parsed.subAttribute) ?? subDefinition?.name ?? parsed.subAttribute;
+  };
+
+  if (op.op === 'remove') {
+    if (matched.length === 0) return doc;
+    const wholeElement = parsed.subAttribute === undefined || parsed.subAttribute.toLowerCase() === 'value';
+    const remaining = wholeElement ? list.filter((element) => !matched.includes(element as Record<string, unknown>)) : list;
+    if (!wholeElement) for (const element of matched) delete element[subName(element) as string];
+    if (remaining.length === 0) delete holder[key];
+    else holder[key] = remaining;
+    return next;
+  }
+
+  const targets = matched.length > 0 ? matched : [seedElement(filter, op.path, definition?.subAttributes ?? [])];
+  for (const element of targets) {
+    const sub = subName(element);
+    if (sub !== undefined) element[sub] = op.value;
+    else if (isPlainObject(op.value)) Object.assign(element, op.value);
+    else throw badRequest('invalidValue', `${op.op} on ${op.path} needs an object value`);
+  }
+  if (matched.length === 0) list.push(targets[0]);
+  holder[key] = list;
+  return next;
+}
+
+/**
+ * The element to append when a filtered add/replace matches nothing (Q5): the filter's own
+ * `eq` clauses (`type eq "work"` → `{ type: "work" }`). Any other filter cannot be upserted.
+ */
+function seedElement(filter: Filter, path: string, subAttributes: readonly AttributeDefinition[]): Record<string, unknown> {
+  const clauses = filter.op === 'and' ? filter.filters : [filter];
+  const element: Record<string, unknown> = {};
+  for (const clause of clauses) {
+    if (clause.op !== 'eq' || clause.attrPath.includes('.') || clause.attrPath.includes(':') || clause.compValue === null) {
+      throw badRequest('noTarget', `No element matches ${path} and the filter cannot create one`);
+    }
+    element[findAttribute(subAttributes, clause.attrPath)?.name ?? clause.attrPath] = clause.compValue;
+  }
+  return element;
+}
+
+interface MemberAccumulator {
+  apply(op: NormalizedPatchOp, parsed: ParsedPath): void;
+  result(): MemberChange | undefined;
+}
+
+/**
+ * Folds member operations into one MemberChange, in order: a replace (or a value-less remove)
+ * resets to a set, later adds and removes act on it; otherwise adds and removes accumulate and
+ * the later of an add and a remove of the same id wins, as applying them one by one would.
+ */
+function createMemberAccumulator(): MemberAccumulator {
+  let touched = false;
+  let set: Set<string> | undefined;
+  const add = new Set<string>();
+  const remove = new Set<string>();
+
+  const addIds = (ids: string[]): void => {
+    for (const id of ids) {
+      if (set) set.add(id);
+      else {
+        remove.delete(id);
+        add.add(id);
+      }
+    }
+  };
+  const removeIds = (ids: string[]): void => {
+    for (const id of ids) {
+      if (set) set.delete(id);
+      else {
+        add.delete(id);
+        remove.add(id);
+      }
+    }
+  };
+
+  return {
+    apply(op, parsed) {
+      touched = true;
+      if (parsed.subAttribute !== undefined) throw badRequest('invalidPath', `Unsupported members path ${op.path}`);
+      if (parsed.filter) {
+        if (op.op !== 'remove') throw badRequest('invalidPath', `Members can only be removed by filter (path ${op.path})`);
+        removeIds(memberIdsFromFilter(parsed.filter, op.path));
+      } else if (op.op === 'add') addIds(memberIds(op.value));
+      else if (op.op === 'replace') set = new Set(memberIds(op.value));
+      else if (op.value === undefined) set = new Set();
+      else removeIds(memberIds(op.value));
+    },
+    result() {
+      if (!touched) return undefined;
+      if (set) return { kind: 'set', members: [...set] };
+      return { kind: 'delta', add: [...add], remove: [...remove] };
+    },
+  };
+}
+
+/** Member ids from a PATCH value: `[{ value, $ref?, display? }]`, one such object, or `[]`. */
+function memberIds(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((member) => {
+    const key = isPlainObject(member) ? findKey(member, 'value') : undefined;
+    const id = key === undefined ? undefined : (member as Record<string, unknown>)[key];
+    if (typeof id !== 'string' || id === '') throw badRequest('invalidValue', 'Each member needs a non-empty string value');
+    return id;
+  });
+}
+
+/** Ids from `members[value eq "x"]` (or several such clauses joined by `or`). */
+function memberIdsFromFilter(filter: Filter, path: string): string[] {
+  const clauses = filter.op === 'or' ? filter.filters : [filter];
+  return clauses.map((clause) => {
+    if (clause.op !== 'eq' || clause.attrPath.toLowerCase() !== 'value' || typeof clause.compValue !== 'string') {
+      throw badRequest('invalidPath', `Unsupported members filter in ${path}`);
+    }
+    return clause.compValue;
+  });
+}
