@@ -9,6 +9,12 @@ export interface DeliveryJobData {
   type: ResourceType;
   id: string;
   revision: number;
+  /**
+   * Why the job exists when it is not a store write, e.g. `linked-<memberId>` when a member got
+   * its target id and the group's pending memberships can now be delivered. Makes the job id
+   * unique so BullMQ does not drop it as a copy of the already finished job of that revision.
+   */
+  trigger?: string;
 }
 
 /** Deterministic job id: no `:` and never all digits (BullMQ rules). */

@@ -1,0 +1,93 @@
+import * as oidc from 'openid-client';
+import { BridgeError } from '../lib/errors.js';
+import type { TargetAuth } from '../config/schema.js';
+
+/**
+ * OAuth2 client-credentials tokens for a target, through openid-client. One token is shared by
+ * every concurrent job of the connection (a single request in flight), reused until shortly
+ * before it expires, and dropped when the target refuses it so the next attempt gets a new one.
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ * @see https://github.com/panva/openid-client#client-credentials-grant
+ */
+
+export type OAuth2Auth = Extract<TargetAuth, { type: 'oauth2' }>;
+
+export interface TokenSource {
+  /** A valid access token, from the cache or a new grant. Throws BridgeError GW_DELIVERY_AUTH. */
+  getToken(): Promise<string>;
+  /** Forgets `token` if it is still the cached one (the target answered 401 with it). */
+  invalidate(token: string): void;
+}
+
+export interface TokenSourceOptions {
+  /** Timeout of a token request. */
+  timeoutMs: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** A token is renewed this long before it expires, so it does not expire in flight. */
+export const TOKEN_RENEW_BEFORE_MS = 60_000;
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export function createTokenSource(auth: OAuth2Auth, options: TokenSourceOptions): TokenSource {
+  const now = options.now ?? Date.now;
+  const config = createOidcConfiguration(auth, options.timeoutMs);
+  const parameters: Record<string, string> = auth.scope ? { scope: auth.scope } : {};
+  let cached: { token: string; renewAt: number } | undefined;
+  let inflight: Promise<string> | undefined;
+
+  async function grant(): Promise<string> {
+    try {
+      const response = await oidc.clientCredentialsGrant(config, parameters);
+      const expiresInMs = (response.expiresIn() ?? Number.POSITIVE_INFINITY) * 1000;
+      const renewAt = now() + expiresInMs - Math.min(TOKEN_RENEW_BEFORE_MS, expiresInMs / 2);
+      cached = { token: response.access_token, renewAt };
+      return response.access_token;
+    } catch (error) {
+      throw new BridgeError('GW_DELIVERY_AUTH', `token endpoint failed: ${describeGrantError(error)}`, { cause: error });
+    }
+  }
+
+  return {
+    getToken() {
+      if (cached && now() < cached.renewAt) return Promise.resolve(cached.token);
+      inflight ??= grant().finally(() => {
+        inflight = undefined;
+      });
+      return inflight;
+    },
+    invalidate(token) {
+      if (cached?.token === token) cached = undefined;
+    },
+  };
+}
+
+function createOidcConfiguration(auth: OAuth2Auth, timeoutMs: number): oidc.Configuration {
+  const tokenUrl = new URL(auth.tokenUrl);
+  const insecure = tokenUrl.protocol === 'http:';
+  if (insecure && !LOOPBACK_HOSTS.has(tokenUrl.hostname)) {
+    throw new BridgeError('GW_CONFIG_INVALID', 'oauth2 tokenUrl must use https (http is allowed for loopback hosts only)');
+  }
+  const clientAuth =
+    auth.clientAuth === 'post' ? oidc.ClientSecretPost(auth.clientSecret) : oidc.ClientSecretBasic(auth.clientSecret);
+  const config = new oidc.Configuration(
+    { issuer: tokenUrl.origin, token_endpoint: tokenUrl.href },
+    auth.clientId,
+    undefined,
+    clientAuth,
+  );
+  config.timeout = Math.max(1, Math.ceil(timeoutMs / 1000));
+  if (insecure) oidc.allowInsecureRequests(config);
+  return config;
+}
+
+/** Status and OAuth error code only: the endpoint's description may echo what we sent. */
+function describeGrantError(error: unknown): string {
+  if (error instanceof oidc.ResponseBodyError) return `${error.status} ${error.error}`;
+  const { status, code, name } = (error ?? {}) as { status?: unknown; code?: unknown; name?: unknown };
+  const cause = (error as { cause?: { status?: unknown; code?: unknown } } | undefined)?.cause;
+  const parts = [status ?? cause?.status, code ?? cause?.code, name].filter((part) => part !== undefined);
+  return parts.join(' ') || 'unknown error';
+}
