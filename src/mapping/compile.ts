@@ -1,0 +1,279 @@
+import jsonata from 'jsonata';
+import type { ResourceType } from '../scim/types.js';
+import type { CallDefinition, FieldRule, GroupsSection, MappingFile, UsersSection, ValidateRule } from './schema.js';
+import { scimPathProblem } from './scim-path.js';
+import { createTargetIdReader } from './target-id.js';
+import { parseTemplate, placeholders, TemplateSyntaxError, type Placeholder, type Template } from './template.js';
+import type { ResponseReader, TargetAction } from './types.js';
+
+/**
+ * Turns a schema-valid mapping file into ready-to-run parts: JSONata compiled once (compiling per
+ * call is 15–25× slower), templates parsed, response readers built. Everything that can be known
+ * without a resource is checked here, so a mapping that loads cannot fail on a typo later. Pure:
+ * problems come back with their path in the file and an offset inside the offending string, and
+ * load.ts turns them into `file:line:col`.
+ */
+
+export type ActionKind = TargetAction['kind'];
+
+/** A problem found while compiling; `offset` is an index inside the string value at `path`. */
+export interface CompileProblem {
+  path: (string | number)[];
+  message: string;
+  offset?: number;
+}
+
+export interface CompiledExpression {
+  source: string;
+  evaluate(input: unknown): Promise<unknown>;
+}
+
+export type FieldSource =
+  | { kind: 'from'; path: string }
+  | { kind: 'expr'; expression: CompiledExpression }
+  | { kind: 'value'; value: unknown };
+
+export interface CompiledField {
+  name: string;
+  /** `profile.first_name` → `['profile', 'first_name']`: where the value goes in the body. */
+  segments: string[];
+  source: FieldSource;
+  map?: Record<string, unknown>;
+  hasDefault: boolean;
+  default?: unknown;
+  /** e.g. `users.fields.email`, for evaluation errors. */
+  where: string;
+}
+
+export interface CompiledRule {
+  expression: CompiledExpression;
+  detail: string;
+}
+
+export type BodyNode =
+  | { kind: 'template'; template: Template }
+  | { kind: 'literal'; value: unknown }
+  | { kind: 'array'; items: BodyNode[] }
+  | { kind: 'object'; entries: [string, BodyNode][] };
+
+export interface CompiledCall {
+  kind: ActionKind;
+  method: CallDefinition['method'];
+  path: Template;
+  headers: [string, Template][];
+  /** Undefined: the call sends no body. */
+  body?: BodyNode;
+  reader?: ResponseReader;
+  /** Whether rendering needs the mapped fields (so calls like delete skip evaluating them). */
+  needsFields: boolean;
+  where: string;
+}
+
+export interface CompiledSection {
+  key: 'users' | 'groups';
+  fields: CompiledField[];
+  rules: CompiledRule[];
+  calls: Map<ActionKind, CompiledCall>;
+}
+
+export interface CompiledMapping {
+  name: string;
+  file: string;
+  sections: Map<ResourceType, CompiledSection>;
+}
+
+export interface CompileResult {
+  mapping?: CompiledMapping;
+  problems: CompileProblem[];
+}
+
+const CALL_KINDS: Record<'users' | 'groups', ActionKind[]> = {
+  users: ['lookup', 'create', 'update', 'deactivate', 'reactivate', 'delete'],
+  groups: ['lookup', 'create', 'update', 'delete', 'addMember', 'removeMember'],
+};
+
+/** Calls whose default body is the mapped fields object. */
+const FIELD_BODY_CALLS = new Set<ActionKind>(['create', 'update']);
+
+export function compileMapping(file: MappingFile, options: { name: string; file: string }): CompileResult {
+  const problems: CompileProblem[] = [];
+  const sections = new Map<ResourceType, CompiledSection>();
+  if (file.users) sections.set('User', compileSection('users', file.users, problems));
+  if (file.groups) sections.set('Group', compileSection('groups', file.groups, problems));
+  if (problems.length > 0) return { problems };
+  return { mapping: { name: file.name ?? options.name, file: options.file, sections }, problems };
+}
+
+function compileSection(key: 'users' | 'groups', section: UsersSection | GroupsSection, problems: CompileProblem[]): CompiledSection {
+  const fields = compileFields(key, section.fields ?? {}, problems);
+  const rules = (section.validate ?? []).flatMap((rule, index) => compileRule(rule, [key, 'validate', index], problems) ?? []);
+  const fieldNames = new Set(fields.map((field) => field.name));
+  const calls = new Map<ActionKind, CompiledCall>();
+  const definitions = section as Partial<Record<ActionKind, CallDefinition>>;
+  for (const kind of CALL_KINDS[key]) {
+    const definition = definitions[kind];
+    if (definition) calls.set(kind, compileCall(key, kind, definition, fieldNames, problems));
+  }
+  return { key, fields, rules, calls };
+}
+
+function compileFields(key: string, fields: Record<string, FieldRule>, problems: CompileProblem[]): CompiledField[] {
+  const compiled: CompiledField[] = [];
+  for (const [name, rule] of Object.entries(fields)) {
+    const path = [key, 'fields', name];
+    const segments = name.split('.');
+    if (segments.some((segment) => segment === '')) {
+      problems.push({ path, message: `field name "${name}" has an empty segment; write dotted names like profile.first_name` });
+      continue;
+    }
+    const clash = Object.keys(fields).find((other) => other !== name && name.startsWith(`${other}.`));
+    if (clash !== undefined) {
+      problems.push({ path, message: `field "${name}" is nested inside field "${clash}", which is not an object; rename one of them` });
+      continue;
+    }
+    const where = path.join('.');
+    if (typeof rule === 'string') {
+      const source = compileFromPath(rule, path, problems);
+      if (source) compiled.push({ name, segments, source, hasDefault: false, where });
+      continue;
+    }
+    let source: FieldSource | undefined;
+    if (rule.from !== undefined) source = compileFromPath(rule.from, [...path, 'from'], problems);
+    else if (rule.expr !== undefined) {
+      const expression = compileExpression(rule.expr, [...path, 'expr'], problems);
+      if (expression) source = { kind: 'expr', expression };
+    } else source = { kind: 'value', value: rule.value };
+    if (!source) continue;
+    compiled.push({ name, segments, source, map: rule.map, hasDefault: 'default' in rule, default: rule.default, where });
+  }
+  return compiled;
+}
+
+function compileFromPath(scimPath: string, path: (string | number)[], problems: CompileProblem[]): FieldSource | undefined {
+  const problem = scimPathProblem(scimPath);
+  if (problem) {
+    problems.push({ path, message: problem, offset: 0 });
+    return undefined;
+  }
+  return { kind: 'from', path: scimPath };
+}
+
+function compileRule(rule: ValidateRule, path: (string | number)[], problems: CompileProblem[]): CompiledRule | undefined {
+  const expression = compileExpression(rule.expr, [...path, 'expr'], problems);
+  return expression && { expression, detail: rule.detail };
+}
+
+interface JsonataError {
+  code?: string;
+  position?: number;
+  message?: string;
+}
+
+/** Compiles JSONata once; a syntax error points at the offending character inside the expression. */
+export function compileExpression(source: string, path: (string | number)[], problems: CompileProblem[]): CompiledExpression | undefined {
+  try {
+    const expression = jsonata(source);
+    return { source, evaluate: (input) => expression.evaluate(input) };
+  } catch (err) {
+    const { code, position, message } = err as JsonataError;
+    const urnHint =
+      /urn:/i.test(source) && !source.includes('`')
+        ? '; attribute names with colons must be in backticks, e.g. `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`.department'
+        : '';
+    problems.push({
+      path,
+      message: `JSONata ${code ?? 'error'}: ${message ?? String(err)}${urnHint}`,
+      offset: typeof position === 'number' ? Math.max(0, Math.min(position - 1, source.length - 1)) : 0,
+    });
+    return undefined;
+  }
+}
+
+function compileCall(
+  key: 'users' | 'groups',
+  kind: ActionKind,
+  definition: CallDefinition,
+  fieldNames: Set<string>,
+  problems: CompileProblem[],
+): CompiledCall {
+  const base = [key, kind];
+  const where = base.join('.');
+  let needsFields = false;
+  const check = (template: Template, path: (string | number)[]): Template => {
+    for (const part of placeholders(template)) {
+      const message = placeholderProblem(part.placeholder, kind, key, fieldNames);
+      if (message) problems.push({ path, message, offset: part.offset });
+      if (part.placeholder.kind === 'field' || part.placeholder.kind === 'fields') needsFields = true;
+    }
+    return template;
+  };
+  const template = (source: string, path: (string | number)[]): Template => {
+    try {
+      return check(parseTemplate(source), path);
+    } catch (err) {
+      if (!(err instanceof TemplateSyntaxError)) throw err;
+      problems.push({ path, message: err.message, offset: err.offset });
+      return { source, parts: [source] };
+    }
+  };
+
+  const compiledPath = template(definition.path, [...base, 'path']);
+  const headers = Object.entries(definition.headers ?? {}).map(
+    ([name, value]): [string, Template] => [name, template(value, [...base, 'headers', name])],
+  );
+  let body: BodyNode | undefined;
+  if ('body' in definition) {
+    body = definition.body === null ? undefined : compileBody(definition.body, [...base, 'body'], template);
+  } else if (FIELD_BODY_CALLS.has(kind)) {
+    body = { kind: 'template', template: parseTemplate('{fields}') };
+    needsFields = true;
+  }
+
+  let reader: ResponseReader | undefined;
+  if (definition.targetId !== undefined) {
+    try {
+      reader = createTargetIdReader(definition.targetId);
+    } catch (err) {
+      problems.push({ path: [...base, 'targetId'], message: (err as Error).message, offset: 0 });
+    }
+  }
+  return { kind, method: definition.method, path: compiledPath, headers, body, reader, needsFields, where };
+}
+
+function compileBody(value: unknown, path: (string | number)[], template: (source: string, path: (string | number)[]) => Template): BodyNode {
+  if (typeof value === 'string') return { kind: 'template', template: template(value, path) };
+  if (Array.isArray(value)) return { kind: 'array', items: value.map((item, index) => compileBody(item, [...path, index], template)) };
+  if (value !== null && typeof value === 'object') {
+    return {
+      kind: 'object',
+      entries: Object.entries(value).map(([name, item]): [string, BodyNode] => [name, compileBody(item, [...path, name], template)]),
+    };
+  }
+  return { kind: 'literal', value };
+}
+
+function placeholderProblem(
+  placeholder: Placeholder,
+  kind: ActionKind,
+  key: 'users' | 'groups',
+  fieldNames: Set<string>,
+): string | undefined {
+  switch (placeholder.kind) {
+    case 'targetId':
+      return kind === 'create' || kind === 'lookup'
+        ? `{targetId} is not known yet in ${kind} (the target has not given an id); use {fields.<name>} or {resource.<path>}`
+        : undefined;
+    case 'memberTargetId':
+    case 'memberId':
+      return kind === 'addMember' || kind === 'removeMember' ? undefined : `{member.…} is only available in addMember and removeMember`;
+    case 'field':
+      if (fieldNames.has(placeholder.name)) return undefined;
+      return `unknown field "${placeholder.name}": {fields.${placeholder.name}} must name a key of ${key}.fields (${
+        fieldNames.size > 0 ? `known: ${[...fieldNames].join(', ')}` : 'none defined'
+      })`;
+    case 'resource':
+      return scimPathProblem(placeholder.path);
+    case 'fields':
+      return undefined;
+  }
+}
