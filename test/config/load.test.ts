@@ -1,0 +1,99 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, loadConfigSource } from '../../src/config/load.js';
+
+const FILE = '/etc/scim-bridge/bridge.yaml';
+
+const base = (over = '') => `
+listen: { port: 9000 }
+connections:
+  - id: acme
+    auth:
+      bearer: ["\${env:ACME_SECRET}", "\${env:ACME_SECRET_NEXT:-next-secret}"]
+    target:
+      baseUrl: http://127.0.0.1:1234
+      auth: { type: bearer, token: "\${env:ACME_TARGET_TOKEN}" }
+    mapping: ../mappings/app.yaml
+${over}`;
+
+const env = { ACME_SECRET: 's1', ACME_TARGET_TOKEN: 't1' };
+
+function issuesOf(fn: () => unknown): { code: string; lines: string[] } {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    const e = err as ConfigError;
+    return { code: e.code, lines: e.message.split('\n') };
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config loading', () => {
+  it('resolves placeholders, defaults and paths, and freezes the result', () => {
+    const config = loadConfigSource(base(), FILE, { env });
+    const c = config.connections[0]!;
+    expect(c.auth.bearer).toEqual(['s1', 'next-secret']);
+    expect(c.basePath).toBe('/acme/scim/v2');
+    expect(c.mappingPath).toBe('/etc/mappings/app.yaml');
+    expect(c.target.timeoutMs).toBe(10_000);
+    expect(c.delivery.attempts).toBeGreaterThan(1);
+    expect(config.redis.url).toBe('redis://127.0.0.1:6379');
+    expect(Object.isFrozen(c.auth.bearer)).toBe(true);
+  });
+
+  it('reads ${file:…} secrets relative to the config file, without the trailing newline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    writeFileSync(join(dir, 'secret.txt'), 'from-file\n');
+    writeFileSync(join(dir, 'bridge.yaml'), base().replace('${env:ACME_SECRET}', '${file:secret.txt}'));
+    const config = await loadConfig(join(dir, 'bridge.yaml'), { env });
+    expect(config.connections[0]!.auth.bearer[0]).toBe('from-file');
+  });
+
+  it('names file, line, column and path of an unset variable and says how to fix it', () => {
+    const { code, lines } = issuesOf(() => loadConfigSource(base(), FILE, { env: { ACME_SECRET: 's' } }));
+    expect(code).toBe('GW_CONFIG_PLACEHOLDER');
+    expect(lines).toEqual([
+      `${FILE}:9:36 connections.0.target.auth.token: environment variable ACME_TARGET_TOKEN is not set (export it, or write \${env:ACME_TARGET_TOKEN:-default})`,
+    ]);
+  });
+
+  it('rejects secrets written literally', () => {
+    const { code, lines } = issuesOf(() => loadConfigSource(base().replace('"${env:ACME_TARGET_TOKEN}"', 'hunter2'), FILE, { env }));
+    expect(code).toBe('GW_CONFIG_LITERAL_SECRET');
+    expect(lines[0]).toMatch(/^\/etc\/scim-bridge\/bridge\.yaml:9:36 connections\.0\.target\.auth\.token: secrets must not be written/);
+    expect(lines.join('\n')).not.toContain('hunter2');
+  });
+
+  it('reports unknown keys, wrong types and missing keys with their location', () => {
+    const src = base().replace('mapping:', 'mappin:').replace('port: 9000', 'port: high');
+    const { code, lines } = issuesOf(() => loadConfigSource(src, FILE, { env }));
+    expect(code).toBe('GW_CONFIG_INVALID');
+    expect(lines).toContain(`${FILE}:2:17 listen.port: Invalid input: expected number, received NaN`);
+    expect(lines.some((l) => /:4:5 connections\.0: unknown key "mappin"/.test(l))).toBe(true);
+    expect(lines.some((l) => /connections\.0\.mapping: is required/.test(l))).toBe(true);
+  });
+
+  it('rejects duplicate connection ids and bad ids', () => {
+    const twice = base() + base().split('connections:\n')[1];
+    expect(issuesOf(() => loadConfigSource(twice, FILE, { env })).lines.join('\n')).toMatch(/duplicate connection id "acme"/);
+    expect(issuesOf(() => loadConfigSource(base().replace('id: acme', 'id: "Acme Corp"'), FILE, { env })).lines.join('\n')).toMatch(
+      /connections\.0\.id: use lower-case letters/,
+    );
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const { code, lines } = issuesOf(() => loadConfigSource('listen: { port: 1\nconnections: [', FILE, { env }));
+    expect(code).toBe('GW_CONFIG_INVALID');
+    expect(lines[0]).toMatch(/^\/etc\/scim-bridge\/bridge\.yaml:\d+:\d+ YAML: /);
+  });
+
+  it('loads the committed demo and example configs when their variables are set', async () => {
+    const demo = await loadConfig(new URL('../../config/demo.yaml', import.meta.url).pathname, {
+      env: { DEMO_SCIM_SECRET: 'x', DEMO_LEGACY_URL: 'http://127.0.0.1:1', DEMO_LEGACY_TOKEN: 'y' },
+    });
+    expect(demo.connections[0]!.basePath).toBe('/demo/scim/v2');
+  });
+});
