@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { startBridge } from '../bridge.js';
 import { loadConfig } from '../config/load.js';
+import { packageRoot } from '../lib/package-root.js';
 import { findOrStartRedis, redact } from '../lib/redis-bootstrap.js';
 import type { Io } from './main.js';
 import { reportError, untilSignal } from './main.js';
@@ -12,7 +13,7 @@ import { reportError, untilSignal } from './main.js';
  * secrets. Its first two lines are what an Entra admin pastes into the provisioning page.
  */
 
-const DEMO_CONFIG = fileURLToPath(new URL('../../config/demo.yaml', import.meta.url));
+const DEMO_CONFIG = join(packageRoot(), 'config', 'demo.yaml');
 
 export async function runDemo(_args: string[], io: Io): Promise<number> {
   let redis;
