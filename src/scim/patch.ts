@@ -89,7 +89,7 @@ function applyPlain(type: ResourceType, doc: ScimResource, op: NormalizedPatchOp
 function toScimError(error: unknown, path: string): ScimError {
   if (error instanceof ScimError) return error;
   const detail = (error as Error).message ?? String(error);
-  let scimType: ScimType = 'invalidPath';
+  let scimType: ScimType;
   if (error instanceof NoTarget || error instanceof NoPathInScimPatchOp) scimType = 'noTarget';
   else if (error instanceof InvalidScimRemoveValue) scimType = 'invalidValue';
   else if (error instanceof InvalidScimPatchRequest) scimType = 'invalidSyntax';

@@ -1,0 +1,189 @@
+import type { Filter } from 'scim2-parse-filter';
+import type { IndexedAttribute } from '../store/types.js';
+import { attributesOf } from './discovery.js';
+import { badRequest } from './errors.js';
+import { isCoreSchema, matchesFilter, parseFilterExpression, splitAttrPath } from './filter-match.js';
+import { SCHEMA_ENTERPRISE_USER, type ResourceType, type ScimResource } from './types.js';
+
+/**
+ * `GET /Users?filter=…` and `/Groups?filter=…` (RFC 7644 §3.4.2.2), compiled into a plan the store
+ * can answer cheaply: one id or index lookup when the filter pins an indexed attribute (Entra's
+ * matching queries always do), a scan otherwise, and `matches()` to check each candidate.
+ * @see https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2
+ */
+
+export type FilterLookup =
+  | { kind: 'id'; id: string }
+  | { kind: 'index'; attribute: IndexedAttribute; value: string }
+  | { kind: 'scan' };
+
+export interface FilterPlan {
+  lookup: FilterLookup;
+  /** Whether a resource satisfies the whole filter; `members` are the group's member ids. */
+  matches(resource: ScimResource, members?: string[]): boolean;
+  /** True when the filter tests group membership, so candidates must be loaded with members. */
+  needsMembers: boolean;
+}
+
+const QUOTED = /"(?:[^"\\]|\\.)*"/g;
+/**
+ * `attr[filter].sub op value`, `attr[filter].sub pr` and the older `attr[filter] op value`
+ * (MicrosoftDocs/azure-docs#83855). scim2-parse-filter reads the first as an uncorrelated `and`.
+ */
+const VALUE_PATH_COMPARISON =
+  /([A-Za-z][\w$:.-]*)\[((?:[^\]"]|"(?:[^"\\]|\\.)*")*)\](?:\.([A-Za-z$][\w$-]*))?(\s+(?:(?:eq|ne|co|sw|ew|gt|lt|ge|le)\s+(?:"(?:[^"\\]|\\.)*"|[^\s()"\]]+)|pr\b))/gi;
+const ATTRIBUTE_PATH = /^(?:urn:[^\s[\]"]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$/;
+
+/** Compiles a filter; throws ScimError 400 invalidFilter with the reason when it is not valid. */
+export function compileFilter(type: ResourceType, filter: string): FilterPlan {
+  if (typeof filter !== 'string' || filter.trim() === '') throw badRequest('invalidFilter', 'Filter is empty');
+  let ast: Filter;
+  try {
+    ast = parseFilterExpression(rewriteValuePathComparisons(filter.trim()));
+  } catch (error) {
+    throw badRequest('invalidFilter', `Invalid filter: ${(error as Error).message}`);
+  }
+  validate(ast, false);
+  if (type === 'User') qualifyEnterpriseAttributes(ast);
+  const needsMembers = type === 'Group' && referencesMembers(ast);
+  return {
+    lookup: chooseLookup(type, ast),
+    needsMembers,
+    matches(resource, members) {
+      const target = needsMembers ? { ...resource, members: (members ?? []).map((value) => ({ value })) } : resource;
+      return matchesFilter(target, ast, { isCaseExact });
+    },
+  };
+}
+
+/** `emails[type eq "work"].value eq "x"` → `emails[(type eq "work") and value eq "x"]`. */
+function rewriteValuePathComparisons(filter: string): string {
+  const quoted = [...filter.matchAll(QUOTED)].map((match) => [match.index, match.index + match[0].length] as const);
+  const insideQuotes = (offset: number): boolean => quoted.some(([start, end]) => offset > start && offset < end);
+  return filter.replace(VALUE_PATH_COMPARISON, (whole: string, attribute: string, inner: string, sub: string | undefined, comparison: string, offset: number) =>
+    insideQuotes(offset) ? whole : `${attribute}[(${inner}) and ${sub ?? 'value'}${comparison}]`,
+  );
+}
+
+function validate(filter: Filter, insideValuePath: boolean): void {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      filter.filters.forEach((f) => validate(f, insideValuePath));
+      return;
+    case 'not':
+      validate(filter.filter, insideValuePath);
+      return;
+    case '[]':
+      if (insideValuePath) throw badRequest('invalidFilter', `Nested value filter on ${filter.attrPath} is not allowed`);
+      checkAttributePath(filter.attrPath);
+      validate(filter.valFilter, true);
+      return;
+    default:
+      checkAttributePath(filter.attrPath);
+  }
+}
+
+const ENTERPRISE_NAMES = new Set(attributesOf(SCHEMA_ENTERPRISE_USER).map((definition) => definition.name.toLowerCase()));
+
+/**
+ * Entra's reference check names the manager without its URN (`manager eq "…"`, docs §3.6);
+ * unqualified enterprise-only attribute names are read from the enterprise extension.
+ */
+function qualifyEnterpriseAttributes(filter: Filter): void {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      filter.filters.forEach(qualifyEnterpriseAttributes);
+      return;
+    case 'not':
+      qualifyEnterpriseAttributes(filter.filter);
+      return;
+    default: {
+      const { urn, names } = splitAttrPath(filter.attrPath);
+      if (urn === undefined && ENTERPRISE_NAMES.has((names[0] ?? '').toLowerCase())) {
+        filter.attrPath = `${SCHEMA_ENTERPRISE_USER}:${filter.attrPath}`;
+      }
+    }
+  }
+}
+
+function checkAttributePath(attrPath: string): void {
+  if (!ATTRIBUTE_PATH.test(attrPath)) throw badRequest('invalidFilter', `Invalid attribute path in filter: ${attrPath}`);
+}
+
+/** The attribute path without a core schema URN, lower-cased: `urn:…:core:2.0:User:userName` → `username`. */
+function canonical(attrPath: string): string {
+  const { urn, names } = splitAttrPath(attrPath);
+  const path = names.join('.').toLowerCase();
+  return urn === undefined || isCoreSchema(urn) ? path : `${urn.toLowerCase()}:${path}`;
+}
+
+function isCaseExact(attrPath: string): boolean {
+  const path = canonical(attrPath);
+  return path === 'id' || path === 'externalid';
+}
+
+function referencesMembers(filter: Filter): boolean {
+  switch (filter.op) {
+    case 'and':
+    case 'or':
+      return filter.filters.some(referencesMembers);
+    case 'not':
+      return referencesMembers(filter.filter);
+    default:
+      return canonical(filter.attrPath).split('.')[0] === 'members';
+  }
+}
+
+interface Candidate {
+  rank: number;
+  lookup: FilterLookup;
+}
+
+/** The most selective indexed clause of a top-level `and`: id > userName/displayName > externalId > email. */
+function chooseLookup(type: ResourceType, ast: Filter): FilterLookup {
+  const candidates = topLevelClauses(ast)
+    .map((clause) => candidateFor(type, clause))
+    .filter((candidate): candidate is Candidate => candidate !== undefined)
+    .sort((a, b) => a.rank - b.rank);
+  return candidates[0]?.lookup ?? { kind: 'scan' };
+}
+
+function topLevelClauses(ast: Filter): Filter[] {
+  return ast.op === 'and' ? ast.filters.flatMap(topLevelClauses) : [ast];
+}
+
+function candidateFor(type: ResourceType, clause: Filter): Candidate | undefined {
+  if (clause.op === '[]') {
+    if (type !== 'User' || canonical(clause.attrPath) !== 'emails') return undefined;
+    const value = topLevelClauses(clause.valFilter)
+      .map((inner) => (inner.op === 'eq' && canonical(inner.attrPath) === 'value' ? literal(inner.compValue) : undefined))
+      .find((v) => v !== undefined);
+    return value === undefined ? undefined : { rank: 4, lookup: { kind: 'index', attribute: 'email', value } };
+  }
+  if (clause.op !== 'eq') return undefined;
+  const value = literal(clause.compValue);
+  if (value === undefined) return undefined;
+  const index = (rank: number, attribute: IndexedAttribute): Candidate => ({ rank, lookup: { kind: 'index', attribute, value } });
+  switch (canonical(clause.attrPath)) {
+    case 'id':
+      return { rank: 0, lookup: { kind: 'id', id: value } };
+    case 'username':
+      return type === 'User' ? index(1, 'userName') : undefined;
+    case 'displayname':
+      return index(type === 'Group' ? 1 : 2, 'displayName');
+    case 'externalid':
+      return index(3, 'externalId');
+    case 'emails.value':
+      return type === 'User' ? index(4, 'email') : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function literal(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}

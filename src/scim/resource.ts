@@ -1,0 +1,81 @@
+import type { StoredResource } from '../store/types.js';
+import { findKey, isPlainObject } from './filter-match.js';
+import { normalizeManager } from './normalize.js';
+import { SCHEMA_ENTERPRISE_USER, type ResourceType, type ScimMeta, type ScimResource } from './types.js';
+
+/**
+ * Server-assigned parts of a resource (id, meta) and how a stored resource is rendered back to
+ * Entra. Group members are kept apart from the document (the store applies them as set
+ * operations), so creating or replacing a group splits them off here.
+ * @see https://www.rfc-editor.org/rfc/rfc7643#section-3.1
+ */
+
+export interface ResourceWithMembers {
+  doc: ScimResource;
+  /** Member ids of a group, when the body carried `members`. */
+  members?: string[];
+}
+
+function timestamp(now: Date | string): string {
+  return typeof now === 'string' ? now : now.toISOString();
+}
+
+/** A new resource from a normalised POST body: assigns `id` and `meta`, splits off group members. */
+export function newResource(type: ResourceType, normalizedBody: Record<string, unknown>, options: { id: string; now: Date | string }): ResourceWithMembers {
+  const created = timestamp(options.now);
+  const meta: ScimMeta = { resourceType: type, created, lastModified: created };
+  return splitMembers(type, { ...normalizedBody, id: options.id, schemas: schemasOf(normalizedBody), meta });
+}
+
+/**
+ * The document for a PUT: the new body under the existing `id` and `meta.created`. Members are
+ * returned only when the body carries `members`, so a PUT without them leaves membership alone.
+ */
+export function replaceResource(existing: ScimResource, normalizedBody: Record<string, unknown>, now: Date | string): ResourceWithMembers {
+  const meta: ScimMeta = { resourceType: existing.meta.resourceType, created: existing.meta.created, lastModified: timestamp(now) };
+  return splitMembers(existing.meta.resourceType, { ...normalizedBody, id: existing.id, schemas: schemasOf(normalizedBody), meta });
+}
+
+/** A copy of `doc` with `meta.lastModified` set to `now` (after a PATCH). */
+export function touch(doc: ScimResource, now: Date | string): ScimResource {
+  return { ...doc, meta: { ...doc.meta, lastModified: timestamp(now) } };
+}
+
+function schemasOf(body: Record<string, unknown>): string[] {
+  return Array.isArray(body.schemas) ? (body.schemas as string[]) : [];
+}
+
+function splitMembers(type: ResourceType, doc: ScimResource): ResourceWithMembers {
+  if (type !== 'Group') return { doc };
+  const key = findKey(doc, 'members');
+  if (key === undefined) return { doc };
+  const { [key]: members, ...rest } = doc;
+  const ids = (Array.isArray(members) ? members : [])
+    .map((member: unknown) => (isPlainObject(member) ? member[findKey(member, 'value') ?? 'value'] : undefined))
+    .filter((id): id is string => typeof id === 'string' && id !== '');
+  return { doc: rest as ScimResource, members: [...new Set(ids)] };
+}
+
+/**
+ * The resource as Entra reads it: `meta.location`, a weak ETag from the revision, group members
+ * as `{ value, $ref }` when they were loaded, and `manager` always an object (a string manager
+ * breaks Entra's deserialiser, Budibase/budibase#15369).
+ */
+export function renderResource(stored: StoredResource, options: { baseUrl: string }): ScimResource {
+  const endpoint = stored.type === 'User' ? 'Users' : 'Groups';
+  const doc: ScimResource = {
+    ...stored.doc,
+    meta: { ...stored.doc.meta, location: `${options.baseUrl}/${endpoint}/${stored.id}`, version: `W/"${stored.revision}"` },
+  };
+  const extension = doc[SCHEMA_ENTERPRISE_USER];
+  if (isPlainObject(extension) && extension.manager !== undefined) {
+    const manager = normalizeManager(extension.manager);
+    const { manager: _omit, ...rest } = extension;
+    doc[SCHEMA_ENTERPRISE_USER] = manager === undefined ? rest : { ...rest, manager };
+  }
+  if (stored.type === 'Group') {
+    if (stored.members === undefined) delete doc.members;
+    else doc.members = stored.members.map((id) => ({ value: id, $ref: `${options.baseUrl}/Users/${id}` }));
+  }
+  return doc;
+}
