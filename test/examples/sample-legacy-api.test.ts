@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import type { RunningFakeApi } from '../../examples/sample-legacy-api/listen.js';
 import type { LoggedRequest } from '../../examples/sample-legacy-api/test-controls.js';
 import { createFakeApiClient } from './fake-api-client.js';
+import { runFakeApiProcess, startFakeApiProcess } from './fake-api-process.js';
 
 const TOKEN = 'sample-test-token';
 
@@ -393,37 +393,22 @@ describe('request log', () => {
 });
 
 describe('standalone process', () => {
+  const script = 'examples/sample-legacy-api/server.ts';
+
   it('reads LEGACY_API_TOKEN and PORT, prints its URL and serves until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/sample-legacy-api/server.ts'], {
-      env: { ...process.env, LEGACY_API_TOKEN: 'process-token', PORT: '0' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const server = await startFakeApiProcess(script, { LEGACY_API_TOKEN: 'process-token', PORT: '0' });
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let output = '';
-        child.stdout.setEncoding('utf8');
-        child.stdout.on('data', (chunk: string) => {
-          output += chunk;
-          const match = /listening on (http:\/\/\S+)/.exec(output);
-          if (match?.[1]) resolve(match[1]);
-        });
-        child.once('exit', (code) => reject(new Error(`server exited with ${code} before printing its URL:\n${output}`)));
-      });
-      const unauthorised = await fetch(`${url}/api/v1/accounts`);
-      expect(unauthorised.status).toBe(401);
-      const authorised = await fetch(`${url}/api/v1/accounts`, { headers: { authorization: 'Bearer process-token' } });
+      expect((await fetch(`${server.url}/api/v1/accounts`)).status).toBe(401);
+      const authorised = await fetch(`${server.url}/api/v1/accounts`, { headers: { authorization: 'Bearer process-token' } });
       expect(await authorised.json()).toEqual({ data: [] });
     } finally {
-      child.kill('SIGTERM');
+      expect(await server.stop()).toBe(0);
     }
-    expect(await exited).toBe(0);
   });
 
   it('refuses to start without a token', async () => {
     const env = { ...process.env };
     delete env.LEGACY_API_TOKEN;
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/sample-legacy-api/server.ts'], { env, stdio: 'ignore' });
-    expect(await new Promise((resolve) => child.once('exit', resolve))).toBe(2);
+    expect(await runFakeApiProcess(script, env)).toBe(2);
   });
 });
