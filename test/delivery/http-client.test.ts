@@ -4,7 +4,7 @@ import { classifyOutcome } from '../../src/delivery/classify.js';
 import { createTargetClient, type TargetClient } from '../../src/delivery/http-client.js';
 import { createTokenSource } from '../../src/delivery/oauth2-token.js';
 import { BridgeError } from '../../src/lib/errors.js';
-import { targetSchema, type TargetConfig } from '../../src/config/schema.js';
+import { targetSchema } from '../../src/config/schema.js';
 import { readJson, startServer, type TestServer } from '../helpers/http-server.js';
 
 interface Seen {
@@ -28,7 +28,8 @@ let tokenAnswer: ((res: ServerResponse) => boolean) | undefined;
 
 const clients: TargetClient[] = [];
 
-function client(overrides: Partial<TargetConfig> & { auth?: unknown } = {}): TargetClient {
+/** A client for the test target; `overrides` go through the config schema like a config file would. */
+function client(overrides: Record<string, unknown> = {}): TargetClient {
   const created = createTargetClient(targetSchema.parse({ baseUrl: target.url, ...overrides }));
   clients.push(created);
   return created;
