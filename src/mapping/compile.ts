@@ -267,7 +267,7 @@ function placeholderProblem(
     case 'memberId':
       return kind === 'addMember' || kind === 'removeMember' ? undefined : `{member.…} is only available in addMember and removeMember`;
     case 'field':
-      if (fieldNames.has(placeholder.name)) return undefined;
+      if (fieldNames.has(placeholder.name) || [...fieldNames].some((name) => name.startsWith(`${placeholder.name}.`))) return undefined;
       return `unknown field "${placeholder.name}": {fields.${placeholder.name}} must name a key of ${key}.fields (${
         fieldNames.size > 0 ? `known: ${[...fieldNames].join(', ')}` : 'none defined'
       })`;

@@ -27,7 +27,7 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
     },
     async fields(type, resource) {
       const section = sectionOf(type);
-      return section ? (await evaluateFields(section, resource)).nested : {};
+      return section ? evaluateFields(section, resource) : {};
     },
     async check(type, resource) {
       const section = sectionOf(type);
@@ -36,23 +36,24 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
   };
 }
 
-interface FieldValues {
-  /** Field name as written in the mapping → value (for `{fields.<name>}`). */
-  flat: Map<string, unknown>;
-  /** The body-shaped object, dotted names expanded (for `{fields}` and the default body). */
-  nested: Record<string, unknown>;
-}
-
-async function evaluateFields(section: CompiledSection, resource: ScimResource): Promise<FieldValues> {
-  const flat = new Map<string, unknown>();
-  const nested: Record<string, unknown> = {};
+/** The body-shaped object of mapped fields, dotted names expanded into nested objects. */
+async function evaluateFields(section: CompiledSection, resource: ScimResource): Promise<Record<string, unknown>> {
+  const fields: Record<string, unknown> = {};
   for (const field of section.fields) {
     const value = await evaluateField(field, resource);
-    if (value === undefined) continue;
-    flat.set(field.name, value);
-    setNested(nested, field.segments, value);
+    if (value !== undefined) setNested(fields, field.segments, value);
   }
-  return { flat, nested };
+  return fields;
+}
+
+/** `{fields.person.name}` → the value at that path of the mapped fields (a leaf or a nested object). */
+function fieldAt(fields: Record<string, unknown> | undefined, name: string): unknown {
+  let current: unknown = fields;
+  for (const segment of name.split('.')) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
+    current = (current as Record<string, unknown>)[segment];
+  }
+  return current;
 }
 
 async function evaluateField(field: CompiledField, resource: ScimResource): Promise<unknown> {
@@ -123,9 +124,9 @@ async function planCall(section: CompiledSection, call: CompiledCall, input: Map
       case 'targetId':
         return input.targetId;
       case 'fields':
-        return fields?.nested;
+        return fields;
       case 'field':
-        return fields?.flat.get(placeholder.name);
+        return fieldAt(fields, placeholder.name);
       case 'memberTargetId':
         return member?.targetId;
       case 'memberId':

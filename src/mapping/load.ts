@@ -48,12 +48,18 @@ export function loadMappingSource(source: string, file: string): MappingPlan {
     throw new MappingLoadError([{ file, line: 1, col: 1, path: '', message: 'the file is empty; start it with `version: 1`' }]);
   }
   const parsed = mappingFileSchema.safeParse(doc.toJS());
-  if (!parsed.success) throw new MappingLoadError(parsed.error.issues.map((issue) => toIssue(fromZodIssue(issue))));
+  if (!parsed.success) throw new MappingLoadError(withoutEchoes(parsed.error.issues).map((issue) => toIssue(fromZodIssue(issue))));
 
   const name = basename(file, extname(file));
   const { mapping, problems } = compileMapping(parsed.data, { name, file });
   if (!mapping) throw new MappingLoadError(problems.map(toIssue));
   return createMappingPlan(mapping);
+}
+
+/** Drops whole-object rule messages on an object that already has an unknown key (usually a typo of the missing key). */
+function withoutEchoes(issues: z.core.$ZodIssue[]): z.core.$ZodIssue[] {
+  const typoed = new Set(issues.filter((issue) => issue.code === 'unrecognized_keys').map((issue) => issue.path.join('.')));
+  return issues.filter((issue) => issue.code !== 'custom' || !typoed.has(issue.path.join('.')));
 }
 
 function fromZodIssue(issue: z.core.$ZodIssue): CompileProblem {
