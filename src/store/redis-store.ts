@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import { decodeDocument, encodeDocument } from './doc-codec.js';
 import { INDEXES, indexEntries, indexValue } from './index-entries.js';
 import { createStoreKeys } from './keys.js';
 import { defineStoreScripts } from './scripts.js';
@@ -17,6 +18,12 @@ import {
 export interface RedisStoreOptions {
   /** Namespace of every key, e.g. `scim-bridge:conn:acme`; one store per connection. */
   prefix: string;
+  /**
+   * Store documents deflated (see `doc-codec.ts`): about a third of the memory for ~50 µs more
+   * per write. Either form is read back, so this can change on a live store.
+   * @default true
+   */
+  compressDocuments?: boolean;
 }
 
 type Reply = (string | number | null)[];
@@ -30,6 +37,7 @@ type Reply = (string | number | null)[];
 export function createRedisStore(redis: Redis, options: RedisStoreOptions): ResourceStore {
   const keys = createStoreKeys(options.prefix);
   const scripts = defineStoreScripts(redis);
+  const compress = options.compressDocuments ?? true;
 
   async function readResources(
     type: ResourceType,
@@ -52,7 +60,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   }
 
   function toStored(type: ResourceType, id: string, doc: string, rev: string | number, members?: string[]): StoredResource {
-    const stored: StoredResource = { type, id, revision: Number(rev), doc: JSON.parse(doc) as ScimResource };
+    const stored: StoredResource = { type, id, revision: Number(rev), doc: decodeDocument(doc) };
     if (members) stored.members = members;
     return stored;
   }
@@ -73,7 +81,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           keys.prefix,
           type,
           id,
-          JSON.stringify(doc),
+          encodeDocument(doc, compress),
           ...entryArgs(type, doc),
           ...memberArgs(type, writeOptions),
         ]),
@@ -96,7 +104,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           type,
           id,
           doc === null || expectedRevision === null ? '' : String(expectedRevision),
-          doc === null ? '' : JSON.stringify(doc),
+          doc === null ? '' : encodeDocument(doc, compress),
           ...(doc === null ? ['0'] : entryArgs(type, doc)),
           ...memberArgs(type, writeOptions),
         ]),
@@ -104,7 +112,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       if (reply[0] === 'notfound') throw new NotFoundError();
       if (reply[0] === 'revconflict') throw new RevisionConflictError();
       throwOnConflict(reply);
-      const stored = doc ?? (JSON.parse(String(reply[2])) as ScimResource);
+      const stored = doc ?? decodeDocument(String(reply[2]));
       return { type, id, revision: Number(reply[1]), doc: stored };
     },
 

@@ -12,20 +12,21 @@ import { createTestRedis } from '../helpers/redis.js';
 import { entraUser, scimGroup, unique } from './fixtures.js';
 
 /** ioredis 6 speaks RESP3 by default; the store must read the same under every reply shape. */
-const connections: { name: string; options: RedisOptions }[] = [
+const connections: { name: string; options: RedisOptions; compressDocuments?: boolean }[] = [
   { name: 'RESP3 (default)', options: {} },
   { name: 'RESP2', options: { protocol: 2 } },
   { name: 'RESP3 with resp3 reply mapping', options: { replyMapping: 'resp3' } },
+  { name: 'RESP3, plain JSON documents', options: {}, compressDocuments: false },
 ];
 
-describe.each(connections)('redis store over $name', ({ options }) => {
+describe.each(connections)('redis store over $name', ({ options, compressDocuments }) => {
   const testRedis = createTestRedis('store');
   let redis: Redis;
   let store: ResourceStore;
 
   /** A store of its own, for tests that count or list everything in it. */
   function freshStore(label: string): ResourceStore {
-    return createRedisStore(redis, { prefix: `${testRedis.prefix}-${unique(label)}` });
+    return createRedisStore(redis, { prefix: `${testRedis.prefix}-${unique(label)}`, compressDocuments });
   }
 
   async function createUsers(target: ResourceStore, n: number): Promise<string[]> {
@@ -36,7 +37,7 @@ describe.each(connections)('redis store over $name', ({ options }) => {
 
   beforeAll(() => {
     redis = new Redis(testRedis.url, options);
-    store = createRedisStore(redis, { prefix: testRedis.prefix });
+    store = createRedisStore(redis, { prefix: testRedis.prefix, compressDocuments });
   });
 
   afterAll(async () => {
@@ -77,6 +78,15 @@ describe.each(connections)('redis store over $name', ({ options }) => {
       const actual = await redis.keys(keys.pattern);
       expect(actual).toEqual(expect.arrayContaining(expected));
       expect(actual.every((key) => key.startsWith(`${prefix}:`))).toBe(true);
+    });
+
+    it('reads documents written with compression on or off', async () => {
+      const plain = createRedisStore(redis, { prefix: testRedis.prefix, compressDocuments: false });
+      const compressed = createRedisStore(redis, { prefix: testRedis.prefix, compressDocuments: true });
+      const a = await plain.create('User', entraUser(`${unique('plain')}@example.com`));
+      const b = await compressed.create('User', entraUser(`${unique('zipped')}@example.com`));
+      expect(await compressed.getMany('User', [a.id, b.id])).toEqual([a, b]);
+      expect(await plain.getMany('User', [a.id, b.id])).toEqual([a, b]);
     });
 
     it('refuses an id that is already taken', async () => {
