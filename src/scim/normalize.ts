@@ -95,9 +95,10 @@ export function coerceBoolean(value: unknown): unknown {
 
 /**
  * Manager as Entra sends it (Q6): a bare id string, `{ value }`, or `[{ $ref, value }]`, always
- * returned as an object. An empty value means "no manager" and gives undefined.
+ * returned as `{ value }`: `$ref` points into the client and `displayName` is read-only (RFC 7643
+ * §4.3). An empty value means "no manager" and gives undefined.
  */
-export function normalizeManager(value: unknown): Record<string, unknown> | undefined {
+export function normalizeManager(value: unknown): { value: string } | undefined {
   const single = Array.isArray(value) ? value[0] : value;
   if (single === undefined || single === null || single === '') return undefined;
   if (typeof single === 'string') return { value: single };
@@ -107,9 +108,7 @@ export function normalizeManager(value: unknown): Record<string, unknown> | unde
   const id = valueKey === undefined ? undefined : cleaned[valueKey];
   if (id === undefined || id === '') return undefined;
   if (typeof id !== 'string') throw badRequest('invalidValue', 'manager.value must be a string');
-  const manager: Record<string, unknown> = { value: id };
-  for (const [key, sub] of Object.entries(cleaned)) if (key !== valueKey) manager[key] = sub;
-  return manager;
+  return { value: id };
 }
 
 /** Removes null/undefined attributes, nulls inside complex values and null array elements (Q9). */
