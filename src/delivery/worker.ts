@@ -20,6 +20,9 @@ import { queueName, type DeliveryJobData } from './types.js';
  * @see https://docs.bullmq.io/guide/going-to-production#maxretriesperrequest
  */
 
+/** Limiter ceiling used when the connection sets no rate limit. */
+const UNLIMITED_JOBS = 1_000_000_000;
+
 export interface DeliveryWorkerOptions {
   connectionId: string;
   /** Redis to connect to; the worker opens (and closes) its own connection. */
@@ -72,12 +75,16 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
   });
 
-  const { rateLimit } = options.delivery;
+  // BullMQ only enforces a queue-wide pause (`queue.rateLimit`, used on a 429) when the worker
+  // has a limiter, so a practically unlimited one is set when the connection configures none.
+  const limiter = options.delivery.rateLimit
+    ? { max: options.delivery.rateLimit.max, duration: options.delivery.rateLimit.durationMs }
+    : { max: UNLIMITED_JOBS, duration: 1_000 };
   const worker = new Worker<DeliveryJobData, DeliveryResult>(queueName(options.connectionId), processor, {
     connection: redis,
     prefix: options.prefix,
     concurrency: options.delivery.concurrency,
-    ...(rateLimit ? { limiter: { max: rateLimit.max, duration: rateLimit.durationMs } } : {}),
+    limiter,
     settings: { backoffStrategy: createBackoffStrategy(options.delivery) },
   });
   worker.on('error', (error) => {
