@@ -28,6 +28,21 @@ export interface RedisStoreOptions {
 
 type Reply = (string | number | null)[];
 
+/** One resource hash as read, before decoding; `doc` and `rev` are null when there is no hash. */
+interface ResourceRow {
+  id: string;
+  doc: string | null;
+  rev: string | null;
+  deleted: boolean;
+  members?: string[];
+}
+
+type FoundRow = ResourceRow & { doc: string; rev: string };
+
+function isFound(row: ResourceRow | undefined): row is FoundRow {
+  return row !== undefined && row.doc !== null && row.rev !== null;
+}
+
 /**
  * The Redis implementation of `ResourceStore`. Writes are single Lua scripts (`scripts.ts`);
  * reads are plain commands, wrapped in MULTI when several keys must be read as one snapshot.
@@ -39,11 +54,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   const scripts = defineStoreScripts(redis);
   const compress = options.compressDocuments ?? true;
 
-  async function readResources(
-    type: ResourceType,
-    ids: string[],
-    withMembers: boolean,
-  ): Promise<{ id: string; doc: string | null; rev: string | null; deleted: boolean; members?: string[] }[]> {
+  async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
     const loadMembers = withMembers && type === 'Group';
     const tx = redis.multi();
     for (const id of ids) {
@@ -59,9 +70,9 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     });
   }
 
-  function toStored(type: ResourceType, id: string, doc: string, rev: string | number, members?: string[]): StoredResource {
-    const stored: StoredResource = { type, id, revision: Number(rev), doc: decodeDocument(doc) };
-    if (members) stored.members = members;
+  function toStored(type: ResourceType, row: FoundRow): StoredResource {
+    const stored: StoredResource = { type, id: row.id, revision: Number(row.rev), doc: decodeDocument(row.doc) };
+    if (row.members) stored.members = row.members;
     return stored;
   }
 
@@ -69,8 +80,8 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     if (ids.length === 0) return [];
     const rows = await readResources(type, ids, opts?.members === true);
     return rows
-      .filter((row) => row.doc !== null && row.rev !== null && !row.deleted)
-      .map((row) => toStored(type, row.id, row.doc as string, row.rev as string, row.members));
+      .filter((row): row is FoundRow => isFound(row) && !row.deleted)
+      .map((row) => toStored(type, row));
   }
 
   return {
@@ -152,9 +163,8 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async getForDelivery(type, id) {
       const [row] = await readResources(type, [id], true);
-      if (!row || row.doc === null || row.rev === null) return null;
-      const members = type === 'Group' ? (row.members ?? []) : undefined;
-      return { ...toStored(type, id, row.doc, row.rev, members), deleted: row.deleted };
+      if (!isFound(row)) return null;
+      return { ...toStored(type, row), deleted: row.deleted };
     },
 
     async getDeliveryState(type, id) {
@@ -175,6 +185,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       else await redis.hset(keys.delivered(groupId), memberId, memberTargetId);
     },
 
+    /** A live resource is left alone: dropping its hash would orphan its index entries. */
     async purge(type, id) {
       const deliveryKeys = type === 'Group' ? [keys.delivered(id)] : [];
       await scripts.purge([keys.doc(type, id), ...deliveryKeys]);

@@ -441,3 +441,13 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
     });
   });
 });
+
+describe('redis store without Redis', () => {
+  it('lets the client error through unchanged, for the HTTP layer to answer 503', async () => {
+    const offline = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false });
+    const store = createRedisStore(offline, { prefix: 'sbtest-offline' });
+    await expect(store.get('User', 'x')).rejects.toThrow(/enableOfflineQueue/);
+    await expect(store.create('User', entraUser('offline@example.com'))).rejects.toThrow(/enableOfflineQueue/);
+    offline.disconnect();
+  });
+});
