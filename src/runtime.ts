@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import type { BridgeConfig, ConnectionConfig } from './config/schema.js';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
 import type { DeliveryLogger } from './delivery/logger.js';
+import { startOutboxSweeper, type OutboxSweeper } from './delivery/outbox.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { loadMapping } from './mapping/load.js';
 import type { MappingPlan } from './mapping/types.js';
@@ -76,6 +77,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   }
 
   const workers: DeliveryWorker[] = [];
+  const sweepers: OutboxSweeper[] = [];
   const byId = new Map(connections.map((c) => [c.config.id, c]));
 
   return {
@@ -104,9 +106,13 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
             logger,
           }),
         );
+        sweepers.push(
+          startOutboxSweeper({ connectionId: c.config.id, store: c.store, enqueue: (jobs) => c.queue.enqueueMany(jobs), logger }),
+        );
       }
     },
     async close() {
+      await Promise.allSettled(sweepers.map((s) => s.stop()));
       await Promise.allSettled(workers.map((w) => w.close()));
       await Promise.allSettled(connections.map((c) => c.queue.close()));
       await Promise.allSettled([redis.quit(), queueConnection.quit()]);

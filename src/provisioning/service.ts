@@ -11,6 +11,7 @@ import {
   NotFoundError,
   RevisionConflictError,
   UniquenessError,
+  type OutboxEntry,
   type ResourceStore,
   type StoredResource,
 } from '../store/types.js';
@@ -57,11 +58,14 @@ export function createProvisioning(deps: ProvisioningDeps) {
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? (() => randomUUID());
 
+  /**
+   * Queues delivery of accepted writes, then clears their outbox entries. If this process dies
+   * in between, the entries stay and the outbox sweeper queues them (`delivery/outbox.ts`).
+   */
   async function changed(type: ResourceType, id: string, revision: number, alsoGroups: { id: string; revision: number }[] = []) {
-    await deps.enqueue([
-      { connectionId, type, id, revision },
-      ...alsoGroups.map((g) => ({ connectionId, type: 'Group' as const, id: g.id, revision: g.revision })),
-    ]);
+    const entries: OutboxEntry[] = [{ type, id, revision }, ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g }))];
+    await deps.enqueue(entries.map((e) => ({ connectionId, ...e })));
+    await store.outboxAck(entries);
   }
 
   async function checkRules(type: ResourceType, doc: ScimResource): Promise<void> {

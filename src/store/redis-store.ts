@@ -133,6 +133,24 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       return { revision: Number(reply[1]), affectedGroups: reply.slice(2).map(String).sort() };
     },
 
+    async outboxDue(olderThanMs, limit) {
+      const [seconds, micros] = await redis.time();
+      const cutoff = Number(seconds) * 1_000_000 + Number(micros) - olderThanMs * 1000;
+      const members = await redis.zrangebyscore(keys.outbox, '-inf', String(cutoff), 'LIMIT', 0, limit);
+      return members.flatMap((member) => {
+        const first = member.indexOf(':');
+        const last = member.lastIndexOf(':');
+        const type = member.slice(0, first);
+        if ((type !== 'User' && type !== 'Group') || last <= first) return [];
+        return [{ type, id: member.slice(first + 1, last), revision: Number(member.slice(last + 1)) }];
+      });
+    },
+
+    async outboxAck(entries) {
+      if (entries.length === 0) return;
+      await redis.zrem(keys.outbox, ...entries.map((e) => `${e.type}:${e.id}:${e.revision}`));
+    },
+
     async findBy(type, attribute, value) {
       const mode = INDEXES[type][attribute];
       if (!mode) return [];

@@ -38,6 +38,14 @@ local function index_key(type, attribute) return P .. ':' .. type .. ':ix:' .. a
 local function members_key(group_id) return P .. ':Group:members:' .. group_id end
 local function member_of_key(member_id) return P .. ':memberOf:' .. member_id end
 
+-- The outbox records every accepted write until its delivery job is queued (see
+-- ResourceStore.outboxDue): a crash between the write and the enqueue loses nothing.
+-- Scored by Redis time in microseconds, so every process agrees on an entry's age.
+local function outbox_add(type, id, revision)
+  local now = redis.call('TIME')
+  redis.call('ZADD', P .. ':outbox', tonumber(now[1]) * 1000000 + tonumber(now[2]), type .. ':' .. id .. ':' .. revision)
+end
+
 local function is_live(key)
   return redis.call('HEXISTS', key, 'doc') == 1 and redis.call('HEXISTS', key, 'del') == 0
 end
@@ -136,6 +144,7 @@ redis.call('HSET', key, 'doc', doc, 'rev', 1, 'ix', cjson.encode(entries))
 redis.call('ZADD', order_key(type), redis.call('INCR', seq_key(type)), id)
 add_entries(type, id, entries)
 apply_members(id, member_mode, add, remove)
+outbox_add(type, id, 1)
 return {'ok', 1}
 `;
 
@@ -166,6 +175,7 @@ end
 apply_members(id, member_mode, add, remove)
 
 local revision = redis.call('HINCRBY', key, 'rev', 1)
+outbox_add(type, id, revision)
 if doc ~= '' then return {'ok', revision} end
 return {'ok', revision, redis.call('HGET', key, 'doc')}
 `;
@@ -186,6 +196,7 @@ redis.call('ZREM', order_key(type), id)
 redis.call('HDEL', key, 'ix')
 redis.call('HSET', key, 'del', 1)
 local result = {'ok', redis.call('HINCRBY', key, 'rev', 1)}
+outbox_add(type, id, result[2])
 
 if type == 'Group' then
   for _, member_id in ipairs(redis.call('SMEMBERS', members_key(id))) do
@@ -195,7 +206,7 @@ if type == 'Group' then
 end
 for _, group_id in ipairs(redis.call('SMEMBERS', member_of_key(id))) do
   redis.call('SREM', members_key(group_id), id)
-  redis.call('HINCRBY', doc_key('Group', group_id), 'rev', 1)
+  outbox_add('Group', group_id, redis.call('HINCRBY', doc_key('Group', group_id), 'rev', 1))
   result[#result + 1] = group_id
 end
 redis.call('DEL', member_of_key(id))

@@ -56,6 +56,13 @@ export interface DeliveryState {
   createPending?: boolean;
 }
 
+/** One accepted write, identified by resource and the revision it produced. */
+export interface OutboxEntry {
+  type: ResourceType;
+  id: string;
+  revision: number;
+}
+
 export interface WriteOptions {
   /** For groups: how the write changes membership. Applied atomically with the document. */
   members?: MemberChange;
@@ -102,6 +109,15 @@ export interface ResourceStore {
 
   /** Groups the member belongs to (reverse index). */
   groupsOf(memberId: string): Promise<string[]>;
+
+  // ---- outbox: every write (create, update, delete, and each group a delete touched) adds an
+  // entry atomically with the write; the API acknowledges it once the delivery job is queued,
+  // and a sweeper re-queues entries left behind by a crash in between.
+
+  /** Entries older than `olderThanMs` (by Redis time), oldest first. */
+  outboxDue(olderThanMs: number, limit: number): Promise<OutboxEntry[]>;
+
+  outboxAck(entries: OutboxEntry[]): Promise<void>;
 
   // ---- delivery side (worker) ----
 

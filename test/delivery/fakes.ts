@@ -67,6 +67,8 @@ export function createMemoryStore(): MemoryStore {
     count: unsupported,
     isMember: unsupported,
     clear: unsupported,
+    outboxDue: unsupported,
+    outboxAck: unsupported,
     async get(type, id) {
       const found = resources.get(key(type, id));
       return found && !found.deleted ? copy(found) : null;
