@@ -20,7 +20,7 @@ export interface BuildAppOptions {
 export async function buildApp({ config, runtime, logger }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
     logger: logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
-    ignoreTrailingSlash: true,
+    routerOptions: { ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
     // Entra's filter values can be long GUID-bearing expressions; keep the default 1 MB body limit.
     bodyLimit: 1_048_576,

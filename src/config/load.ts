@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { BridgeError, type ErrorCode } from '../lib/errors.js';
 import { configSchema, type BridgeConfig, type RawConfig } from './schema.js';
 

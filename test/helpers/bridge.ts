@@ -20,7 +20,13 @@ export interface BridgeFixture {
   tenantUrl: string;
   secret: string;
   legacy: { url: string; token: string; get(path: string): Promise<unknown>; send(method: string, path: string, body?: unknown): Promise<Response> };
-  scim(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
+  scim(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- SCIM bodies are asserted field by field in tests
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   close(): Promise<void>;
 }
 
