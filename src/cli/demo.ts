@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { startBridge } from '../bridge.js';
 import { loadConfig } from '../config/load.js';
@@ -34,6 +35,8 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
   };
   try {
     const config = await loadConfig(DEMO_CONFIG, { env });
+    // The sample legacy API starts empty every time, so the bridge's demo data must too.
+    await deleteKeys(redis.url, config.redis.prefix);
     const bridge = await startBridge(config);
     const connection = config.connections[0]!;
     const tenantUrl = `${bridge.url}${connection.basePath}`;
@@ -64,6 +67,20 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
   } finally {
     await legacy.close();
     await redis.stop();
+  }
+}
+
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const client = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await client.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    client.disconnect();
   }
 }
 
