@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { startBridge, type RunningBridge, type StartOptions } from '../../src/bridge.js';
+import { configFromObject } from '../../src/config/load.js';
+import type { BridgeConfig } from '../../src/config/schema.js';
+import { SAMPLE_MAPPING } from '../helpers/bridge.js';
+import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
+
+/**
+ * Shared pieces of the SCIM API component tests: a small fetch-based SCIM client and an
+ * API-only bridge (no worker, no legacy target) with as many connections and secrets as a test
+ * needs, on a unique Redis prefix.
+ */
+
+export const SCHEMA_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
+export const SCHEMA_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+export const SCHEMA_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+export const SCHEMA_PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+
+export interface ScimResponse {
+  status: number;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- SCIM bodies are asserted field by field in tests
+  body: any;
+  text: string;
+  headers: Headers;
+}
+
+export interface ScimClient {
+  /** Tenant URL, e.g. http://127.0.0.1:4321/acme/scim/v2 */
+  url: string;
+  /**
+   * Sends a SCIM request with the client's bearer secret. A string body is sent as is (for bad
+   * JSON); `headers` may override or remove (`undefined`) the authorization header.
+   */
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string | undefined>): Promise<ScimResponse>;
+}
+
+export function scimClient(url: string, secret: string): ScimClient {
+  return {
+    url,
+    async request(method, path, body, headers = {}) {
+      const merged: Record<string, string | undefined> = {
+        authorization: `Bearer ${secret}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }),
+        ...headers,
+      };
+      const sent = Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined));
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: sent,
+        body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+        signal: AbortSignal.timeout(10_000),
+      });
+      const text = await res.text();
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
+      return { status: res.status, body: parsed, text, headers: res.headers };
+    },
+  };
+}
+
+export interface ApiBridge {
+  bridge: RunningBridge;
+  config: BridgeConfig;
+  /** One client per connection, keyed by connection id, using that connection's first secret. */
+  clients: Record<string, ScimClient>;
+  /** Every secret per connection id. */
+  secrets: Record<string, string[]>;
+  close(): Promise<void>;
+}
+
+export interface ApiBridgeOptions {
+  /** Connection ids with how many secrets each accepts. */
+  connections: { id: string; secrets?: number }[];
+  /** Redis URL; the shared test Redis by default. */
+  redisUrl?: string;
+  start?: Pick<StartOptions, 'worker'>;
+}
+
+/**
+ * An API-only bridge on 127.0.0.1:0. The target URL points at a closed loopback port because
+ * no worker runs: these tests look at the SCIM answers and the store, not at delivery.
+ */
+export async function startApiBridge(label: string, options: ApiBridgeOptions): Promise<ApiBridge> {
+  const prefix = `sbtest-${label}-${randomBytes(4).toString('hex')}`;
+  const redisUrl = options.redisUrl ?? TEST_REDIS_URL;
+  const secrets = Object.fromEntries(
+    options.connections.map((c) => [c.id, Array.from({ length: c.secrets ?? 1 }, () => randomBytes(16).toString('hex'))]),
+  );
+  const config = configFromObject({
+    redis: { url: redisUrl, prefix },
+    logLevel: 'silent',
+    connections: options.connections.map((c) => ({
+      id: c.id,
+      auth: { bearer: secrets[c.id] },
+      target: { baseUrl: 'http://127.0.0.1:9', auth: { type: 'none' } },
+      mapping: SAMPLE_MAPPING,
+    })),
+  });
+  const bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: options.start?.worker ?? false });
+  const clients = Object.fromEntries(
+    config.connections.map((c) => [c.id, scimClient(`${bridge.url}${c.basePath}`, secrets[c.id]?.[0] ?? '')]),
+  );
+  return {
+    bridge,
+    config,
+    clients,
+    secrets,
+    async close() {
+      await bridge.close();
+      const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      redis.on('error', () => {});
+      try {
+        await redis.connect();
+        await deleteByPrefix(redis, prefix);
+      } catch {
+        // A private Redis that a test stopped on purpose holds nothing to clean up.
+      } finally {
+        redis.disconnect();
+      }
+    },
+  };
+}
+
+/** A minimal valid user for the sample mapping (its rule wants an email-shaped userName). */
+export function userBody(userName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    schemas: [SCHEMA_USER],
+    userName,
+    active: true,
+    emails: [{ primary: true, type: 'work', value: userName }],
+    name: { givenName: 'Test', familyName: 'User' },
+    ...extra,
+  };
+}
+
+export function groupBody(displayName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { schemas: [SCHEMA_GROUP], displayName, ...extra };
+}
+
+/** A short random tag that keeps names unique across tests sharing one bridge. */
+export function tag(): string {
+  return randomBytes(3).toString('hex');
+}
