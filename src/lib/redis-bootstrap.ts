@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ export interface DemoRedis {
   url: string;
   /** Set when we started a private server; stop it on exit. */
   child?: ChildProcess;
+  /** Stops a private server and resolves once it has exited; a no-op for a Redis we found. */
   stop(): Promise<void>;
 }
 
@@ -33,15 +34,23 @@ export async function redisAnswers(url: string, timeoutMs = 1_500): Promise<bool
   }
 }
 
-export async function findOrStartRedis(env: NodeJS.ProcessEnv = process.env): Promise<DemoRedis> {
-  const url = env.REDIS_URL || DEFAULT_REDIS_URL;
+export interface FindRedisOptions {
+  /** Where to look when `REDIS_URL` is unset; tests point it at a port where nothing listens. */
+  defaultUrl?: string;
+}
+
+export async function findOrStartRedis(env: NodeJS.ProcessEnv = process.env, options: FindRedisOptions = {}): Promise<DemoRedis> {
+  const defaultUrl = options.defaultUrl ?? DEFAULT_REDIS_URL;
+  const url = env.REDIS_URL || defaultUrl;
   if (await redisAnswers(url)) return { url, stop: async () => {} };
   if (env.REDIS_URL) {
-    throw new Error(`Redis at REDIS_URL (${redact(url)}) does not answer: start it, or unset REDIS_URL to use ${DEFAULT_REDIS_URL}.`);
+    throw new Error(
+      `No Redis answers at REDIS_URL (${redact(url)}): start Redis 7 there, set REDIS_URL=redis://host:port to a running one, or unset REDIS_URL to use ${defaultUrl}.`,
+    );
   }
   if (spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status !== 0) {
     throw new Error(
-      `No Redis answers at ${DEFAULT_REDIS_URL} and no redis-server is installed: install Redis 7 (e.g. apt-get install redis-server) or set REDIS_URL=redis://host:port.`,
+      `No Redis answers at ${defaultUrl} and no redis-server is installed: install Redis 7 (e.g. apt-get install redis-server) or set REDIS_URL=redis://host:port.`,
     );
   }
   const port = await freePort();
@@ -49,20 +58,22 @@ export async function findOrStartRedis(env: NodeJS.ProcessEnv = process.env): Pr
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
     stdio: 'ignore',
   });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
   const privateUrl = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
-    if (await redisAnswers(privateUrl, 200)) {
-      return {
-        url: privateUrl,
-        child,
-        stop: async () => {
-          child.kill('SIGTERM');
-        },
-      };
-    }
+    if (await redisAnswers(privateUrl, 200)) return { url: privateUrl, child, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
+  await stop();
   throw new Error('Started a private redis-server but it did not answer within 5 s.');
 }
 
