@@ -58,13 +58,23 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 }
 
 async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promise<number> {
-  const { values } = parseArgs({ args, options: { config: { type: 'string' }, 'no-worker': { type: 'boolean' } }, strict: true });
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: { config: { type: 'string' }, 'no-worker': { type: 'boolean' } }, strict: true }));
+  } catch (err) {
+    io.stderr(`scim-bridge ${command}: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const file = values.config ?? process.env.SCIM_BRIDGE_CONFIG ?? 'config/default.yaml';
   try {
     const config = await loadConfig(file);
     const bridge = await startBridge(config, { api: command === 'serve', worker: command === 'worker' || !values['no-worker'] });
-    if (bridge.url) io.stdout(`scim-bridge listening on ${bridge.url}\n`);
-    for (const c of config.connections) io.stdout(`connection ${c.id}: ${config.publicUrl ?? bridge.url ?? ''}${c.basePath}\n`);
+    if (bridge.url) {
+      io.stdout(`scim-bridge listening on ${bridge.url}\n`);
+      for (const c of config.connections) io.stdout(`connection ${c.id}: ${config.publicUrl ?? bridge.url}${c.basePath}\n`);
+    } else {
+      io.stdout(`scim-bridge worker delivering for ${config.connections.map((c) => c.id).join(', ')}\n`);
+    }
     await untilSignal();
     await bridge.close();
     return 0;
