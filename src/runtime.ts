@@ -26,6 +26,8 @@ export interface ConnectionRuntime {
 
 export interface Runtime {
   connections: ConnectionRuntime[];
+  /** Redis settings that put accepted changes at risk (eviction, no persistence). */
+  redisWarnings: string[];
   connection(id: string): ConnectionRuntime;
   /** True when Redis answers. */
   ping(): Promise<boolean>;
@@ -58,6 +60,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   queueConnection.on('error', () => {});
   await Promise.all([redis.connect(), queueConnection.connect()]);
 
+  const redisWarnings = await checkRedisSettings(redis);
   const connections: ConnectionRuntime[] = [];
   for (const connection of config.connections) {
     const plan = await loadMapping(connection.mappingPath);
@@ -82,6 +85,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
 
   return {
     connections,
+    redisWarnings,
     connection(id) {
       const found = byId.get(id);
       if (!found) throw new Error(`unknown connection ${id}`);
@@ -118,4 +122,23 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       await Promise.allSettled([redis.quit(), queueConnection.quit()]);
     },
   };
+}
+
+/**
+ * "Nothing accepted is lost" needs Redis to keep what it acknowledged: no eviction, and
+ * persistence (AOF). Managed Redis services may refuse CONFIG; then there is nothing to check.
+ */
+export async function checkRedisSettings(redis: Redis): Promise<string[]> {
+  const warnings: string[] = [];
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    if (policy && policy !== 'noeviction') {
+      warnings.push(`Redis maxmemory-policy is "${policy}": set it to "noeviction", or Redis may drop accepted changes and queued deliveries`);
+    }
+    const [, aof] = (await redis.config('GET', 'appendonly')) as string[];
+    if (aof === 'no') warnings.push('Redis persistence (appendonly) is off: a Redis restart loses accepted changes; enable AOF in production');
+  } catch {
+    // CONFIG is disabled (managed Redis): nothing to check.
+  }
+  return warnings;
 }
