@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE } from './api/scim-errors.js';
@@ -10,6 +11,13 @@ import { renderErrorBody } from './scim/errors.js';
  * connection. The only wiring place of the API; `server.ts`-style entry points (the CLI) and the
  * tests build it the same way.
  */
+
+/**
+ * How long `/readyz` waits for Redis. While Redis is down, a command can sit in ioredis's
+ * offline queue until a reconnect attempt fails (seconds); a probe must answer faster than
+ * an orchestrator's probe timeout, so no answer in time counts as not ready.
+ */
+const READY_TIMEOUT_MS = 2_000;
 
 export interface BuildAppOptions {
   config: BridgeConfig;
@@ -28,7 +36,7 @@ export async function buildApp({ config, runtime, logger }: BuildAppOptions): Pr
 
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
-    const ready = await runtime.ping().catch(() => false);
+    const ready = await Promise.race([runtime.ping().catch(() => false), delay(READY_TIMEOUT_MS, false, { ref: false })]);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'redis unavailable' });
   });
 

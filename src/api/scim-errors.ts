@@ -17,7 +17,9 @@ export function scimErrorHandler(error: FastifyError | Error, request: FastifyRe
 }
 
 function toScimError(error: Error, request: FastifyRequest) {
-  if (error instanceof ScimError) return { status: error.status, body: error.toBody(), headers: error.headers };
+  if (error instanceof ScimError) {
+    return { status: error.status, body: renderErrorBody(error.status, redactSubmittedValues(error.detail), error.scimType), headers: error.headers };
+  }
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -38,6 +40,19 @@ function toScimError(error: Error, request: FastifyRequest) {
 
 function plain(status: number, detail: string) {
   return { status, body: renderErrorBody(status, detail), headers: {} as Record<string, string> };
+}
+
+/**
+ * Quoted literals (terminated or not) and email-shaped tokens. Details built by lower layers
+ * sometimes quote what the client sent (a filter parser's "unexpected token", a PATCH path's
+ * value filter, an unknown URL), and those values are user names and emails: PII that must not
+ * travel back in an error body or into Entra's provisioning logs (house-style §3.4).
+ */
+const SUBMITTED_VALUE = /"(?:[^"\\]|\\.)*(?:"|$)|[^\s"',()[\]]*@[^\s"',()[\]]*/g;
+
+/** A detail with every submitted value replaced by an ellipsis; the reason stays readable. */
+export function redactSubmittedValues(detail: string): string {
+  return detail.replace(SUBMITTED_VALUE, (value) => (value.startsWith('"') ? '"…"' : '…'));
 }
 
 /** ioredis failures that mean "Redis is not there right now" rather than a bug. */
