@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import { Redis } from 'ioredis';
@@ -17,6 +18,7 @@ import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
  */
 
 const MAPPING = fileURLToPath(new URL('../../mappings/widgets-crm.yaml', import.meta.url));
+const MAPPING_DOC = fileURLToPath(new URL('../../docs/mapping.md', import.meta.url));
 const CONNECTION = 'widgets';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -250,5 +252,11 @@ describe('widgets CRM behind the bridge, through mappings/widgets-crm.yaml', () 
     expect(failed?.failedReason).toMatch(/422/);
     expect(failed?.attemptsMade).toBe(1);
     expect(await peopleNamed('cy@contoso.example')).toEqual([]);
+  });
+
+  it('is quoted verbatim in the worked example of docs/mapping.md', async () => {
+    const [doc, mapping] = await Promise.all([readFile(MAPPING_DOC, 'utf8'), readFile(MAPPING, 'utf8')]);
+    const quoted = /\[`mappings\/widgets-crm\.yaml`\]\([^)]*\):\n\n```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+    expect(quoted).toBe(mapping);
   });
 });
