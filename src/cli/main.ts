@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { constants, realpathSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startBridge } from '../bridge.js';
@@ -66,6 +67,7 @@ async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promi
     return 2;
   }
   const file = values.config ?? process.env.SCIM_BRIDGE_CONFIG ?? 'config/default.yaml';
+  if (!(await readable(file, io))) return 2;
   try {
     const config = await loadConfig(file);
     const bridge = await startBridge(config, { api: command === 'serve', worker: command === 'worker' || !values['no-worker'] });
@@ -90,6 +92,7 @@ async function validate(args: string[], io: Io): Promise<number> {
       io.stderr('scim-bridge validate --config needs a file\n');
       return 2;
     }
+    if (!(await readable(file, io))) return 2;
     try {
       const config = await loadConfig(file);
       io.stdout(`ok ${file}\n`);
@@ -99,6 +102,17 @@ async function validate(args: string[], io: Io): Promise<number> {
     }
   }
   return runValidate(args, io);
+}
+
+/** A config file that cannot be read is an I/O error (exit 2), not an invalid config (exit 1). */
+async function readable(file: string, io: Io): Promise<boolean> {
+  try {
+    await access(file, constants.R_OK);
+    return true;
+  } catch (err) {
+    io.stderr(`scim-bridge: cannot read the config file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
+    return false;
+  }
 }
 
 export function reportError(err: unknown, io: Io): number {

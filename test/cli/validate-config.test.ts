@@ -91,6 +91,16 @@ describe('scim-bridge validate --config', () => {
     expect(result.stderr).toContain('GW_MAP_INVALID');
   });
 
+  it.each([['validate', '--config'], ['serve', '--config'], ['worker', '--config']])(
+    'exits 2 (I/O) for %s %s with a file that does not exist',
+    async (...args) => {
+      const { io, out } = captureIo();
+      const missing = join(dir, 'missing.yaml');
+      expect(await main([...args, missing], io)).toBe(2);
+      expect(out.stderr).toBe(`scim-bridge: cannot read the config file ${missing} (ENOENT)\n`);
+    },
+  );
+
   it('exits 2 when --config has no file', async () => {
     const { io, out } = captureIo();
     expect(await main(['validate', '--config'], io)).toBe(2);
