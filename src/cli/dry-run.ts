@@ -120,12 +120,12 @@ export async function dryRun(
     throw new Error(`request.method must be POST, PUT, PATCH or DELETE, got "${request.method}"`);
   }
   await rejectOnRules(plan, type, after);
+  // Same order as the worker (delivery/processor.ts): reactivate, update, deactivate.
   const fieldsChanged = JSON.stringify(await plan.fields(type, before)) !== JSON.stringify(await plan.fields(type, after));
+  const activeChanged = type === 'User' && (before.active !== false) !== (after.active !== false);
+  if (activeChanged && after.active !== false && plan.has(type, 'reactivate')) await add(after, { kind: 'reactivate' });
   if (fieldsChanged && plan.has(type, 'update')) await add(after, { kind: 'update' });
-  if (type === 'User' && before.active !== after.active) {
-    const action = after.active === false ? 'deactivate' : 'reactivate';
-    if (plan.has(type, action)) await add(after, { kind: action });
-  }
+  if (activeChanged && after.active === false && plan.has(type, 'deactivate')) await add(after, { kind: 'deactivate' });
   await memberCalls(plan, type, after, beforeMembers, afterMembers, calls);
   return calls;
 }

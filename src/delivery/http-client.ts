@@ -56,7 +56,8 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
       let body: string | undefined;
       if (spec.body !== undefined) {
         body = JSON.stringify(spec.body);
-        headers['content-type'] = 'application/json';
+        // A mapping may name a JSON flavour (e.g. application/merge-patch+json); default to plain JSON.
+        headers['content-type'] ??= 'application/json';
       }
       const response = await pool.request({
         origin: base.origin,

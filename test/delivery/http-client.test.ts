@@ -96,6 +96,16 @@ describe('createTargetClient: requests', () => {
     expect(request?.headers.authorization).toBeUndefined();
   });
 
+  it("keeps a content type the mapping names (e.g. merge-patch) instead of plain JSON", async () => {
+    await client().send({
+      method: 'PATCH',
+      path: '/v2/people/1',
+      headers: { 'Content-Type': 'application/merge-patch+json' },
+      body: { state: 'suspended' },
+    });
+    expect(seen[0]?.headers['content-type']).toBe('application/merge-patch+json');
+  });
+
   it('sends no content type without a body, and leaves json out when the body is not JSON', async () => {
     answer = (_req, res) => res.writeHead(404).end('not here');
     const response = await client().send({ method: 'GET', path: '/x', headers: {} });
