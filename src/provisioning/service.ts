@@ -110,7 +110,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
       await checkMembers(change, doc.id);
       const stored = await store.create(type, doc, change ? { members: change } : undefined).catch((e) => translate(e, type));
       await changed(type, stored.id, stored.revision);
-      return stored;
+      // The store answers without members; a new group's members are exactly the ones just set.
+      return members ? { ...stored, members } : stored;
     },
 
     get(type: ResourceType, id: string, options: { withMembers: boolean }): Promise<StoredResource> {
@@ -152,7 +153,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
         const current = await mustGet(type, id);
         const { doc, members } = replaceResource(current.doc, normalized, now());
         await checkRules(type, doc);
-        const change: MemberChange | undefined = type === 'Group' ? { kind: 'set', members: members ?? [] } : undefined;
+        // A PUT without `members` leaves membership alone (see replaceResource): Entra never
+        // reads members back, so silently emptying a group would go unnoticed.
+        const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
         await checkMembers(change, id);
         try {
           const stored = await store.update(type, id, current.revision, doc, change ? { members: change } : undefined);
