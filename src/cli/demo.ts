@@ -37,7 +37,10 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
     const config = await loadConfig(DEMO_CONFIG, { env });
     // The sample legacy API starts empty every time, so the bridge's demo data must too.
     await deleteKeys(redis.url, config.redis.prefix);
-    const bridge = await startBridge(config);
+    // Logs go to stderr: the first two stdout lines are what the admin pastes into Entra.
+    const bridge = await startBridge(config, {
+      logger: { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'], stream: process.stderr },
+    });
     const connection = config.connections[0]!;
     const tenantUrl = `${bridge.url}${connection.basePath}`;
     const token = connection.auth.bearer[0]!;

@@ -218,7 +218,8 @@ describe('demo', () => {
     'prints the Tenant URL with the real port and the Secret Token first, serves them and delivers to its legacy API',
     async () => {
       const prefix = uniquePrefix('demo');
-      const demo = spawnCli(['demo'], childEnv({ PORT: '0', REDIS_URL: TEST_REDIS_URL, DEMO_REDIS_PREFIX: prefix }));
+      // LOG_LEVEL=info: request logs must not get in front of the two lines the admin pastes.
+      const demo = spawnCli(['demo'], childEnv({ PORT: '0', REDIS_URL: TEST_REDIS_URL, DEMO_REDIS_PREFIX: prefix, LOG_LEVEL: 'info' }));
       const [, legacyUrl, legacyToken] = await demo.waitForLine(/^Sample legacy API: (http:\/\/\S+) \(Bearer (\S+)\)$/);
       const [tenantLine, tokenLine] = demo.lines;
       const tenant = /^Tenant URL: (http:\/\/127\.0\.0\.1:(\d+)\/demo\/scim\/v2)$/.exec(tenantLine ?? '');
