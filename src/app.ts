@@ -19,6 +19,9 @@ import { renderErrorBody } from './scim/errors.js';
  */
 const READY_TIMEOUT_MS = 2_000;
 
+/** Request fields never to log (pino redaction paths). */
+export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie'];
+
 export interface BuildAppOptions {
   config: BridgeConfig;
   runtime: Runtime;
@@ -27,7 +30,7 @@ export interface BuildAppOptions {
 
 export async function buildApp({ config, runtime, logger }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ?? { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers.cookie'] },
+    logger: logger ?? { level: config.logLevel, redact: LOG_REDACT },
     routerOptions: { ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
     // Entra's filter values can be long GUID-bearing expressions; keep the default 1 MB body limit.

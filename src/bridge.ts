@@ -40,7 +40,9 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
       const port = typeof address === 'object' && address ? address.port : listen.port;
       url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
     }
-    if (worker) await runtime.startWorkers(app?.log ?? consoleLogger(config.logLevel));
+    const log = app?.log ?? consoleLogger(config.logLevel);
+    for (const warning of runtime.redisWarnings) log.warn({ code: 'GW_STORE_UNSAFE' }, warning);
+    if (worker) await runtime.startWorkers(log);
   } catch (err) {
     await app?.close();
     await runtime.close();

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   GW_MAP_EVAL: 'A mapping expression failed while mapping a resource.',
   GW_MAP_NO_TARGET_ID: "The target's create (or lookup) response did not contain the id the mapping points at.",
   GW_STORE_UNAVAILABLE: 'Redis did not answer; the change was not accepted.',
+  GW_STORE_UNSAFE: 'Redis may evict keys or has no persistence, so accepted changes could be lost (warning at start).',
   GW_DELIVERY_REJECTED: 'The target answered a delivery with a permanent 4xx error.',
   GW_DELIVERY_RETRYABLE: 'The target answered with a transient error (5xx, 408) or did not answer; the job will be retried.',
   GW_DELIVERY_TIMEOUT: 'The target did not answer within the connection timeout; the job will be retried.',
