@@ -53,17 +53,19 @@ export async function buildApp({ config, runtime, logger }: BuildAppOptions): Pr
   }
 
   // A SCIM-looking path outside every connection is answered like a bad secret, so probing
-  // cannot tell which connection ids exist.
-  app.setNotFoundHandler((request, reply) => {
-    if (/\/scim(\/|$)/i.test(request.url.split('?')[0] ?? '')) {
-      return reply
-        .code(401)
-        .type(SCIM_CONTENT_TYPE)
-        .header('www-authenticate', 'Bearer realm="scim-bridge"')
-        .send(renderErrorBody(401, 'missing or invalid bearer token'));
-    }
-    return reply.code(404).send({ error: 'not found' });
+  // cannot tell which connection ids exist. This runs on request, before any body is read: a
+  // 404 handler would only run after body parsing and answer a large body with 413.
+  const basePaths = config.connections.map((c) => c.basePath);
+  app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (!/\/scim(\/|$)/i.test(path) || basePaths.some((base) => path === base || path.startsWith(`${base}/`))) return;
+    return reply
+      .code(401)
+      .type(SCIM_CONTENT_TYPE)
+      .headers({ 'www-authenticate': 'Bearer realm="scim-bridge"', connection: 'close' })
+      .send(renderErrorBody(401, 'missing or invalid bearer token'));
   });
+  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
 
   return app;
 }

@@ -53,7 +53,12 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.addHook('onRequest', async (request) => {
     if (!authorized(request.headers.authorization)) {
       // One detail for every failure (missing, malformed, wrong, other connection's secret).
-      throw new ScimError(401, undefined, 'missing or invalid bearer token', { 'www-authenticate': 'Bearer realm="scim-bridge"' });
+      // The body is never read, so the connection is closed: a half-read upload would otherwise
+      // keep the socket busy and stall a graceful shutdown until the client gives up.
+      throw new ScimError(401, undefined, 'missing or invalid bearer token', {
+        'www-authenticate': 'Bearer realm="scim-bridge"',
+        connection: 'close',
+      });
     }
   });
   app.setErrorHandler(scimErrorHandler);

@@ -109,6 +109,23 @@ describe('SCIM bearer auth', () => {
     const res = await alpha().request('POST', '/Users', '{"userName": ', { authorization: 'Bearer wrong' });
     expectUnauthorized(res);
     const tooLarge = await alpha().request('POST', '/Users', JSON.stringify({ pad: 'x'.repeat(1_100_000) }), { authorization: 'Bearer wrong' });
-    expect(tooLarge.status).toBe(401);
+    expectUnauthorized(tooLarge);
+    // The unread upload must not keep the socket busy (it stalled the bridge's shutdown).
+    expect(tooLarge.headers.get('connection')).toBe('close');
+  });
+
+  it('checks auth before parsing the body on an unknown connection path too', async () => {
+    const res = await fetch(`${b.bridge.url}/nope/scim/v2/Users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/scim+json' },
+      body: JSON.stringify({ pad: 'x'.repeat(1_100_000) }),
+    });
+    const text = await res.text();
+    expectUnauthorized({ status: res.status, body: JSON.parse(text), text, headers: res.headers });
+  });
+
+  it('leaves non-SCIM paths alone', async () => {
+    expect((await fetch(`${b.bridge.url}/livez`)).status).toBe(200);
+    expect((await fetch(`${b.bridge.url}/nothing-here`)).status).toBe(404);
   });
 });
