@@ -171,6 +171,16 @@ describe('uniqueness and references', () => {
     expectScimError(await api.request('POST', '/Users', userBody(name.toUpperCase())), 409, 'uniqueness');
   });
 
+  it('accepts exactly one of 20 concurrent POSTs with the same userName or displayName', async () => {
+    const name = pii();
+    const users = await Promise.all(Array.from({ length: 20 }, () => api.request('POST', '/Users', userBody(name))));
+    expect(users.filter((r) => r.status === 201)).toHaveLength(1);
+    for (const res of users.filter((r) => r.status !== 201)) expectScimError(res, 409, 'uniqueness');
+    const team = `Race ${tag()}`;
+    const groups = await Promise.all(Array.from({ length: 20 }, () => api.request('POST', '/Groups', groupBody(team))));
+    expect(groups.map((r) => r.status).sort()).toEqual([201, ...Array.from({ length: 19 }, () => 409)]);
+  });
+
   it('answers a PUT or PATCH that takes another user’s userName with 409 uniqueness', async () => {
     const taken = pii();
     expect((await api.request('POST', '/Users', userBody(taken))).status).toBe(201);
