@@ -52,10 +52,19 @@ export function bullPrefix(config: BridgeConfig): string {
 
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<Runtime> {
   const redisUrl = options.redisUrl ?? config.redis.url;
-  // Store commands fail fast when Redis is gone, so Entra gets a 503 instead of a hung request.
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 });
+  // While Redis is unreachable, commands fail at once (no offline queue) so Entra gets a 503
+  // right away instead of a request hanging through reconnect back-off; reconnects keep trying
+  // at most a second apart.
+  const clientOptions = {
+    lazyConnect: true,
+    connectTimeout: 5_000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
+  };
+  const redis = new Redis(redisUrl, clientOptions);
   // BullMQ producers share one connection; workers open their own blocking ones.
-  const queueConnection = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true, connectTimeout: 5_000 });
+  const queueConnection = new Redis(redisUrl, clientOptions);
   redis.on('error', () => {});
   queueConnection.on('error', () => {});
   await Promise.all([redis.connect(), queueConnection.connect()]);

@@ -51,6 +51,9 @@ export function createDeliveryQueue(connectionId: string, options: DeliveryQueue
     connection: options.connection,
     prefix: options.prefix,
   });
+  // Connection errors surface on the add() calls themselves (and as a 503 to the SCIM client);
+  // without a listener BullMQ would print a stack on every failed reconnect.
+  queue.on('error', () => {});
   return {
     queue,
     async enqueue(data) {

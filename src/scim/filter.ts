@@ -41,7 +41,8 @@ export function compileFilter(type: ResourceType, filter: string): FilterPlan {
   try {
     ast = parseFilterExpression(rewriteValuePathComparisons(filter.trim()));
   } catch (error) {
-    throw badRequest('invalidFilter', `Invalid filter: ${(error as Error).message}`);
+    // The parser quotes the offending token, which may be a submitted value (PII): drop it.
+    throw badRequest('invalidFilter', `Invalid filter: ${(error as Error).message.replace(/"[^"]*"/g, '"…"')}`);
   }
   validate(ast, false);
   if (type === 'User') qualifyEnterpriseAttributes(ast);
