@@ -53,11 +53,21 @@ export async function findOrStartRedis(env: NodeJS.ProcessEnv = process.env, opt
       `No Redis answers at ${defaultUrl} and no redis-server is installed: install Redis 7 (e.g. apt-get install redis-server) or set REDIS_URL=redis://host:port.`,
     );
   }
+  return startPrivateRedis();
+}
+
+/**
+ * A throw-away `redis-server` on a free loopback port, keeping nothing on disk. Used by the demo
+ * when no Redis answers, and by tests that need a Redis they may stop or configure.
+ */
+export async function startPrivateRedis(extraArgs: string[] = []): Promise<DemoRedis & { child: ChildProcess }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'scim-bridge-redis-'));
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((resolve) => {
     child.once('exit', () => resolve());
     child.once('error', () => resolve());
@@ -67,9 +77,9 @@ export async function findOrStartRedis(env: NodeJS.ProcessEnv = process.env, opt
     await exited;
     rmSync(dir, { recursive: true, force: true });
   };
-  const privateUrl = `redis://127.0.0.1:${port}`;
+  const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50; i++) {
-    if (await redisAnswers(privateUrl, 200)) return { url: privateUrl, child, stop };
+    if (await redisAnswers(url, 200)) return { url, child, stop };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
@@ -77,7 +87,8 @@ export async function findOrStartRedis(env: NodeJS.ProcessEnv = process.env, opt
   throw new Error('Started a private redis-server but it did not answer within 5 s.');
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

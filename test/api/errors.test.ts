@@ -1,11 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisAnswers } from '../../src/lib/redis-bootstrap.js';
-import { eventually } from '../helpers/bridge.js';
+import { startPrivateRedis, type DemoRedis } from '../../src/lib/redis-bootstrap.js';
 import {
   groupBody,
   SCHEMA_ERROR,
@@ -218,24 +213,16 @@ describe('uniqueness and references', () => {
 });
 
 describe('Redis outage', () => {
-  let redis: ChildProcess | undefined;
-  let dir: string | undefined;
+  let redis: (DemoRedis & { child: ChildProcess }) | undefined;
   let down: ApiBridge | undefined;
 
   beforeAll(async () => {
-    const port = await freePort();
-    dir = mkdtempSync(join(tmpdir(), 'scim-bridge-api-redis-'));
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: 'ignore',
-    });
-    const url = `redis://127.0.0.1:${port}`;
-    expect(await eventually(() => redisAnswers(url, 200), { timeoutMs: 10_000, intervalMs: 50 })).toBe(true);
-    down = await startApiBridge('api-outage', { connections: [{ id: 'acme' }], redisUrl: url });
+    redis = await startPrivateRedis();
+    down = await startApiBridge('api-outage', { connections: [{ id: 'acme' }], redisUrl: redis.url });
   });
   afterAll(async () => {
-    redis?.kill('SIGKILL');
+    await redis?.stop();
     await down?.close();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('answers 503 with Retry-After while Redis is gone, and keeps serving', async () => {
@@ -243,8 +230,8 @@ describe('Redis outage', () => {
     const before = await client.request('POST', '/Users', userBody(`before-${tag()}@example.com`));
     expect(before.status).toBe(201);
 
-    const exited = new Promise((resolve) => redis!.once('exit', resolve));
-    redis!.kill('SIGKILL');
+    const exited = new Promise((resolve) => redis!.child.once('exit', resolve));
+    redis!.child.kill('SIGKILL');
     await exited;
 
     const post = await client.request('POST', '/Users', userBody(pii()));
@@ -261,14 +248,3 @@ describe('Redis outage', () => {
     expect((await client.request('GET', '/ServiceProviderConfig')).status).toBe(200);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}

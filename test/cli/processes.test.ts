@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -8,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { queueName } from '../../src/delivery/types.js';
-import { findOrStartRedis, redisAnswers } from '../../src/lib/redis-bootstrap.js';
+import { findOrStartRedis, freePort, redisAnswers } from '../../src/lib/redis-bootstrap.js';
 import { eventually, SAMPLE_MAPPING } from '../helpers/bridge.js';
 import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { killAllCli, spawnCli } from './spawn-cli.js';
@@ -86,16 +85,6 @@ const entraUser = (userName: string) => ({
   [ENTERPRISE]: { department: 'Navy' },
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 describe('serve --no-worker and worker as separate processes on one Redis', () => {
   let dir: string;
