@@ -13,9 +13,8 @@ import { renderErrorBody } from './scim/errors.js';
  */
 
 /**
- * How long `/readyz` waits for Redis. While Redis is down, a command can sit in ioredis's
- * offline queue until a reconnect attempt fails (seconds); a probe must answer faster than
- * an orchestrator's probe timeout, so no answer in time counts as not ready.
+ * How long `/readyz` waits for Redis: a probe must answer faster than an orchestrator's probe
+ * timeout even when Redis hangs, so no answer in time counts as not ready.
  */
 const READY_TIMEOUT_MS = 2_000;
 
