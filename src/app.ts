@@ -19,17 +19,28 @@ import { renderErrorBody } from './scim/errors.js';
 const READY_TIMEOUT_MS = 2_000;
 
 /** Request fields never to log (pino redaction paths). */
-export const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie'];
+const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie'];
+
+/**
+ * Request log fields: method and path only. The query string is left out because Entra's
+ * filters carry user names and emails (`?filter=userName eq "ada@example.com"`).
+ */
+const LOG_SERIALIZERS = {
+  req: (request: { method: string; url: string; id?: string }) => ({ method: request.method, path: request.url.split('?')[0] }),
+};
 
 export interface BuildAppOptions {
   config: BridgeConfig;
   runtime: Runtime;
+  /** Replaces the default logger entirely (tests pass `false`). */
   logger?: FastifyServerOptions['logger'];
+  /** Where the default logger writes; stdout when absent (the demo uses stderr). */
+  logStream?: NodeJS.WritableStream;
 }
 
-export async function buildApp({ config, runtime, logger }: BuildAppOptions): Promise<FastifyInstance> {
+export async function buildApp({ config, runtime, logger, logStream }: BuildAppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: logger ?? { level: config.logLevel, redact: LOG_REDACT },
+    logger: logger ?? { level: config.logLevel, redact: LOG_REDACT, serializers: LOG_SERIALIZERS, ...(logStream ? { stream: logStream } : {}) },
     routerOptions: { ignoreTrailingSlash: true },
     requestIdHeader: 'x-request-id',
     // Entra's filter values can be long GUID-bearing expressions; keep the default 1 MB body limit.

@@ -15,6 +15,7 @@ export interface StartOptions {
   /** Overrides config.listen (tests listen on port 0). */
   listen?: { host: string; port: number };
   logger?: Parameters<typeof buildApp>[0]['logger'];
+  logStream?: NodeJS.WritableStream;
 }
 
 export interface RunningBridge {
@@ -33,7 +34,7 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
   let url: string | undefined;
   try {
     if (api) {
-      app = await buildApp({ config, runtime, logger: options.logger });
+      app = await buildApp({ config, runtime, logger: options.logger, logStream: options.logStream });
       const listen = options.listen ?? config.listen;
       await app.listen({ host: listen.host, port: listen.port });
       const address = app.server.address();

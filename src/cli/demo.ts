@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
-import { LOG_REDACT } from '../app.js';
 import { startBridge } from '../bridge.js';
 import { loadConfig } from '../config/load.js';
 import { packageRoot } from '../lib/package-root.js';
@@ -40,7 +39,7 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
     await deleteKeys(redis.url, config.redis.prefix);
     // Logs go to stderr: the first two stdout lines are what the admin pastes into Entra.
     const bridge = await startBridge(config, {
-      logger: { level: config.logLevel, redact: LOG_REDACT, stream: process.stderr },
+      logStream: process.stderr,
     });
     const connection = config.connections[0]!;
     const tenantUrl = `${bridge.url}${connection.basePath}`;
