@@ -12,11 +12,15 @@ import { Redis } from 'ioredis';
  * needs, on a unique Redis prefix.
  */
 
-export const SCHEMA_ERROR = 'urn:ietf:params:scim:api:messages:2.0:Error';
-export const SCHEMA_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
-export const SCHEMA_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
-export const SCHEMA_PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
-export const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+import { SCHEMA_GROUP, SCHEMA_USER } from '../../src/scim/types.js';
+
+export {
+  SCHEMA_ERROR,
+  SCHEMA_USER,
+  SCHEMA_GROUP,
+  SCHEMA_PATCH_OP as SCHEMA_PATCH,
+  SCHEMA_ENTERPRISE_USER as ENTERPRISE,
+} from '../../src/scim/types.js';
 
 export interface ScimResponse {
   status: number;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/scim/errors.js';
 import { compileFilter } from '../../src/scim/filter.js';
 import { SCHEMA_ENTERPRISE_USER, SCHEMA_GROUP, SCHEMA_USER, type ScimResource } from '../../src/scim/types.js';
+import { errorOf } from '../helpers/scim-error.js';
 
 const meta = { resourceType: 'User' as const, created: 'x', lastModified: 'x' };
 const user: ScimResource = {
@@ -20,16 +20,6 @@ const user: ScimResource = {
   [SCHEMA_ENTERPRISE_USER]: { manager: { value: 'M-1' }, employeeNumber: '42' },
 };
 const group: ScimResource = { id: 'G-1', schemas: [SCHEMA_GROUP], meta: { ...meta, resourceType: 'Group' }, displayName: 'Sales' };
-
-function errorOf(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScimError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScimError');
-}
 
 describe('compileFilter lookups', () => {
   it('uses the index for eq on indexed attributes', () => {

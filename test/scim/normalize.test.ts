@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/scim/errors.js';
 import { normalizePatch, normalizeResource } from '../../src/scim/normalize.js';
 import { SCHEMA_ENTERPRISE_USER, SCHEMA_GROUP, SCHEMA_USER } from '../../src/scim/types.js';
-
-function errorOf(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScimError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScimError');
-}
+import { errorOf } from '../helpers/scim-error.js';
 
 describe('normalizeResource', () => {
   it('rejects a body that is not a JSON object', () => {

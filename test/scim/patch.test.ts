@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ScimError } from '../../src/scim/errors.js';
 import { normalizePatch } from '../../src/scim/normalize.js';
 import { applyPatch } from '../../src/scim/patch.js';
 import { SCHEMA_ENTERPRISE_USER, SCHEMA_GROUP, SCHEMA_USER, type ResourceType, type ScimResource } from '../../src/scim/types.js';
+import { errorOf } from '../helpers/scim-error.js';
 
 const meta = (resourceType: ResourceType) => ({ resourceType, created: '2024-01-01T00:00:00.000Z', lastModified: '2024-01-01T00:00:00.000Z' });
 
@@ -16,16 +16,6 @@ function group(extra: Record<string, unknown> = {}): ScimResource {
 
 function patch(type: ResourceType, doc: ScimResource, ...operations: unknown[]) {
   return applyPatch(type, doc, normalizePatch({ Operations: operations }));
-}
-
-function errorOf(fn: () => unknown): ScimError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ScimError) return error;
-    throw error;
-  }
-  throw new Error('expected a ScimError');
 }
 
 describe('applyPatch on users', () => {
