@@ -2,7 +2,7 @@ import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { entraUserBody, entraUserPatch, filterByUserName, userName } from './lib/entra.js';
 import type { Scenario } from './lib/load.js';
-import { measureLoad, runRow, type MeasuredRun } from './lib/measure.js';
+import { measureLoad, prime, runRow, type MeasuredRun } from './lib/measure.js';
 import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { median, ratio } from './lib/stats.js';
@@ -17,6 +17,7 @@ const CONCURRENCY = 32;
 const ROUNDS = 2;
 const WARMUP_MS = 1_500;
 const DURATION_MS = 6_000;
+const PRIME_MS = 3_000;
 const CONNECTION = 'bench';
 const TARGET_RATIO = 3;
 
@@ -47,28 +48,30 @@ export async function frontDoor(): Promise<BenchmarkResult> {
     ]);
     children.push(echo, bare, bridge);
 
-    const headers = { authorization: `Bearer ${config.secret}` };
+    const shared = { basePath, headers: { authorization: `Bearer ${config.secret}` }, concurrency: CONCURRENCY, scenario: entraMix(prefix) };
     let iteration = 0;
     const load = async (label: string, child: BenchChild) => {
-      const run = await measureLoad(label, child, redis, {
-        basePath,
-        headers,
-        concurrency: CONCURRENCY,
-        warmupMs: WARMUP_MS,
-        durationMs: DURATION_MS,
-        scenario: entraMix(prefix),
-        firstIteration: iteration,
-      });
+      const run = await measureLoad(label, child, redis, { ...shared, warmupMs: WARMUP_MS, durationMs: DURATION_MS, firstIteration: iteration });
       iteration = run.nextIteration;
       return run;
     };
 
     const ceiling = await load('client ceiling (node:http constant answer)', echo);
+    iteration = await prime(bare, { ...shared, firstIteration: iteration }, PRIME_MS);
+    iteration = await prime(bridge, { ...shared, firstIteration: iteration }, PRIME_MS);
     const bareRuns: MeasuredRun[] = [];
     const bridgeRuns: MeasuredRun[] = [];
+    // A-B-B-A order, so a slow drift of the machine's load weighs on both sides alike.
     for (let round = 1; round <= ROUNDS; round++) {
-      bareRuns.push(await load(`bare Fastify + 1 Redis GET, round ${round}`, bare));
-      bridgeRuns.push(await load(`bridge API, round ${round}`, bridge));
+      const runBare = async () => bareRuns.push(await load(`bare Fastify + 1 Redis GET, round ${round}`, bare));
+      const runBridge = async () => bridgeRuns.push(await load(`bridge API, round ${round}`, bridge));
+      if (round % 2 === 1) {
+        await runBare();
+        await runBridge();
+      } else {
+        await runBridge();
+        await runBare();
+      }
     }
 
     const slowdown = median(bareRuns.map((b, i) => ratio(b.requestsPerSecond, bridgeRuns[i]?.requestsPerSecond ?? 0)));
@@ -92,7 +95,7 @@ export async function frontDoor(): Promise<BenchmarkResult> {
         },
       ],
       notes: [
-        `${CONCURRENCY} virtual users, each looping GET filter (miss) → POST → PATCH; ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured per run.`,
+        `${CONCURRENCY} virtual users, each looping GET filter (miss) → POST → PATCH; each server primed ${PRIME_MS / 1000} s, then ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured per run, rounds in A-B-B-A order.`,
         `bridge p50 / p99 ms by request kind: ${byKind.map((k) => JSON.stringify(k)).join('; ')}`,
       ],
       raw: { concurrency: CONCURRENCY, ceiling, bare: bareRuns, bridge: bridgeRuns },

@@ -1,6 +1,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { delivery } from './delivery.js';
+import { flatCost } from './flat-cost.js';
 import { frontDoor } from './front-door.js';
 import { connectRedis } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
@@ -14,6 +16,8 @@ import { printTable } from './lib/table.js';
 
 const BENCHMARKS: Record<string, () => Promise<BenchmarkResult>> = {
   'front-door': frontDoor,
+  'flat-cost': flatCost,
+  delivery,
 };
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));

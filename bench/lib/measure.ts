@@ -35,6 +35,16 @@ export async function measureLoad(
   };
 }
 
+/**
+ * Runs load that is not measured, so the JIT has compiled the hot paths before the first
+ * measured run (a fresh process is markedly slower for its first few seconds).
+ */
+export async function prime(child: BenchChild, options: Omit<LoadOptions, 'origin' | 'warmupMs' | 'durationMs'>, ms: number): Promise<number> {
+  if (!child.url) throw new Error('prime: the child serves no HTTP');
+  const result = await runLoad({ ...options, origin: child.url, warmupMs: ms, durationMs: 1 });
+  return result.nextIteration;
+}
+
 /** The columns every HTTP benchmark prints for one run. */
 export function runRow(run: MeasuredRun): Record<string, string | number> {
   return {

@@ -1,0 +1,153 @@
+import { configFromObject } from '../src/config/load.js';
+import { createDeliveryQueue } from '../src/delivery/queues.js';
+import type { DeliveryJobData } from '../src/delivery/types.js';
+import type { ConnectionRuntime } from '../src/runtime.js';
+import { bullPrefix, createRuntime } from '../src/runtime.js';
+import { startChild, type BenchChild } from './lib/child.js';
+import { benchConfig } from './lib/config.js';
+import { storedUserDoc } from './lib/entra.js';
+import { startFastTarget, type FastTarget } from './lib/fast-target.js';
+import { lastFinishedAt, releaseBatch, waitForDrain } from './lib/queue-drain.js';
+import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
+import type { BenchmarkResult } from './lib/result.js';
+import { ratio, round } from './lib/stats.js';
+import { waitFor } from './lib/wait.js';
+
+/**
+ * delivery: N users already in the store, their delivery jobs released at once, processed by one
+ * worker process (the bridge's `worker` role) against a fast node:http target, at the default
+ * connection concurrency (10) and at 50. With mappings/sample-legacy.yaml each new user costs
+ * two target calls (lookup, then create). Baseline in the same run: a BullMQ worker with a no-op
+ * processor, the same concurrency and limiter, on jobs with the bridge's own job options.
+ * Product target: >= 3,000 target calls/s per worker process.
+ */
+
+const USERS = 5_000;
+const HIGH_CONCURRENCY = 50;
+const TARGET_CALLS_PER_SECOND = 3_000;
+const TIMEOUT_MS = 20_000;
+const SEED_BATCH = 250;
+
+interface Pass {
+  concurrency: number;
+  noop: { seconds: number; jobsPerSecond: number; cpuUsPerJob: number; drained: boolean };
+  bridge: { seconds: number; calls: number; jobs: number; callsPerSecond: number; jobsPerSecond: number; cpuUsPerJob: number; failed: number; complete: boolean };
+}
+
+/** Seeds the users of one connection and returns their delivery jobs (revision 1, as after a POST). */
+async function seed(connection: ConnectionRuntime, run: string): Promise<DeliveryJobData[]> {
+  const jobs: DeliveryJobData[] = [];
+  for (let start = 0; start < USERS; start += SEED_BATCH) {
+    const docs = Array.from({ length: Math.min(SEED_BATCH, USERS - start) }, (_, k) => storedUserDoc(run, start + k));
+    const stored = await Promise.all(docs.map((doc) => connection.store.create('User', doc)));
+    await connection.store.outboxAck(stored.map((s) => ({ type: 'User' as const, id: s.id, revision: s.revision })));
+    jobs.push(...stored.map((s) => ({ connectionId: connection.config.id, type: 'User' as const, id: s.id, revision: s.revision })));
+  }
+  return jobs;
+}
+
+export async function delivery(): Promise<BenchmarkResult> {
+  const prefix = benchPrefix('delivery');
+  const redis = connectRedis();
+  const targets: FastTarget[] = [];
+  const children: BenchChild[] = [];
+  try {
+    const passes: Pass[] = [];
+    for (const concurrency of [undefined, HIGH_CONCURRENCY]) {
+      const target = await startFastTarget();
+      targets.push(target);
+      const id = `c${concurrency ?? 'default'}`;
+      const config = benchConfig(`${prefix}-${id}`, [{ id, targetUrl: target.url, ...(concurrency ? { concurrency } : {}) }]);
+      const bridgeConfig = configFromObject(config.raw);
+      const connection = bridgeConfig.connections[0];
+      if (!connection) throw new Error('no connection');
+      const runtime = await createRuntime(bridgeConfig);
+      const noopQueue = createDeliveryQueue(`${id}-noop`, { connection: redis, prefix: bullPrefix(bridgeConfig), delivery: connection.delivery });
+      try {
+        const jobs = await seed(runtime.connection(id), `${prefix}${id}`);
+        const workers = connection.delivery.concurrency;
+
+        const noop = await startChild({ kind: 'noop-worker', redisUrl: BENCH_REDIS_URL, prefix: bullPrefix(bridgeConfig), queue: noopQueue.queue.name, concurrency: workers });
+        children.push(noop);
+        const noopCpuBefore = await noop.cpuSeconds();
+        const noopStarted = await releaseBatch(noopQueue.queue, () => noopQueue.enqueueMany(jobs));
+        const noopDrained = await waitForDrain(noopQueue.queue, TIMEOUT_MS);
+        const noopSeconds = ((await lastFinishedAt(noopQueue.queue)) - noopStarted) / 1000;
+        const noopCpu = (await noop.cpuSeconds()) - noopCpuBefore;
+        await noop.stop();
+
+        const worker = await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true });
+        children.push(worker);
+        const { queue } = runtime.connection(id);
+        const cpuBefore = await worker.cpuSeconds();
+        const started = await releaseBatch(queue.queue, () => queue.enqueueMany(jobs));
+        const delivered = await waitFor(() => target.creates() >= USERS, TIMEOUT_MS);
+        const drained = delivered && (await waitForDrain(queue.queue, 5_000));
+        const seconds = (target.lastCallAt() - started) / 1000;
+        const cpu = (await worker.cpuSeconds()) - cpuBefore;
+        await worker.stop();
+        const failed = await queue.queue.getFailedCount();
+        passes.push({
+          concurrency: workers,
+          noop: { seconds: noopSeconds, jobsPerSecond: Math.round(USERS / noopSeconds), cpuUsPerJob: Math.round((noopCpu * 1e6) / USERS), drained: noopDrained },
+          bridge: {
+            seconds,
+            calls: target.calls(),
+            jobs: target.creates(),
+            callsPerSecond: Math.round(target.calls() / seconds),
+            jobsPerSecond: Math.round(target.creates() / seconds),
+            cpuUsPerJob: Math.round((cpu * 1e6) / Math.max(1, target.creates())),
+            failed,
+            complete: drained && failed === 0,
+          },
+        });
+      } finally {
+        await noopQueue.close();
+        await runtime.close();
+      }
+    }
+
+    const best = Math.max(...passes.map((p) => (p.bridge.complete ? p.bridge.callsPerSecond : 0)));
+    return {
+      name: 'delivery',
+      target: `>= ${TARGET_CALLS_PER_SECOND.toLocaleString('en-US')} target calls/s from one worker process`,
+      headline: { label: 'target calls/s (best concurrency)', value: best },
+      met: best >= TARGET_CALLS_PER_SECOND,
+      rows: passes.flatMap((p) => [
+        {
+          run: `BullMQ no-op worker, concurrency ${p.concurrency}`,
+          seconds: round(p.noop.seconds, 2),
+          'jobs/s': p.noop.jobsPerSecond,
+          'target calls/s': '',
+          'worker CPU µs/job': p.noop.cpuUsPerJob,
+          complete: p.noop.drained ? 'yes' : 'NO',
+        },
+        {
+          run: `bridge worker, concurrency ${p.concurrency}`,
+          seconds: round(p.bridge.seconds, 2),
+          'jobs/s': p.bridge.jobsPerSecond,
+          'target calls/s': p.bridge.callsPerSecond,
+          'worker CPU µs/job': p.bridge.cpuUsPerJob,
+          complete: p.bridge.complete ? 'yes' : `NO (failed ${p.bridge.failed})`,
+        },
+        {
+          run: `  bridge ÷ no-op`,
+          seconds: ratio(p.bridge.seconds, p.noop.seconds),
+          'jobs/s': ratio(p.bridge.jobsPerSecond, p.noop.jobsPerSecond),
+          'target calls/s': '',
+          'worker CPU µs/job': ratio(p.bridge.cpuUsPerJob, p.noop.cpuUsPerJob),
+          complete: '',
+        },
+      ]),
+      notes: [
+        `${USERS} new users per pass, jobs released at once (queue paused while adding, clock starts at resume, stops at the target's last answer); 2 target calls per user (lookup + create).`,
+      ],
+      raw: { users: USERS, passes },
+    };
+  } finally {
+    await Promise.allSettled(children.map((c) => c.stop()));
+    await Promise.allSettled(targets.map((t) => t.close()));
+    await deleteByPrefix(redis, prefix);
+    await redis.quit();
+  }
+}

@@ -1,0 +1,29 @@
+import type { Queue } from 'bullmq';
+import { waitFor } from './wait.js';
+
+/**
+ * Runs a batch of jobs "enqueued at once": the queue is paused while they are added, and the
+ * clock starts when it is resumed, so the time measured is processing, not enqueueing.
+ * @see https://docs.bullmq.io/guide/queues/global-concurrency#pause
+ */
+export async function releaseBatch(queue: Queue, add: () => Promise<void>): Promise<number> {
+  await queue.pause();
+  await add();
+  const startedAt = Date.now();
+  await queue.resume();
+  return startedAt;
+}
+
+/** Waits until nothing is waiting (paused included), delayed or active; returns false after `timeoutMs`. */
+export function waitForDrain(queue: Queue, timeoutMs: number): Promise<boolean> {
+  return waitFor(async () => {
+    const counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
+    return Object.values(counts).every((n) => n === 0);
+  }, timeoutMs);
+}
+
+/** When the most recently completed job finished (Date.now() clock), or NaN when none kept. */
+export async function lastFinishedAt(queue: Queue): Promise<number> {
+  const [newest] = await queue.getJobs(['completed'], 0, 0, false);
+  return newest?.finishedOn ?? Number.NaN;
+}
