@@ -35,10 +35,10 @@ interface Pass {
 }
 
 /** Seeds the users of one connection and returns their delivery jobs (revision 1, as after a POST). */
-async function seed(connection: ConnectionRuntime, run: string): Promise<DeliveryJobData[]> {
+async function seed(connection: ConnectionRuntime): Promise<DeliveryJobData[]> {
   const jobs: DeliveryJobData[] = [];
   for (let start = 0; start < USERS; start += SEED_BATCH) {
-    const docs = Array.from({ length: Math.min(SEED_BATCH, USERS - start) }, (_, k) => storedUserDoc(run, start + k));
+    const docs = Array.from({ length: Math.min(SEED_BATCH, USERS - start) }, (_, k) => storedUserDoc(start + k));
     const stored = await Promise.all(docs.map((doc) => connection.store.create('User', doc)));
     await connection.store.outboxAck(stored.map((s) => ({ type: 'User' as const, id: s.id, revision: s.revision })));
     jobs.push(...stored.map((s) => ({ connectionId: connection.config.id, type: 'User' as const, id: s.id, revision: s.revision })));
@@ -64,7 +64,7 @@ export async function delivery(): Promise<BenchmarkResult> {
       const runtime = await createRuntime(bridgeConfig);
       const noopQueue = createDeliveryQueue(`${id}-noop`, { connection: redis, prefix: bullPrefix(bridgeConfig), delivery: connection.delivery });
       try {
-        const jobs = await seed(runtime.connection(id), `${prefix}${id}`);
+        const jobs = await seed(runtime.connection(id));
         const workers = connection.delivery.concurrency;
 
         const noop = await startChild({ kind: 'noop-worker', redisUrl: BENCH_REDIS_URL, prefix: bullPrefix(bridgeConfig), queue: noopQueue.queue.name, concurrency: workers });

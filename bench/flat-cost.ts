@@ -33,10 +33,10 @@ interface SeededUser {
 }
 
 /** Creates users straight in the store (as the API would after validation) and acks their outbox entries. */
-async function seed(store: ResourceStore, run: string, count: number): Promise<SeededUser[]> {
+async function seed(store: ResourceStore, count: number): Promise<SeededUser[]> {
   const users: SeededUser[] = [];
   for (let start = 0; start < count; start += SEED_BATCH) {
-    const batch = Array.from({ length: Math.min(SEED_BATCH, count - start) }, (_, k) => storedUserDoc(run, start + k));
+    const batch = Array.from({ length: Math.min(SEED_BATCH, count - start) }, (_, k) => storedUserDoc(start + k));
     const stored = await Promise.all(batch.map((doc) => store.create('User', doc)));
     await store.outboxAck(stored.map((s) => ({ type: 'User' as const, id: s.id, revision: s.revision })));
     users.push(...batch.map((doc) => ({ id: doc.id, userName: String(doc.userName) })));
@@ -65,8 +65,8 @@ export async function flatCost(): Promise<BenchmarkResult> {
   try {
     const runtime = await createRuntime(configFromObject(config.raw));
     const seedStarted = Date.now();
-    const small = await seed(runtime.connection('small').store, `${prefix}s`, SMALL);
-    const large = await seed(runtime.connection('large').store, `${prefix}l`, LARGE);
+    const small = await seed(runtime.connection('small').store, SMALL);
+    const large = await seed(runtime.connection('large').store, LARGE);
     const seedSeconds = (Date.now() - seedStarted) / 1000;
     await runtime.close();
 

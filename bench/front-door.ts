@@ -22,10 +22,10 @@ const CONNECTION = 'bench';
 const TARGET_RATIO = 3;
 
 /** GET `userName eq` (a miss, as before every create), POST the user, PATCH it. */
-function entraMix(run: string): Scenario {
+function entraMix(): Scenario {
   return async (send, i) => {
-    await send(filterByUserName(userName(run, i)));
-    const created = await send({ kind: 'create', method: 'POST', path: '/Users', body: entraUserBody(run, i), expect: 201 });
+    await send(filterByUserName(userName(i)));
+    const created = await send({ kind: 'create', method: 'POST', path: '/Users', body: entraUserBody(i), expect: 201 });
     const id = (created.json as { id?: unknown } | undefined)?.id;
     if (typeof id !== 'string') return;
     await send({ kind: 'patch', method: 'PATCH', path: `/Users/${encodeURIComponent(id)}`, body: entraUserPatch(i), expect: 200 });
@@ -48,7 +48,7 @@ export async function frontDoor(): Promise<BenchmarkResult> {
     ]);
     children.push(echo, bare, bridge);
 
-    const shared = { basePath, headers: { authorization: `Bearer ${config.secret}` }, concurrency: CONCURRENCY, scenario: entraMix(prefix) };
+    const shared = { basePath, headers: { authorization: `Bearer ${config.secret}` }, concurrency: CONCURRENCY, scenario: entraMix() };
     let iteration = 0;
     const load = async (label: string, child: BenchChild) => {
       const run = await measureLoad(label, child, redis, { ...shared, warmupMs: WARMUP_MS, durationMs: DURATION_MS, firstIteration: iteration });

@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { delivery } from './delivery.js';
+import { endToEnd } from './end-to-end.js';
 import { flatCost } from './flat-cost.js';
 import { frontDoor } from './front-door.js';
 import { connectRedis } from './lib/redis.js';
@@ -18,6 +19,8 @@ const BENCHMARKS: Record<string, () => Promise<BenchmarkResult>> = {
   'front-door': frontDoor,
   'flat-cost': flatCost,
   delivery,
+  'end-to-end': () => endToEnd({ split: false }),
+  'end-to-end-split': () => endToEnd({ split: true }),
 };
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));

@@ -7,18 +7,20 @@ import type { LoadRequest } from './load.js';
 /**
  * The requests Entra makes per user, shaped like the recorded ones in test/fixtures/entra
  * (default attribute mapping): a `userName eq` probe, a POST, a PATCH of a few attributes.
- * User names are emails because mappings/sample-legacy.yaml rejects anything else.
+ * User names are emails, as long as a typical tenant's, because mappings/sample-legacy.yaml
+ * rejects anything else and because their length counts in the memory per user. Every benchmark
+ * has its own store, so `i` alone keeps them unique.
  */
 
-export function userName(run: string, i: number): string {
-  return `bench.user${i}.${run}@contoso.example`;
+export function userName(i: number): string {
+  return `first.last${i}@contoso.onmicrosoft.com`;
 }
 
-export function entraUserBody(run: string, i: number): Record<string, unknown> {
-  const name = userName(run, i);
+export function entraUserBody(i: number): Record<string, unknown> {
+  const name = userName(i);
   return {
     schemas: [SCHEMA_USER, SCHEMA_ENTERPRISE_USER],
-    externalId: `ext-${run}-${i}`,
+    externalId: randomUUID(),
     userName: name,
     active: true,
     displayName: `Bench User ${i}`,
@@ -47,6 +49,6 @@ export function filterByUserName(name: string): LoadRequest {
 }
 
 /** The stored document the API would make of a POST body, for seeding the store directly. */
-export function storedUserDoc(run: string, i: number): ScimResource {
-  return newResource('User', normalizeResource('User', entraUserBody(run, i)), { id: randomUUID(), now: new Date() }).doc;
+export function storedUserDoc(i: number): ScimResource {
+  return newResource('User', normalizeResource('User', entraUserBody(i)), { id: randomUUID(), now: new Date() }).doc;
 }
