@@ -1,11 +1,11 @@
 import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
-import { entraUserBody, filterByUserName, userName } from './lib/entra.js';
+import { entraUserBody, filterByUserName, storedUserDoc, userName } from './lib/entra.js';
 import { startFastTarget } from './lib/fast-target.js';
 import { runIterations, type Scenario } from './lib/load.js';
-import { benchPrefix, connectRedis, deleteByPrefix, memoryByPrefix, usedMemory } from './lib/redis.js';
+import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, memoryByPrefix, usedMemory } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
-import { round } from './lib/stats.js';
+import { ratio, round } from './lib/stats.js';
 import { waitFor } from './lib/wait.js';
 
 /**
@@ -15,6 +15,9 @@ import { waitFor } from './lib/wait.js';
  * memory per stored user. Product targets: <= 15 s on 2 cores, <= 2 KB per user.
  * `split` runs the API (`serve --no-worker`) and the worker (`worker`) as two processes instead,
  * to show what scaling the roles apart buys on the same 2 cores.
+ * Baselines in the same run: the same client sending the same requests to a bare Fastify route
+ * doing one Redis GET (the floor of HTTP + client + one round trip on this machine), and the
+ * size of the user's SCIM JSON (the floor of storing it at all).
  */
 
 const USERS = 10_000;
@@ -44,9 +47,18 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
   const redis = connectRedis();
   const target = await startFastTarget();
   const config = benchConfig(prefix, [{ id: CONNECTION, targetUrl: target.url }]);
+  const client = { basePath: basePathOf(CONNECTION), headers: { authorization: `Bearer ${config.secret}` }, concurrency: CONCURRENCY, total: USERS, scenario: provision() };
   const children: BenchChild[] = [];
   const cpu = async () => (await Promise.all(children.map((c) => c.cpuSeconds()))).reduce((a, b) => a + b, 0);
   try {
+    const bareKey = `${prefix}:bare:key`;
+    await redis.set(bareKey, JSON.stringify({ hello: 'world' }));
+    const bare = await startChild({ kind: 'bare', redisUrl: BENCH_REDIS_URL, key: bareKey, basePath: basePathOf(CONNECTION) });
+    const bareStarted = Date.now();
+    await runIterations({ ...client, origin: bare.url ?? '' });
+    const bareSeconds = (Date.now() - bareStarted) / 1000;
+    await bare.stop();
+
     const roles = split ? [{ api: true, worker: false }, { api: false, worker: true }] : [{ api: true, worker: true }];
     children.push(...(await Promise.all(roles.map((role) => startChild({ kind: 'bridge', config: config.raw, ...role })))));
     const api = children[0];
@@ -54,14 +66,7 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
     const memoryBefore = await usedMemory(redis);
     const cpuBefore = await cpu();
     const started = Date.now();
-    const load = await runIterations({
-      origin: api.url,
-      basePath: basePathOf(CONNECTION),
-      headers: { authorization: `Bearer ${config.secret}` },
-      concurrency: CONCURRENCY,
-      total: USERS,
-      scenario: provision(),
-    });
+    const load = await runIterations({ ...client, origin: api.url });
     const apiSeconds = (Date.now() - started) / 1000;
     const complete = await waitFor(() => target.creates() >= USERS, Math.max(0, TIMEOUT_MS - (Date.now() - started)));
     const seconds = ((complete ? target.lastCallAt() : Date.now()) - started) / 1000;
@@ -74,25 +79,29 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
     const perUser = (bytes: number | undefined) => Math.round((bytes ?? 0) / USERS);
     const infoPerUser = perUser(memoryAfter - memoryBefore);
     const keyedPerUser = perUser((byGroup.store ?? 0) + (byGroup.queue ?? 0) + (byGroup.other ?? 0));
+    const jsonBytes = Buffer.byteLength(JSON.stringify(storedUserDoc(USERS)));
     return {
       name: split ? 'end-to-end-split' : 'end-to-end',
       target: `${split ? '(API and worker as 2 processes) ' : ''}${USERS.toLocaleString('en-US')} users in the target within ${TARGET_SECONDS} s; Redis <= ${TARGET_BYTES_PER_USER} B per stored user`,
       headline: { label: 'seconds until all users are in the target', value: round(seconds, 1) },
       met: complete && load.errors === 0 && seconds <= TARGET_SECONDS && infoPerUser <= TARGET_BYTES_PER_USER,
       rows: [
-        { measure: 'all users answered by the API (GET + POST each)', value: `${round(apiSeconds, 1)} s (${Math.round((2 * USERS) / apiSeconds)} req/s)` },
+        { measure: 'baseline: same requests to bare Fastify + 1 Redis GET', value: `${round(bareSeconds, 1)} s (${Math.round((2 * USERS) / bareSeconds)} req/s)` },
+        { measure: 'all users answered by the bridge API (GET + POST each)', value: `${round(apiSeconds, 1)} s (${Math.round((2 * USERS) / apiSeconds)} req/s)` },
         { measure: 'all users present in the target', value: complete ? `${round(seconds, 1)} s` : `NOT after ${round(seconds, 1)} s (${target.creates()} of ${USERS})` },
+        { measure: 'ratio: in the target ÷ bare baseline', value: `${ratio(seconds, bareSeconds)}x` },
         { measure: 'API errors', value: load.errors === 0 ? '0' : `${load.errors} (first: ${load.firstError})` },
         { measure: split ? 'bridge processes CPU (API + worker)' : 'bridge process CPU', value: `${round(cpuSeconds, 1)} s (${Math.round((cpuSeconds * 1e6) / USERS)} µs per user)` },
         { measure: 'Redis used_memory growth per user (INFO, whole server)', value: `${infoPerUser} B` },
         { measure: 'Redis MEMORY USAGE per user, store keys', value: `${perUser(byGroup.store)} B` },
         { measure: 'Redis MEMORY USAGE per user, queue keys (jobs kept, events)', value: `${perUser(byGroup.queue)} B` },
+        { measure: 'ratio: INFO growth per user ÷ the user\'s stored SCIM JSON', value: `${ratio(infoPerUser, jsonBytes)}x (JSON ${jsonBytes} B)` },
       ],
       notes: [
         `${CONCURRENCY} concurrent clients; ${split ? 'an API process and a worker process' : 'one bridge process (API + worker)'}, delivery concurrency 10; target, client and bridge share the 2 cores with Redis.`,
         `INFO growth includes other clients of the shared Redis and allocator overhead; the MEMORY USAGE sum (${keyedPerUser} B/user) counts only this run's keys.`,
       ],
-      raw: { users: USERS, concurrency: CONCURRENCY, apiSeconds, seconds, complete, apiErrors: load.errors, cpuSeconds, targetCalls: target.calls(), memoryBefore, memoryAfter, memoryByGroup: byGroup },
+      raw: { users: USERS, concurrency: CONCURRENCY, bareSeconds, jsonBytes, apiSeconds, seconds, complete, apiErrors: load.errors, cpuSeconds, targetCalls: target.calls(), memoryBefore, memoryAfter, memoryByGroup: byGroup },
     };
   } finally {
     await Promise.allSettled(children.map((c) => c.stop()));

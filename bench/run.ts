@@ -39,20 +39,22 @@ await redis.quit();
 const machine = { node: process.version, redis: redisVersion, cpus: cpus().length, cpuModel: cpus()[0]?.model };
 console.log(`scim-bridge benchmarks on ${machine.cpus} CPUs, Node ${machine.node}, Redis ${machine.redis}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
-const results: Array<BenchmarkResult & { loadAverage: { before: number[]; after: number[] }; startedAt: string }> = [];
+const results: Array<BenchmarkResult & { loadAverage: { before: number[]; after: number[] }; startedAt: string; seconds: number }> = [];
 let failed = false;
 for (const name of names) {
   const run = BENCHMARKS[name];
   if (!run) continue;
   const before = loadavg();
   const startedAt = new Date().toISOString();
+  const started = Date.now();
   try {
     const result = await run();
     const after = loadavg();
-    results.push({ ...result, startedAt, loadAverage: { before, after } });
+    const seconds = Math.round((Date.now() - started) / 1000);
+    results.push({ ...result, startedAt, seconds, loadAverage: { before, after } });
     printTable(`${name}: ${result.target}`, result.rows);
     for (const note of result.notes) console.log(`  ${note}`);
-    console.log(`  => ${result.headline.label}: ${result.headline.value} (${result.met ? 'target met' : 'TARGET MISSED'}); load average ${before[0]?.toFixed(2)} → ${after[0]?.toFixed(2)}`);
+    console.log(`  => ${result.headline.label}: ${result.headline.value} (${result.met ? 'target met' : 'TARGET MISSED'}); took ${seconds} s; load average ${before[0]?.toFixed(2)} → ${after[0]?.toFixed(2)}`);
   } catch (error) {
     failed = true;
     console.error(`${name} failed:`, error);
