@@ -35,11 +35,20 @@ function provision(): Scenario {
   };
 }
 
-/** `:c:<connection>:…` keys are the store, `:bull:…` keys the delivery queue. */
+/**
+ * `:c:<connection>:…` keys are the store (grouped by kind, e.g. `store User:doc`,
+ * `store User:ix:userName`), `:bull:…` keys the delivery queue.
+ */
 function keyGroup(rest: string): string {
-  if (rest.startsWith(':c:')) return 'store';
+  const store = /^:c:[^:]+:(\w+:(?:doc|ix:\w+|order|seq)|outbox|memberOf|lock)/.exec(rest);
+  if (store) return `store ${store[1]}`;
+  if (rest.startsWith(':c:')) return 'store other';
   if (rest.startsWith(':bull:')) return 'queue';
   return 'other';
+}
+
+function sumOf(groups: Record<string, number>, prefix: string): number {
+  return Object.entries(groups).reduce((sum, [name, bytes]) => (name.startsWith(prefix) ? sum + bytes : sum), 0);
 }
 
 export async function endToEnd({ split }: { split: boolean }): Promise<BenchmarkResult> {
@@ -78,7 +87,12 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
 
     const perUser = (bytes: number | undefined) => Math.round((bytes ?? 0) / USERS);
     const infoPerUser = perUser(memoryAfter - memoryBefore);
-    const keyedPerUser = perUser((byGroup.store ?? 0) + (byGroup.queue ?? 0) + (byGroup.other ?? 0));
+    const storeBytes = sumOf(byGroup, 'store');
+    const keyedPerUser = perUser(sumOf(byGroup, ''));
+    const storeDetail = Object.entries(byGroup)
+      .filter(([name]) => name.startsWith('store '))
+      .map(([name, bytes]) => `${name.slice('store '.length)} ${perUser(bytes)}`)
+      .join(', ');
     const jsonBytes = Buffer.byteLength(JSON.stringify(storedUserDoc(USERS)));
     return {
       name: split ? 'end-to-end-split' : 'end-to-end',
@@ -93,12 +107,13 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
         { measure: 'API errors', value: load.errors === 0 ? '0' : `${load.errors} (first: ${load.firstError})` },
         { measure: split ? 'bridge processes CPU (API + worker)' : 'bridge process CPU', value: `${round(cpuSeconds, 1)} s (${Math.round((cpuSeconds * 1e6) / USERS)} µs per user)` },
         { measure: 'Redis used_memory growth per user (INFO, whole server)', value: `${infoPerUser} B` },
-        { measure: 'Redis MEMORY USAGE per user, store keys', value: `${perUser(byGroup.store)} B` },
+        { measure: 'Redis MEMORY USAGE per user, store keys', value: `${perUser(storeBytes)} B` },
         { measure: 'Redis MEMORY USAGE per user, queue keys (jobs kept, events)', value: `${perUser(byGroup.queue)} B` },
         { measure: 'ratio: INFO growth per user ÷ the user\'s stored SCIM JSON', value: `${ratio(infoPerUser, jsonBytes)}x (JSON ${jsonBytes} B)` },
       ],
       notes: [
         `${CONCURRENCY} concurrent clients; ${split ? 'an API process and a worker process' : 'one bridge process (API + worker)'}, delivery concurrency 10; target, client and bridge share the 2 cores with Redis.`,
+        `store bytes per user by key kind: ${storeDetail}.`,
         `INFO growth includes other clients of the shared Redis and allocator overhead; the MEMORY USAGE sum (${keyedPerUser} B/user) counts only this run's keys.`,
       ],
       raw: { users: USERS, concurrency: CONCURRENCY, bareSeconds, jsonBytes, apiSeconds, seconds, complete, apiErrors: load.errors, cpuSeconds, targetCalls: target.calls(), memoryBefore, memoryAfter, memoryByGroup: byGroup },
