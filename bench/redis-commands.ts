@@ -1,0 +1,79 @@
+import { Redis } from 'ioredis';
+import { configFromObject } from '../src/config/load.js';
+import { startDeliveryWorker } from '../src/delivery/worker.js';
+import { bullPrefix, createRuntime, storePrefix } from '../src/runtime.js';
+import { benchConfig } from './lib/config.js';
+import { entraUserBody, entraUserPatch, userName } from './lib/entra.js';
+import { startFastTarget } from './lib/fast-target.js';
+import { benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
+import { waitFor } from './lib/wait.js';
+
+/**
+ * Counts the Redis commands the bridge sends per SCIM operation and per delivery job, by name,
+ * by wrapping ioredis' `sendCommand` in this process. Round trips are what the benchmarks find
+ * expensive, so this tells where a change would pay off. Commands between MULTI and EXEC, and
+ * pipelines, go out in one write.
+ *
+ *   npx tsx bench/redis-commands.ts
+ */
+
+const OPS = 200;
+const counts = new Map<string, number>();
+const sendCommand = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function countedSendCommand(this: Redis, ...args: Parameters<Redis['sendCommand']>) {
+  const [command] = args;
+  counts.set(command.name, (counts.get(command.name) ?? 0) + 1);
+  return sendCommand.apply(this, args);
+};
+
+async function perOperation(label: string, run: () => Promise<void>): Promise<void> {
+  counts.clear();
+  await run();
+  const perOp = [...counts.entries()].map(([name, n]) => `${name} ${Math.round((n / OPS) * 100) / 100}`);
+  const total = [...counts.values()].reduce((a, b) => a + b, 0) / OPS;
+  console.log(`${label.padEnd(24)} ${total.toFixed(2).padStart(6)} commands: ${perOp.join(', ')}`);
+}
+
+const prefix = benchPrefix('commands');
+const target = await startFastTarget();
+const config = configFromObject(benchConfig(prefix, [{ id: 'count', targetUrl: target.url }]).raw);
+const connection = config.connections[0];
+const runtime = await createRuntime(config);
+const { provisioning, store, plan } = runtime.connection('count');
+const ids: string[] = [];
+try {
+  await perOperation('GET filter (miss)', async () => {
+    for (let i = 0; i < OPS; i++) await provisioning.list('User', { filter: `userName eq "${userName(i)}"`, withMembers: false });
+  });
+  await perOperation('POST /Users', async () => {
+    for (let i = 0; i < OPS; i++) ids.push((await provisioning.create('User', entraUserBody(i))).id);
+  });
+  await perOperation('PATCH /Users/<id>', async () => {
+    for (const [i, id] of ids.entries()) await provisioning.patch('User', id, entraUserPatch(i));
+  });
+  await perOperation('GET /Users/<id>', async () => {
+    for (const id of ids) await provisioning.get('User', id, { withMembers: false });
+  });
+  if (!connection) throw new Error('no connection');
+  await perOperation('delivery job (new user)', async () => {
+    const worker = await startDeliveryWorker({
+      connectionId: 'count',
+      redisUrl: config.redis.url,
+      prefix: bullPrefix(config),
+      lockPrefix: storePrefix(config, 'count'),
+      delivery: { ...connection.delivery, concurrency: 1 },
+      target: connection.target,
+      store,
+      plan,
+    });
+    await waitFor(() => target.creates() >= OPS, 30_000);
+    await worker.close();
+  });
+  console.log('(the delivery line includes the worker starting and stopping, a few commands in all)');
+} finally {
+  await runtime.close();
+  await target.close();
+  const redis = connectRedis();
+  await deleteByPrefix(redis, prefix);
+  await redis.quit();
+}
