@@ -1,8 +1,7 @@
 import { configFromObject } from '../src/config/load.js';
 import { createDeliveryQueue } from '../src/delivery/queues.js';
 import type { DeliveryJobData } from '../src/delivery/types.js';
-import type { ConnectionRuntime } from '../src/runtime.js';
-import { bullPrefix, createRuntime } from '../src/runtime.js';
+import { bullPrefix, createRuntime, type ConnectionRuntime } from '../src/runtime.js';
 import { startChild, type BenchChild } from './lib/child.js';
 import { benchConfig } from './lib/config.js';
 import { storedUserDoc } from './lib/entra.js';

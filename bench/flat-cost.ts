@@ -63,15 +63,16 @@ export async function flatCost(): Promise<BenchmarkResult> {
   ]);
   let bridge: BenchChild | undefined;
   try {
-    const runtime = await createRuntime(configFromObject(config.raw));
     const seedStarted = Date.now();
-    const small = await seed(runtime.connection('small').store, SMALL);
-    const large = await seed(runtime.connection('large').store, LARGE);
+    const runtime = await createRuntime(configFromObject(config.raw));
+    const [small, large] = await Promise.all([
+      seed(runtime.connection('small').store, SMALL),
+      seed(runtime.connection('large').store, LARGE),
+    ]).finally(() => runtime.close());
     const seedSeconds = (Date.now() - seedStarted) / 1000;
-    await runtime.close();
 
-    bridge = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: false });
-    const child = bridge;
+    const child = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: false });
+    bridge = child;
     const shared = (connection: string, users: SeededUser[]) => ({
       basePath: basePathOf(connection),
       headers: { authorization: `Bearer ${config.secret}` },

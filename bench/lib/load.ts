@@ -87,7 +87,15 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
 
   const virtualUser = async () => {
-    while (!stopped) await options.scenario(send, iteration++);
+    while (!stopped) {
+      try {
+        await options.scenario(send, iteration++);
+      } catch (error) {
+        if (!recording) continue;
+        errors += 1;
+        firstError ??= String(error);
+      }
+    }
   };
 
   try {
@@ -147,7 +155,14 @@ export async function runIterations(options: Omit<LoadOptions, 'warmupMs' | 'dur
   try {
     await Promise.all(
       Array.from({ length: options.concurrency }, async () => {
-        while (next < end) await options.scenario(send, next++);
+        while (next < end) {
+          try {
+            await options.scenario(send, next++);
+          } catch (error) {
+            errors += 1;
+            firstError ??= String(error);
+          }
+        }
       }),
     );
     return { errors, ...(firstError ? { firstError } : {}) };
