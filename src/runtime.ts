@@ -62,7 +62,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     maxRetriesPerRequest: 1,
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
   };
-  const redis = new Redis(redisUrl, clientOptions);
+  // Auto-pipelining sends the commands of concurrent requests and jobs in one write.
+  const redis = new Redis(redisUrl, { ...clientOptions, enableAutoPipelining: true });
   // BullMQ producers share one connection; workers open their own blocking ones.
   const queueConnection = new Redis(redisUrl, clientOptions);
   redis.on('error', () => {});

@@ -86,9 +86,8 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   };
 
   async function converge(run: Run): Promise<DeliveryResult['outcome']> {
-    const current = await store.getForDelivery(run.type, run.id);
+    const [current, saved] = await Promise.all([store.getForDelivery(run.type, run.id), store.getDeliveryState(run.type, run.id)]);
     if (!current) return 'purged';
-    const saved = await store.getDeliveryState(run.type, run.id);
     if (saved && saved.revision >= current.revision) return 'stale';
     if (saved) run.state = saved;
     if (current.deleted) return removeFromTarget(run, current.doc);

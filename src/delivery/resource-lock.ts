@@ -26,25 +26,44 @@ export interface ResourceLockOptions {
   prefix: string;
   /** Lease lifetime; bounds how long a crashed worker blocks a resource. Default 60 s. */
   ttlMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
 }
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
+type LockCommands = {
+  bridgeLockRelease(key: string, token: string): Promise<number>;
+  bridgeLockExtend(key: string, token: string, ttlMs: number): Promise<number>;
+};
+
 export function createResourceLock(redis: Redis, options: ResourceLockOptions): ResourceLock {
   const ttlMs = options.ttlMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  // EVALSHA through defineCommand: the script body is sent once per connection, not per call.
+  if (!('bridgeLockRelease' in redis)) {
+    redis.defineCommand('bridgeLockRelease', { numberOfKeys: 1, lua: RELEASE });
+    redis.defineCommand('bridgeLockExtend', { numberOfKeys: 1, lua: EXTEND });
+  }
+  const commands = redis as unknown as LockCommands;
   return {
     async acquire(type, id) {
       const key = `${options.prefix}:lock:${type}:${id}`;
       const token = randomUUID();
       const taken = await redis.set(key, token, 'PX', ttlMs, 'NX');
       if (taken !== 'OK') return null;
+      let expiresAt = now() + ttlMs;
       return {
         async extend() {
-          return (await redis.eval(EXTEND, 1, key, token, ttlMs)) === 1;
+          // While more than half the lease is left, it is still ours: skip the round trip.
+          if (expiresAt - now() > ttlMs / 2) return true;
+          const extended = (await commands.bridgeLockExtend(key, token, ttlMs)) === 1;
+          if (extended) expiresAt = now() + ttlMs;
+          return extended;
         },
         async release() {
-          await redis.eval(RELEASE, 1, key, token);
+          await commands.bridgeLockRelease(key, token);
         },
       };
     },

@@ -77,12 +77,17 @@ describe('on Redis', () => {
   });
 
   it('lets one delivery at a time hold a resource; only the owner releases or extends it', async () => {
-    const lock = createResourceLock(redis.redis, { prefix: redis.prefix, ttlMs: 5_000 });
+    let clock = 1_000_000;
+    const lock = createResourceLock(redis.redis, { prefix: redis.prefix, ttlMs: 5_000, now: () => clock });
     const lease = await lock.acquire('User', 'u1');
     expect(lease).not.toBeNull();
     expect(await lock.acquire('User', 'u1')).toBeNull();
     expect(await lock.acquire('Group', 'u1')).not.toBeNull();
     expect(await lease?.extend()).toBe(true);
+    // Past half the lease, extend asks Redis again and notices a lease that is no longer ours.
+    clock += 3_000;
+    expect(await lease?.extend()).toBe(true);
+    clock += 3_000;
 
     await redis.redis.set(`${redis.prefix}:lock:User:u1`, 'someone-else');
     expect(await lease?.extend()).toBe(false);
