@@ -18,14 +18,7 @@ export function connectRedis(): Redis {
   return new Redis(BENCH_REDIS_URL, { maxRetriesPerRequest: null });
 }
 
-export async function deleteByPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
+export { deleteByPrefix } from '../../src/lib/redis-keys.js';
 
 /** `used_memory` from INFO: the whole server, so other clients' keys move it too. */
 export async function usedMemory(redis: Redis): Promise<number> {

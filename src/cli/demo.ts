@@ -5,6 +5,7 @@ import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { startBridge } from '../bridge.js';
 import { loadConfig } from '../config/load.js';
 import { packageRoot } from '../lib/package-root.js';
+import { deleteByPrefix } from '../lib/redis-keys.js';
 import { findOrStartRedis, redact } from '../lib/redis-bootstrap.js';
 import type { Io } from './main.js';
 import { reportError, untilSignal } from './main.js';
@@ -36,7 +37,8 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
   try {
     const config = await loadConfig(DEMO_CONFIG, { env });
     // The sample legacy API starts empty every time, so the bridge's demo data must too.
-    await deleteKeys(redis.url, config.redis.prefix);
+    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+    await deleteByPrefix(client, `${config.redis.prefix}:`).finally(() => client.disconnect());
     // Logs go to stderr: the first two stdout lines are what the admin pastes into Entra.
     const bridge = await startBridge(config, {
       logStream: process.stderr,
@@ -70,20 +72,6 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
   } finally {
     await legacy.close();
     await redis.stop();
-  }
-}
-
-async function deleteKeys(url: string, prefix: string): Promise<void> {
-  const client = new Redis(url, { maxRetriesPerRequest: 1 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await client.unlink(...keys);
-    } while (cursor !== '0');
-  } finally {
-    client.disconnect();
   }
 }
 
