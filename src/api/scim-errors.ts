@@ -47,12 +47,17 @@ function plain(status: number, detail: string) {
  * sometimes quote what the client sent (a filter parser's "unexpected token", a PATCH path's
  * value filter, an unknown URL), and those values are user names and emails: PII that must not
  * travel back in an error body or into Entra's provisioning logs (house-style §3.4).
+ *
+ * Linear time by construction: each alternative succeeds wherever it starts (a quoted literal
+ * runs to its closing quote or the end, a token is a maximal run of non-delimiters), so the
+ * engine never rescans a character. The email test happens on the matched token, not in the
+ * pattern: `[^…]*@` would scan to the end from every position of a long run without `@`.
  */
-const SUBMITTED_VALUE = /"(?:[^"\\]|\\.)*(?:"|$)|[^\s"',()[\]]*@[^\s"',()[\]]*/g;
+const SUBMITTED_VALUE = /"(?:[^"\\]|\\[\s\S])*(?:"|\\?$)|[^\s"',()[\]]+/g;
 
 /** A detail with every submitted value replaced by an ellipsis; the reason stays readable. */
 export function redactSubmittedValues(detail: string): string {
-  return detail.replace(SUBMITTED_VALUE, (value) => (value.startsWith('"') ? '"…"' : '…'));
+  return detail.replace(SUBMITTED_VALUE, (value) => (value.startsWith('"') ? '"…"' : value.includes('@') ? '…' : value));
 }
 
 /** ioredis failures that mean "Redis is not there right now" rather than a bug. */

@@ -12,7 +12,8 @@ import { Redis } from 'ioredis';
  * needs, on a unique Redis prefix.
  */
 
-import { SCHEMA_GROUP, SCHEMA_USER } from '../../src/scim/types.js';
+import { expect } from 'vitest';
+import { SCHEMA_ERROR as SCHEMA_ERROR_URN, SCHEMA_GROUP, SCHEMA_USER } from '../../src/scim/types.js';
 
 export {
   SCHEMA_ERROR,
@@ -150,4 +151,18 @@ export function groupBody(displayName: string, extra: Record<string, unknown> = 
 /** A short random tag that keeps names unique across tests sharing one bridge. */
 export function tag(): string {
   return randomBytes(3).toString('hex');
+}
+
+/**
+ * The shape every SCIM error answer has (RFC 7644 §3.12): `application/scim+json`, the Error
+ * schema, the status as a string, a string detail, and no stack trace.
+ */
+export function expectScimErrorShape(res: ScimResponse, status: number, scimType?: string): void {
+  expect(res.status, res.text.slice(0, 500)).toBe(status);
+  expect(res.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+  expect(res.body?.schemas).toEqual([SCHEMA_ERROR_URN]);
+  expect(res.body.status).toBe(String(status));
+  if (scimType) expect(res.body.scimType).toBe(scimType);
+  expect(typeof res.body.detail).toBe('string');
+  expect(res.text).not.toMatch(/\bat .+\.(ts|js):\d+/);
 }
