@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import { fieldsHash, planDelivery, type Delivered, type TargetIdResolver } from '../delivery/plan.js';
 import { loadMapping } from '../mapping/load.js';
-import type { MappingPlan, PlannedCall, TargetAction } from '../mapping/types.js';
+import type { MappingPlan, PlannedCall } from '../mapping/types.js';
 import { ScimError } from '../scim/errors.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
@@ -12,7 +13,8 @@ import { reportError } from './main.js';
 
 /**
  * `scim-bridge dry-run`: the HTTP calls one SCIM request would cause on the target, computed by
- * the same normalise → patch → map code the API and the worker run, with no network and no Redis.
+ * the same normalise → patch → plan → map code the API and the worker run, with no network and
+ * no Redis.
  * Target ids that only the target could tell are shown as placeholders.
  */
 
@@ -81,33 +83,32 @@ export async function dryRun(
   const method = String(request.method ?? '').toUpperCase();
   if (!plan.supports(type)) return [];
   const now = new Date();
-  const calls: PlannedCall[] = [];
-  const add = async (resource: ScimResource, action: TargetAction) =>
-    calls.push(...(await plan.plan({ type, resource, targetId: action.kind === 'lookup' || action.kind === 'create' ? undefined : TARGET_ID, action })));
 
   if (method === 'POST') {
     const { doc, members } = newResource(type, normalizeResource(type, request.body), { id: 'NEW_ID', now });
     await rejectOnRules(plan, type, doc);
-    if (plan.has(type, 'lookup')) await add(doc, { kind: 'lookup' });
-    await add(doc, { kind: 'create' });
-    if (doc.active === false && plan.has(type, 'deactivate')) await add(doc, { kind: 'deactivate' });
-    await memberCalls(plan, type, doc, new Set(), new Set(members ?? []), calls);
-    return calls;
+    return simulate(plan, type, { doc, members: members ?? [], deleted: false }, { state: null, members: new Map() });
   }
 
   if (!state) throw new Error(`${method} needs the current resource: pass --state FILE (the resource as GET returns it)`);
   const before: ScimResource = { ...state };
-  const beforeMembers = new Set((state.members ?? []).map((m) => m.value));
+  const beforeMembers = (state.members ?? []).map((m) => m.value);
   delete before.members;
+  // The bridge delivered `state` before this request: that is what the worker compares against.
+  const delivered: Delivered = {
+    state: {
+      targetId: TARGET_ID,
+      revision: 1,
+      bodyHash: await fieldsHash(plan, type, before),
+      ...(type === 'User' ? { active: before.active !== false } : {}),
+    },
+    members: new Map(beforeMembers.map((id) => [id, memberTargetId(id)])),
+  };
 
-  if (method === 'DELETE') {
-    if (plan.has(type, 'delete')) await add(before, { kind: 'delete' });
-    else if (plan.has(type, 'deactivate')) await add(before, { kind: 'deactivate' });
-    return calls;
-  }
+  if (method === 'DELETE') return simulate(plan, type, { doc: before, members: [], deleted: true }, delivered);
 
   let after: ScimResource;
-  let afterMembers = beforeMembers;
+  let afterMembers = new Set(beforeMembers);
   if (method === 'PUT') {
     const replaced = replaceResource(before, normalizeResource(type, request.body), now);
     after = replaced.doc;
@@ -115,40 +116,45 @@ export async function dryRun(
   } else if (method === 'PATCH') {
     const patched = applyPatch(type, before, normalizePatch(request.body));
     after = patched.doc;
-    afterMembers = applyMemberChange(beforeMembers, patched.members);
+    afterMembers = applyMemberChange(afterMembers, patched.members);
   } else {
     throw new Error(`request.method must be POST, PUT, PATCH or DELETE, got "${request.method}"`);
   }
   await rejectOnRules(plan, type, after);
-  // Same order as the worker (delivery/processor.ts): reactivate, update, deactivate.
-  const fieldsChanged = JSON.stringify(await plan.fields(type, before)) !== JSON.stringify(await plan.fields(type, after));
-  const activeChanged = type === 'User' && (before.active !== false) !== (after.active !== false);
-  if (activeChanged && after.active !== false && plan.has(type, 'reactivate')) await add(after, { kind: 'reactivate' });
-  if (fieldsChanged && plan.has(type, 'update')) await add(after, { kind: 'update' });
-  if (activeChanged && after.active === false && plan.has(type, 'deactivate')) await add(after, { kind: 'deactivate' });
-  await memberCalls(plan, type, after, beforeMembers, afterMembers, calls);
+  return simulate(plan, type, { doc: after, members: [...afterMembers], deleted: false }, delivered);
+}
+
+/**
+ * Runs the worker's planner (delivery/plan.ts) with no target: lookups find nothing, creates
+ * answer TARGET_ID, and every member already has its placeholder target id.
+ */
+async function simulate(
+  plan: MappingPlan,
+  type: ResourceType,
+  resource: { doc: ScimResource; members: string[]; deleted: boolean },
+  delivered: Delivered,
+): Promise<PlannedCall[]> {
+  const current = { type, id: resource.doc.id, revision: 2, doc: resource.doc, deleted: resource.deleted, ...(type === 'Group' ? { members: resource.members } : {}) };
+  const calls: PlannedCall[] = [];
+  let state = delivered.state;
+  // A create is the only step that makes the planner stop early, so two rounds always suffice.
+  for (let round = 0; round < 2; round += 1) {
+    const planned = await planDelivery({ type, current, delivered: { state, members: delivered.members }, mapping: plan, resolver: placeholders });
+    for (const step of planned.steps) {
+      if (!step.action) continue;
+      const targetId = step.link ? undefined : TARGET_ID;
+      calls.push(...(await plan.plan({ type, resource: resource.doc, targetId, action: step.action })));
+      if (step.link === 'create') state = { revision: 0, ...step.after, targetId: TARGET_ID };
+    }
+    if (planned.complete) break;
+  }
   return calls;
 }
 
-async function memberCalls(
-  plan: MappingPlan,
-  type: ResourceType,
-  doc: ScimResource,
-  before: Set<string>,
-  after: Set<string>,
-  calls: PlannedCall[],
-): Promise<void> {
-  if (type !== 'Group') return;
-  const member = (id: string) => ({ id, targetId: memberTargetId(id), type: 'User' as const });
-  for (const id of after) {
-    if (!before.has(id) && plan.has(type, 'addMember'))
-      calls.push(...(await plan.plan({ type, resource: doc, targetId: TARGET_ID, action: { kind: 'addMember', member: member(id) } })));
-  }
-  for (const id of before) {
-    if (!after.has(id) && plan.has(type, 'removeMember'))
-      calls.push(...(await plan.plan({ type, resource: doc, targetId: TARGET_ID, action: { kind: 'removeMember', member: member(id) } })));
-  }
-}
+const placeholders: TargetIdResolver = {
+  member: async (id) => ({ id, targetId: memberTargetId(id), type: 'User' }),
+  isGroup: async () => false,
+};
 
 function applyMemberChange(current: Set<string>, change: MemberChange | undefined): Set<string> {
   if (!change) return current;

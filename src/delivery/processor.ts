@@ -1,20 +1,20 @@
-import { createHash } from 'node:crypto';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BridgeError } from '../lib/errors.js';
-import type { MappingPlan, MemberContext, PlannedCall, TargetAction } from '../mapping/types.js';
+import type { MappingPlan, PlannedCall, TargetAction } from '../mapping/types.js';
 import type { ResourceType, ScimResource } from '../scim/types.js';
-import type { DeliveryState, ResourceStore, StoredResource } from '../store/types.js';
+import type { DeliveryState, ResourceStore } from '../store/types.js';
 import { classifyOutcome, type CallOutcome, type Classification } from './classify.js';
 import type { TargetClient, TargetResponse } from './http-client.js';
+import { evaluating, MappingFailed, planDelivery, type DeliveryStep, type TargetIdResolver } from './plan.js';
 import { silentLogger, type DeliveryLogFields, type DeliveryLogger } from './logger.js';
 import type { ResourceLease, ResourceLock } from './resource-lock.js';
 import type { DeliveryJobData } from './types.js';
 
 /**
  * The delivery job: converge the target on the latest stored state of one resource. Jobs carry
- * no diff, so the processor reads the resource, compares it with what it last delivered
- * (DeliveryState) and makes only the missing calls, saving progress after each one so a retry
- * never repeats a completed call. See house-style §3.1 rule 3 and §3.4 for the outcome table.
+ * no diff: under the resource's lock the processor asks the pure planner (plan.ts) which steps
+ * the target is missing, then makes each step's calls, classifies the answers and saves the
+ * step's effect before the next one, so a retry never repeats a completed call.
  * @see https://docs.bullmq.io/guide/workers
  */
 
@@ -57,17 +57,33 @@ interface Run {
   log: DeliveryLogFields;
   calls: number;
   state: DeliveryState;
+  /** The document being delivered (the tombstone's last document after a delete). */
+  doc?: ScimResource;
 }
 
+/** Plans of one job: a create re-plans once; a bound keeps a confused mapping from looping. */
+const MAX_PLANS = 4;
+
 export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
-  const { store, plan, client } = deps;
+  const { store, plan: mapping, client } = deps;
   const logger = deps.logger ?? silentLogger;
   const lockRetryMs = deps.lockRetryMs ?? 500;
+  const resolver: TargetIdResolver = {
+    async member(memberId) {
+      const user = (await store.getDeliveryState('User', memberId))?.targetId;
+      if (user) return { id: memberId, targetId: user, type: 'User' };
+      const group = (await store.getDeliveryState('Group', memberId))?.targetId;
+      return group ? { id: memberId, targetId: group, type: 'Group' } : undefined;
+    },
+    async isGroup(memberId) {
+      return (await store.getDeliveryState('Group', memberId)) !== null;
+    },
+  };
 
   return async function processDelivery(job, token) {
     const { type, id, revision } = job.data;
     const log: DeliveryLogFields = { jobId: job.id, connectionId: deps.connectionId, type, resourceId: id, revision };
-    if (!plan.supports(type)) return { outcome: 'unsupported', calls: 0 };
+    if (!mapping.supports(type)) return { outcome: 'unsupported', calls: 0 };
 
     const lease = await deps.lock.acquire(type, id);
     if (!lease) {
@@ -80,128 +96,68 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       const outcome = await converge(run);
       logger.info({ ...log, calls: run.calls, outcome }, 'delivery done');
       return { outcome, calls: run.calls };
+    } catch (error) {
+      if (error instanceof MappingFailed) throw new UnrecoverableError(error.message);
+      throw error;
     } finally {
       await lease.release();
     }
   };
 
+  /** Lock held: plan, then make and record each step; plan again after a step that linked. */
   async function converge(run: Run): Promise<DeliveryResult['outcome']> {
-    const [current, saved] = await Promise.all([store.getForDelivery(run.type, run.id), store.getDeliveryState(run.type, run.id)]);
-    if (!current) return 'purged';
-    if (saved && saved.revision >= current.revision) return 'stale';
-    if (saved) run.state = saved;
-    if (current.deleted) return removeFromTarget(run, current.doc);
-
-    const targetId = run.state.targetId ?? (await link(run, current.doc));
-    await syncAttributes(run, current.doc, targetId);
-    const waiting = run.type === 'Group' ? await syncMembers(run, current, targetId) : 0;
-    if (waiting > 0) {
-      logger.info({ ...run.log, waiting }, 'members not linked yet, group stays pending');
-      return 'waiting';
-    }
-    await save(run, { revision: current.revision });
-    return 'converged';
-  }
-
-  async function removeFromTarget(run: Run, doc: ScimResource): Promise<'deleted'> {
-    let targetId = run.state.targetId;
-    if (!targetId && run.state.createPending && plan.has(run.type, 'lookup')) targetId = await lookup(run, doc);
-    if (targetId) {
-      if (plan.has(run.type, 'delete')) await call(run, { kind: 'delete' }, doc, targetId);
-      else if (plan.has(run.type, 'deactivate')) await call(run, { kind: 'deactivate' }, doc, targetId, true);
-    }
-    await store.purge(run.type, run.id);
-    return 'deleted';
-  }
-
-  /** Finds or creates the resource in the target and records its target id. */
-  async function link(run: Run, doc: ScimResource): Promise<string> {
-    if (plan.has(run.type, 'lookup')) {
-      const found = await lookup(run, doc);
-      if (found) {
-        // bodyHash and active stay unknown, so the next steps bring the found account up to date.
-        await save(run, { targetId: found, bodyHash: undefined, active: undefined, createPending: false });
-        await enqueueGroupsOf(run);
-        return found;
+    for (let round = 0; round < MAX_PLANS; round += 1) {
+      const [current, saved] = await Promise.all([store.getForDelivery(run.type, run.id), store.getDeliveryState(run.type, run.id)]);
+      if (saved) run.state = saved;
+      if (current) run.doc = current.doc;
+      const members = run.type === 'Group' && current && !current.deleted ? await store.getDeliveredMembers(run.id) : new Map<string, string>();
+      const planned = await planDelivery({ type: run.type, current, delivered: { state: saved, members }, mapping, resolver });
+      const relink = await execute(run, planned.steps);
+      if (relink || !planned.complete) continue;
+      if (planned.outcome === 'waiting') {
+        logger.info({ ...run.log, waiting: planned.waiting.length }, 'members not linked yet, group stays pending');
       }
-    } else if (run.state.createPending) {
-      // A previous create may have succeeded without us seeing the answer. Without a lookup in
-      // the mapping there is no way to tell, so this may create a duplicate in the target.
-      logger.warn({ ...run.log, code: 'GW_DELIVERY_RETRYABLE' }, 'create outcome unknown and mapping has no lookup, creating again');
+      if (planned.revision !== undefined) await save(run, { revision: planned.revision });
+      return planned.outcome;
     }
-    await save(run, { createPending: true });
-    const responses = await call(run, { kind: 'create' }, doc, undefined);
-    const targetId = readTargetId(responses);
-    if (!targetId) {
-      throw new UnrecoverableError(`GW_MAP_NO_TARGET_ID the create response of ${run.type} ${run.id} has no target id where the mapping reads it`);
-    }
-    await save(run, {
-      targetId,
-      createPending: false,
-      bodyHash: await fieldsHash(run, doc),
-      active: run.type === 'User' ? true : undefined,
-    });
-    await enqueueGroupsOf(run);
-    return targetId;
+    throw new BridgeError('GW_DELIVERY_RETRYABLE', `${run.type} ${run.id} did not converge in ${MAX_PLANS} plans`);
   }
 
-  async function lookup(run: Run, doc: ScimResource): Promise<string | undefined> {
-    const responses = await call(run, { kind: 'lookup' }, doc, undefined);
-    return readTargetId(responses.filter(({ response }) => response.status >= 200 && response.status < 300));
-  }
-
-  /** Update when the mapped fields changed; (de)activate when `active` changed (users). */
-  async function syncAttributes(run: Run, doc: ScimResource, targetId: string): Promise<void> {
-    const wantActive = run.type === 'User' ? doc.active !== false : undefined;
-    const toggle =
-      wantActive !== undefined && wantActive !== run.state.active && plan.has(run.type, wantActive ? 'reactivate' : 'deactivate');
-    if (toggle && wantActive) {
-      await call(run, { kind: 'reactivate' }, doc, targetId);
-      await save(run, { active: true });
-    }
-    const hash = await fieldsHash(run, doc);
-    if (hash !== run.state.bodyHash && plan.has(run.type, 'update')) {
-      await call(run, { kind: 'update' }, doc, targetId);
-      await save(run, { bodyHash: hash });
-    }
-    if (toggle && !wantActive) {
-      await call(run, { kind: 'deactivate' }, doc, targetId);
-      await save(run, { active: false });
-    }
-  }
-
-  /** Adds and removes members; returns how many members still wait for their target id. */
-  async function syncMembers(run: Run, group: StoredResource, targetId: string): Promise<number> {
-    if (!plan.has('Group', 'addMember') && !plan.has('Group', 'removeMember')) return 0;
-    const desired = new Set(group.members ?? []);
-    const delivered = await store.getDeliveredMembers(run.id);
-    let waiting = 0;
-    for (const memberId of desired) {
-      if (delivered.has(memberId) || !plan.has('Group', 'addMember')) continue;
-      const member = await memberContext(memberId);
-      if (!member) {
-        waiting += 1;
-        continue;
+  /** Runs the steps in order; true when a lookup linked an account, so the rest must be re-planned. */
+  async function execute(run: Run, steps: DeliveryStep[]): Promise<boolean> {
+    for (const step of steps) {
+      if (step.unsure) {
+        // A previous create may have succeeded without us seeing the answer. Without a lookup in
+        // the mapping there is no way to tell, so this may create a duplicate in the target.
+        logger.warn({ ...run.log, code: 'GW_DELIVERY_RETRYABLE' }, 'create outcome unknown and mapping has no lookup, creating again');
       }
-      await call(run, { kind: 'addMember', member }, group.doc, targetId);
-      await store.setDeliveredMember(run.id, memberId, member.targetId);
-    }
-    for (const [memberId, memberTargetId] of delivered) {
-      if (desired.has(memberId)) continue;
-      if (plan.has('Group', 'removeMember')) {
-        const type: ResourceType = (await store.getDeliveryState('Group', memberId)) ? 'Group' : 'User';
-        await call(run, { kind: 'removeMember', member: { id: memberId, targetId: memberTargetId, type } }, group.doc, targetId);
+      if (step.before) await save(run, step.before);
+      const responses = step.action ? await call(run, step.action, step.goneIsOk) : [];
+      if (step.link) {
+        const ok = step.link === 'lookup' ? responses.filter(({ response }) => response.status >= 200 && response.status < 300) : responses;
+        const targetId = readTargetId(ok);
+        if (step.link === 'lookup' && targetId) {
+          // bodyHash and active stay unknown, so the next plan brings the found account up to date.
+          await save(run, { targetId, bodyHash: undefined, active: undefined, createPending: false });
+          await enqueueGroupsOf(run);
+          return true;
+        }
+        if (step.link === 'create') {
+          if (!targetId) {
+            throw new UnrecoverableError(
+              `GW_MAP_NO_TARGET_ID the create response of ${run.type} ${run.id} has no target id where the mapping reads it`,
+            );
+          }
+          await save(run, { ...step.after, targetId });
+          await enqueueGroupsOf(run);
+          continue;
+        }
       }
-      await store.setDeliveredMember(run.id, memberId, null);
+      if (step.after) await save(run, step.after);
+      if (step.member) await store.setDeliveredMember(run.id, step.member.id, step.member.targetId);
+      if (step.purge) await store.purge(run.type, run.id);
     }
-    return waiting;
-  }
-
-  async function memberContext(memberId: string): Promise<MemberContext | undefined> {
-    const user = (await store.getDeliveryState('User', memberId))?.targetId;
-    if (user) return { id: memberId, targetId: user, type: 'User' };
-    const group = (await store.getDeliveryState('Group', memberId))?.targetId;
-    return group ? { id: memberId, targetId: group, type: 'Group' } : undefined;
+    return false;
   }
 
   /** Groups of a resource that just got its target id may have memberships waiting for it. */
@@ -220,14 +176,11 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   }
 
   /** Makes the planned calls of one action in order; anything but success throws for BullMQ. */
-  async function call(
-    run: Run,
-    action: TargetAction,
-    resource: ScimResource,
-    targetId: string | undefined,
-    goneIsOk?: boolean,
-  ): Promise<Array<{ planned: PlannedCall; response: TargetResponse }>> {
-    const calls = await mapping(() => plan.plan({ type: run.type, resource, targetId, action }));
+  async function call(run: Run, action: TargetAction, goneIsOk?: boolean): Promise<Array<{ planned: PlannedCall; response: TargetResponse }>> {
+    const resource = run.doc;
+    if (!resource) throw new TypeError('call() before the resource was read');
+    const targetId = action.kind === 'create' || action.kind === 'lookup' ? undefined : run.state.targetId;
+    const calls = await evaluating(() => mapping.plan({ type: run.type, resource, targetId, action }));
     const done: Array<{ planned: PlannedCall; response: TargetResponse }> = [];
     for (const planned of calls) {
       if (!(await run.lease.extend())) {
@@ -264,24 +217,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     }
   }
 
-  async function fieldsHash(run: Run, doc: ScimResource): Promise<string> {
-    const fields = await mapping(() => plan.fields(run.type, doc));
-    return createHash('sha256').update(stableJson(fields)).digest('base64url');
-  }
-
   async function save(run: Run, patch: Partial<DeliveryState>): Promise<void> {
     run.state = { ...run.state, ...patch };
     await store.setDeliveryState(run.type, run.id, run.state);
-  }
-}
-
-/** Mapping failures are permanent until the mapping or the data changes. */
-async function mapping<T>(evaluate: () => Promise<T>): Promise<T> {
-  try {
-    return await evaluate();
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new UnrecoverableError(message.startsWith('GW_MAP_') ? message : `GW_MAP_EVAL ${message}`);
   }
 }
 
@@ -291,13 +229,4 @@ function readTargetId(responses: Array<{ planned: PlannedCall; response: TargetR
     if (id !== undefined && id !== '') return id;
   }
   return undefined;
-}
-
-/** JSON with sorted keys, so equal field sets hash equally whatever their key order. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : inner,
-  );
 }
