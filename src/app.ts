@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE } from './api/scim-errors.js';
 import type { BridgeConfig } from './config/schema.js';
+import { registerPassThrough } from './proxy/pass-through.js';
 import type { Runtime } from './runtime.js';
 import { renderErrorBody } from './scim/errors.js';
 
@@ -28,6 +29,12 @@ const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie'];
 const LOG_SERIALIZERS = {
   req: (request: { method: string; url: string; id?: string }) => ({ method: request.method, path: request.url.split('?')[0] }),
 };
+
+/**
+ * Path prefixes of the bridge's own routes (health, metrics, admin, OAuth token endpoints):
+ * never forwarded to a pass-through upstream, even where no bridge route matches.
+ */
+export const BRIDGE_PATHS = ['/livez', '/readyz', '/metrics', '/admin', '/oauth', '/oauth2'];
 
 export interface BuildAppOptions {
   config: BridgeConfig;
@@ -64,11 +71,15 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
 
   // A SCIM-looking path outside every connection is answered like a bad secret, so probing
   // cannot tell which connection ids exist. This runs on request, before any body is read: a
-  // 404 handler would only run after body parsing and answer a large body with 413.
+  // 404 handler would only run after body parsing and answer a large body with 413. In front of
+  // an application (pass-through), only SCIM v2 base paths count as SCIM-looking, so the
+  // application keeps pages such as /settings/scim; Entra's secret never reaches it either way.
   const basePaths = config.connections.map((c) => c.basePath);
+  const passThrough = config.upstream !== undefined || config.connections.some((c) => c.upstream);
+  const scimLooking = passThrough ? /\/scim\/v2(\/|$)/i : /\/scim(\/|$)/i;
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? '';
-    if (!/\/scim(\/|$)/i.test(path) || basePaths.some((base) => path === base || path.startsWith(`${base}/`))) return;
+    if (!scimLooking.test(path) || basePaths.some((base) => path === base || path.startsWith(`${base}/`))) return;
     return reply
       .code(401)
       .type(SCIM_CONTENT_TYPE)
@@ -76,6 +87,14 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       .send(renderErrorBody(401, 'missing or invalid bearer token'));
   });
   app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+
+  // Pass-through (docs/reverse-proxy.md): registered last, as catch-all routes, so every bridge
+  // route wins; connection prefixes are more specific than the host-wide upstream.
+  const reserved = [...BRIDGE_PATHS, ...basePaths];
+  for (const connection of config.connections) {
+    if (connection.upstream) await registerPassThrough(app, { upstream: connection.upstream, prefix: connection.upstream.prefix, reserved });
+  }
+  if (config.upstream) await registerPassThrough(app, { upstream: config.upstream, prefix: '', reserved });
 
   return app;
 }

@@ -62,9 +62,14 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     }
   });
   app.setErrorHandler(scimErrorHandler);
-  app.setNotFoundHandler((request, reply) => {
+  const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {
     scimErrorHandler(notFound(`no SCIM endpoint at ${request.method} ${request.url.split('?')[0]}`), request, reply);
-  });
+  };
+  app.setNotFoundHandler(noEndpoint);
+  // Explicit catch-alls: a pass-through upstream's wildcard route (docs/reverse-proxy.md) must
+  // never receive a path under this base path, and the router prefers the longer prefix.
+  app.all('/', noEndpoint);
+  app.all('/*', noEndpoint);
 
   const baseUrlOf = (request: FastifyRequest) =>
     `${options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`}${connection.basePath}`;

@@ -64,6 +64,35 @@ export const deliverySchema = z
   .strict();
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
 
+/**
+ * Pass-through: where every request that is not one of the bridge's own routes is forwarded
+ * (the bridge as the application's front door, docs/reverse-proxy.md). Bodies are streamed.
+ */
+export const upstreamSchema = z
+  .object({
+    /** Origin (and optional base path) of the application, e.g. http://app:3000. */
+    url: z.url().refine((u) => /^https?:/i.test(u), 'must be an http:// or https:// URL'),
+    /** Longest wait for the answer's headers, and longest silence inside a streamed body. */
+    timeoutMs: z.number().int().positive().default(30_000),
+    /** Longest wait for the TCP/TLS connection. */
+    connectTimeoutMs: z.number().int().positive().default(5_000),
+    /** Most sockets open to the application at once; more requests wait for a free one. */
+    connections: z.number().int().min(1).max(10_000).default(256),
+    /** Also proxy WebSocket upgrades (for applications that use them). */
+    websocket: z.boolean().default(false),
+  })
+  .strict();
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+
+/** A connection's own pass-through: requests under `prefix` go to its application. */
+export const connectionUpstreamSchema = upstreamSchema
+  .extend({
+    /** Path prefix owned by this connection's application, e.g. /acme for /acme/scim/v2. */
+    prefix: z.string().regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/" and have no trailing "/", e.g. /acme'),
+  })
+  .strict();
+export type ConnectionUpstreamConfig = z.infer<typeof connectionUpstreamSchema>;
+
 const connectionId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and "-" (it appears in URLs and queue names)');
@@ -86,6 +115,8 @@ export const connectionSchema = z
     /** Mapping file, relative to the config file. */
     mapping: z.string().min(1),
     delivery: deliverySchema.default(deliverySchema.parse({})),
+    /** Pass-through of this connection's application paths (overrides the top-level upstream there). */
+    upstream: connectionUpstreamSchema.optional(),
   })
   .strict();
 export type ConnectionConfig = z.infer<typeof connectionSchema> & { basePath: string; mappingPath: string };
@@ -111,6 +142,8 @@ export const configSchema = z
       .default({ url: 'redis://127.0.0.1:6379', prefix: 'scim-bridge' }),
     /** Credentials of the ops routes (/admin). Without them, the admin routes are not served. */
     admin: z.object({ username: z.string().min(1), password: secret }).strict().optional(),
+    /** Pass-through of every path that is not the bridge's own (docs/reverse-proxy.md). */
+    upstream: upstreamSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     connections: z.array(connectionSchema).min(1, 'define at least one connection'),
   })
@@ -125,6 +158,10 @@ export const configSchema = z
       if (paths.has(basePath))
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'basePath'], message: `base path ${basePath} is used twice` });
       paths.add(basePath);
+      const prefix = c.upstream?.prefix;
+      if (prefix !== undefined && (prefix === basePath || prefix.startsWith(`${basePath}/`))) {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'upstream', 'prefix'], message: `must not lie inside the SCIM base path ${basePath}` });
+      }
     });
   });
 

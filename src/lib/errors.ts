@@ -18,6 +18,8 @@ export const ERROR_CODES = {
   GW_DELIVERY_TIMEOUT: 'The target did not answer within the connection timeout; the job will be retried.',
   GW_DELIVERY_UNREACHABLE: 'The target could not be reached (connection refused, reset, DNS); the job will be retried.',
   GW_DELIVERY_AUTH: 'The bridge could not obtain a token for the target (OAuth2 token endpoint failed).',
+  GW_PROXY_UNREACHABLE: 'A proxied request could not reach the upstream, or the upstream broke the connection (502).',
+  GW_PROXY_TIMEOUT: 'The upstream did not answer a proxied request in time (504).',
   GW_CLI_USAGE: 'The command line is not valid.',
 } as const;
 
