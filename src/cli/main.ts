@@ -8,6 +8,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { BridgeError } from '../lib/errors.js';
 import { runDemo } from './demo.js';
 import { runDryRun } from './dry-run.js';
+import { runHealthcheck } from './healthcheck.js';
 import { runValidate } from './validate.js';
 
 /**
@@ -30,6 +31,7 @@ Commands:
   dry-run --mapping FILE --request FILE [--state FILE]
                                           print the HTTP calls a SCIM request would cause (no network)
   demo                                    start the bridge in front of the bundled sample legacy API
+  healthcheck [--url URL]                 exit 0 when the bridge's /readyz answers 2xx (container probes)
 
 The config file defaults to $SCIM_BRIDGE_CONFIG, then config/default.yaml.
 `;
@@ -46,6 +48,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return runDryRun(rest, io);
     case 'demo':
       return runDemo(rest, io);
+    case 'healthcheck':
+      return runHealthcheck(rest, io);
     case undefined:
     case 'help':
     case '--help':
