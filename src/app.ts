@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE } from './api/scim-errors.js';
 import type { BridgeConfig } from './config/schema.js';
@@ -68,6 +69,9 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       publicUrl: config.publicUrl,
     });
   }
+
+  // The ops routes exist only when admin credentials are configured.
+  if (config.admin) await app.register(adminPlugin, { prefix: ADMIN_PREFIX, admin: config.admin, runtime });
 
   // A SCIM-looking path outside every connection is answered like a bad secret, so probing
   // cannot tell which connection ids exist. This runs on request, before any body is read: a

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
+import { DASHBOARD_PATH } from '../admin/plugin.js';
 import { startBridge } from '../bridge.js';
 import { loadConfig } from '../config/load.js';
 import { packageRoot } from '../lib/package-root.js';
@@ -33,6 +34,7 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
     DEMO_SCIM_SECRET: process.env.DEMO_SCIM_SECRET || secret(),
     DEMO_LEGACY_URL: legacy.url,
     DEMO_LEGACY_TOKEN: legacyToken,
+    DEMO_ADMIN_PASSWORD: process.env.DEMO_ADMIN_PASSWORD || secret(),
   };
   try {
     const config = await loadConfig(DEMO_CONFIG, { env });
@@ -50,6 +52,8 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
       [
         `Tenant URL: ${tenantUrl}`,
         `Secret Token: ${token}`,
+        `Dashboard: ${bridge.url}${DASHBOARD_PATH}`,
+        `Admin: ${config.admin?.username ?? 'admin'} / ${env.DEMO_ADMIN_PASSWORD}`,
         '',
         'Try it (Entra-style probe, then create a user):',
         `  curl -s -H "Authorization: Bearer ${token}" '${tenantUrl}/Users?filter=userName+eq+%22nobody%40example.com%22'`,

@@ -9,6 +9,7 @@ import { BridgeError } from '../lib/errors.js';
 import { runDemo } from './demo.js';
 import { runDryRun } from './dry-run.js';
 import { runHealthcheck } from './healthcheck.js';
+import { runHashPassword } from './hash-password.js';
 import { runValidate } from './validate.js';
 
 /**
@@ -32,6 +33,7 @@ Commands:
                                           print the HTTP calls a SCIM request would cause (no network)
   demo                                    start the bridge in front of the bundled sample legacy API
   healthcheck [--url URL]                 exit 0 when the bridge's /readyz answers 2xx (container probes)
+  hash-password [--token] < secret        print the hash for admin.passwordHash (or admin.tokenHashes)
 
 The config file defaults to $SCIM_BRIDGE_CONFIG, then config/default.yaml.
 `;
@@ -50,6 +52,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return runDemo(rest, io);
     case 'healthcheck':
       return runHealthcheck(rest, io);
+    case 'hash-password':
+      return runHashPassword(rest, io);
     case undefined:
     case 'help':
     case '--help':

@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { BridgeError, type ErrorCode } from '../lib/errors.js';
-import { configSchema, type BridgeConfig, type RawConfig } from './schema.js';
+import { hashPassword, sha256Hex } from '../auth/secret-hash.js';
+import { configSchema, type AdminConfig, type BridgeConfig, type RawConfig } from './schema.js';
 
 /**
  * Loads `config/*.yaml`: resolves `${env:NAME}`, `${env:NAME:-default}` and `${file:PATH}`
@@ -40,6 +41,7 @@ const PLACEHOLDER = /\$\{(env|file):([^}]*)\}/g;
 /** Config paths whose values are secrets: they must come from a placeholder. */
 const SECRET_PATHS: RegExp[] = [
   /^admin\.password$/,
+  /^admin\.tokens\.\d+$/,
   /^connections\.\d+\.auth\.bearer\.\d+$/,
   /^connections\.\d+\.target\.auth\.(token|password|value|clientSecret)$/,
 ];
@@ -131,16 +133,30 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
  * the demo, which build configs in code (secrets there come from variables, not files).
  */
 export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir: string }): BridgeConfig {
+  const { admin, ...rest } = raw;
   const config: BridgeConfig = {
-    ...raw,
+    ...rest,
+    ...(admin ? { admin: resolveAdmin(admin) } : {}),
     file: options.file,
     connections: raw.connections.map((c) => ({
       ...c,
+      displayName: c.displayName ?? c.id,
       basePath: c.basePath ?? `/${c.id}/scim/v2`,
       mappingPath: resolve(options.baseDir, c.mapping),
     })),
   };
   return deepFreeze(config);
+}
+
+/** Keeps only hashes of the admin secrets: plain passwords and tokens do not outlive the load. */
+function resolveAdmin(admin: NonNullable<RawConfig['admin']>): AdminConfig {
+  const passwordHash = admin.passwordHash ?? (admin.password === undefined ? undefined : hashPassword(admin.password));
+  return {
+    ...(admin.username === undefined ? {} : { username: admin.username }),
+    ...(passwordHash === undefined ? {} : { passwordHash }),
+    tokenHashes: [...admin.tokenHashes, ...admin.tokens.map(sha256Hex)],
+    allow: admin.allow,
+  };
 }
 
 /** Validates a config object built in code (tests, demo) with the same schema as files. */

@@ -46,6 +46,9 @@ export const targetSchema = z
   .strict();
 export type TargetConfig = z.infer<typeof targetSchema>;
 
+/** Failed jobs kept by default: the last 10,000, for 30 days. */
+export const FAILED_RETENTION = { maxAgeHours: 30 * 24, maxCount: 10_000 } as const;
+
 export const deliverySchema = z
   .object({
     /** Attempts per job before it lands in the failed set. */
@@ -58,6 +61,17 @@ export const deliverySchema = z
     /** Optional ceiling on target calls: at most `max` jobs per `durationMs`. */
     rateLimit: z
       .object({ max: z.number().int().min(1), durationMs: z.number().int().min(1) })
+      .strict()
+      .optional(),
+    /**
+     * How long failed jobs stay for ops to inspect and retry: BullMQ drops the oldest failed
+     * jobs beyond `maxCount`, and those older than `maxAgeHours`, whenever another job fails.
+     */
+    failedRetention: z
+      .object({
+        maxAgeHours: z.number().int().min(1).default(FAILED_RETENTION.maxAgeHours),
+        maxCount: z.number().int().min(1).default(FAILED_RETENTION.maxCount),
+      })
       .strict()
       .optional(),
   })
@@ -100,6 +114,8 @@ const connectionId = z
 export const connectionSchema = z
   .object({
     id: connectionId,
+    /** Name shown on the dashboard and in `scim-bridge status`; defaults to the id. */
+    displayName: z.string().min(1).max(100).optional(),
     /** SCIM base path; Entra's Tenant URL is `<publicUrl><basePath>`. Default `/<id>/scim/v2`. */
     basePath: z
       .string()
@@ -119,17 +135,90 @@ export const connectionSchema = z
     upstream: connectionUpstreamSchema.optional(),
   })
   .strict();
-export type ConnectionConfig = z.infer<typeof connectionSchema> & { basePath: string; mappingPath: string };
+export type ConnectionConfig = z.infer<typeof connectionSchema> & { basePath: string; mappingPath: string; displayName: string };
+
+const listenSchema = z
+  .object({
+    host: z.string().default('127.0.0.1'),
+    port: z.coerce.number().int().min(0).max(65_535).default(8080),
+  })
+  .strict();
+
+export const adminSchema = z
+  .object({
+    /** Basic credentials of the dashboard and admin API. */
+    username: z.string().min(1).optional(),
+    /** The password itself, from `${env:…}` or `${file:…}`; hashed with scrypt at load. */
+    password: secret.optional(),
+    /** Or its scrypt hash (`scim-bridge hash-password`), which may be written in the file. */
+    passwordHash: z.string().regex(/^scrypt\$\d+\$\d+\$\d+\$[\w-]+\$[\w-]+$/, 'must be a scrypt$N$r$p$salt$key hash (scim-bridge hash-password)').optional(),
+    /** Bearer tokens for scripts, from `${env:…}` or `${file:…}`; kept as SHA-256 digests. */
+    tokens: z.array(secret).default([]),
+    /** Or their SHA-256 digests in lower-case hex (`scim-bridge hash-password --token`). */
+    tokenHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 digest in lower-case hex')).default([]),
+    /** What the dashboard and admin API may change; read-only by default. */
+    allow: z
+      .object({
+        /** Retry failed jobs (one or all of a queue). */
+        retry: z.boolean().default(false),
+        /** Discard jobs (clean a state, remove one job). */
+        clean: z.boolean().default(false),
+        /** Run delayed jobs now. */
+        promote: z.boolean().default(false),
+      })
+      .strict()
+      .default({ retry: false, clean: false, promote: false }),
+  })
+  .strict()
+  .superRefine((admin, ctx) => {
+    if (admin.password !== undefined && admin.passwordHash !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: 'give password or passwordHash, not both' });
+    }
+    const hasPassword = admin.password !== undefined || admin.passwordHash !== undefined;
+    if (hasPassword !== (admin.username !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: [hasPassword ? 'username' : 'password'], message: 'username and password go together' });
+    }
+    if (!hasPassword && admin.tokens.length === 0 && admin.tokenHashes.length === 0) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give username + password (or passwordHash), or tokens (or tokenHashes)' });
+    }
+  });
+
+/** The admin settings as the bridge uses them: only hashes are kept after load. */
+export interface AdminConfig {
+  username?: string;
+  passwordHash?: string;
+  tokenHashes: string[];
+  allow: { retry: boolean; clean: boolean; promote: boolean };
+}
+
+export const metricsSchema = z
+  .object({
+    /** Serve Prometheus metrics at /metrics. */
+    enabled: z.boolean().default(true),
+    /** Serve /metrics without admin credentials (on the main listener). */
+    public: z.boolean().default(false),
+    /**
+     * A separate listener for /metrics, /livez and /readyz, without credentials (bind it to a
+     * private interface). Worker-only processes need it to be scraped at all.
+     */
+    listen: listenSchema.optional(),
+  })
+  .strict();
+export type MetricsConfig = z.infer<typeof metricsSchema>;
+
+export const timelineSchema = z
+  .object({
+    /** Most events kept per resource (SCIM changes and delivery attempts); older ones are trimmed. */
+    maxEntries: z.number().int().min(1).max(10_000).default(100),
+    /** A resource's timeline expires this long after its last event. */
+    maxAgeHours: z.number().int().min(1).default(30 * 24),
+  })
+  .strict();
+export type TimelineConfig = z.infer<typeof timelineSchema>;
 
 export const configSchema = z
   .object({
-    listen: z
-      .object({
-        host: z.string().default('127.0.0.1'),
-        port: z.coerce.number().int().min(0).max(65_535).default(8080),
-      })
-      .strict()
-      .default({ host: '127.0.0.1', port: 8080 }),
+    listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
     /** The URL Entra uses to reach this bridge (for Tenant URLs and `meta.location`). */
     publicUrl: z.url().optional(),
     redis: z
@@ -140,8 +229,10 @@ export const configSchema = z
       })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379', prefix: 'scim-bridge' }),
-    /** Credentials of the ops routes (/admin). Without them, the admin routes are not served. */
-    admin: z.object({ username: z.string().min(1), password: secret }).strict().optional(),
+    /** Credentials of the ops routes (/admin, /metrics). Without them, those routes are not served. */
+    admin: adminSchema.optional(),
+    metrics: metricsSchema.default(metricsSchema.parse({})),
+    timeline: timelineSchema.default(timelineSchema.parse({})),
     /** Pass-through of every path that is not the bridge's own (docs/reverse-proxy.md). */
     upstream: upstreamSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -168,8 +259,9 @@ export const configSchema = z
 export type RawConfig = z.infer<typeof configSchema>;
 
 /** The validated, resolved and frozen configuration every part of the bridge receives. */
-export interface BridgeConfig extends Omit<RawConfig, 'connections'> {
+export interface BridgeConfig extends Omit<RawConfig, 'connections' | 'admin'> {
   /** Absolute path of the file it was loaded from (undefined when built in code, e.g. tests). */
   file?: string;
   connections: ConnectionConfig[];
+  admin?: AdminConfig;
 }

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import type { DeliveryConfig } from '../config/schema.js';
+import { FAILED_RETENTION, type DeliveryConfig } from '../config/schema.js';
 import { BRIDGE_BACKOFF } from './backoff.js';
 import { deliveryDedupId, deliveryJobId, queueName, type DeliveryJobData } from './types.js';
 
@@ -41,8 +41,11 @@ export function deliveryJobOptions(data: DeliveryJobData, delivery: DeliveryConf
     attempts: delivery.attempts,
     backoff: { type: BRIDGE_BACKOFF, delay: delivery.backoffMs },
     removeOnComplete: { count: 1000 },
-    // Failed deliveries stay for ops to inspect and retry from the dashboard.
-    removeOnFail: false,
+    // Failed deliveries stay for ops to inspect and retry, within the retention rule.
+    removeOnFail: {
+      age: (delivery.failedRetention?.maxAgeHours ?? FAILED_RETENTION.maxAgeHours) * 3600,
+      count: delivery.failedRetention?.maxCount ?? FAILED_RETENTION.maxCount,
+    },
   };
 }
 

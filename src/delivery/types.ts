@@ -15,6 +15,10 @@ export interface DeliveryJobData {
    * unique so BullMQ does not drop it as a copy of the already finished job of that revision.
    */
   trigger?: string;
+  /** userName or displayName when the job was queued: what the dashboard shows (never other values). */
+  name?: string;
+  /** Request id of the SCIM request that caused the job, to follow a change from Entra to the target. */
+  requestId?: string;
 }
 
 /** Deterministic job id: no `:` and never all digits (BullMQ rules). */

@@ -52,7 +52,7 @@ function uniquePrefix(label: string): string {
 /** Child env: ours minus anything that would steer the child elsewhere, plus `extra`. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-  for (const name of ['REDIS_URL', 'PORT', 'SCIM_BRIDGE_CONFIG', 'DEMO_SCIM_SECRET', 'DEMO_LEGACY_URL', 'DEMO_LEGACY_TOKEN', 'DEMO_REDIS_PREFIX']) {
+  for (const name of ['REDIS_URL', 'PORT', 'SCIM_BRIDGE_CONFIG', 'DEMO_SCIM_SECRET', 'DEMO_LEGACY_URL', 'DEMO_LEGACY_TOKEN', 'DEMO_REDIS_PREFIX', 'DEMO_ADMIN_PASSWORD']) {
     delete env[name];
   }
   return { ...env, ...extra };
@@ -218,6 +218,17 @@ describe('demo', () => {
       expect(Number(tenant![2])).toBeGreaterThan(0);
       const tenantUrl = tenant![1]!;
       const secret = token![1]!;
+
+      // Then (after any OAuth lines) the dashboard and its credentials, which guard it.
+      const dashboardAt = demo.lines.findIndex((line) => line.startsWith('Dashboard: '));
+      expect(dashboardAt).toBeGreaterThan(1);
+      const dashboard = /^Dashboard: (http:\/\/127\.0\.0\.1:\d+\/admin\/queues)$/.exec(demo.lines[dashboardAt] ?? '');
+      const admin = /^Admin: (\S+) \/ (\S+)$/.exec(demo.lines[dashboardAt + 1] ?? '');
+      expect(dashboard, demo.lines[dashboardAt]).not.toBeNull();
+      expect(admin, demo.lines[dashboardAt + 1]).not.toBeNull();
+      expect((await fetch(dashboard![1]!)).status).toBe(401);
+      const login = `Basic ${Buffer.from(`${admin![1]}:${admin![2]}`).toString('base64')}`;
+      expect((await fetch(dashboard![1]!, { headers: { authorization: login } })).status).toBe(200);
 
       const userName = 'ada@example.com';
       const probe = await scim(tenantUrl, secret, 'GET', `/Users?filter=${encodeURIComponent(`userName eq "${userName}"`)}`);

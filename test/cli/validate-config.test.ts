@@ -50,6 +50,7 @@ describe('scim-bridge validate --config', () => {
     vi.stubEnv('DEMO_SCIM_SECRET', 'scim-secret');
     vi.stubEnv('DEMO_LEGACY_URL', 'http://127.0.0.1:4010');
     vi.stubEnv('DEMO_LEGACY_TOKEN', 'legacy-token');
+    vi.stubEnv('DEMO_ADMIN_PASSWORD', 'admin-password');
     const result = await validateConfig(DEMO_CONFIG);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toBe(`ok ${DEMO_CONFIG}\nok ${SAMPLE_MAPPING}\n`);

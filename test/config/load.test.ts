@@ -92,7 +92,7 @@ describe('config loading', () => {
 
   it('loads the committed demo and example configs when their variables are set', async () => {
     const demo = await loadConfig(new URL('../../config/demo.yaml', import.meta.url).pathname, {
-      env: { DEMO_SCIM_SECRET: 'x', DEMO_LEGACY_URL: 'http://127.0.0.1:1', DEMO_LEGACY_TOKEN: 'y' },
+      env: { DEMO_SCIM_SECRET: 'x', DEMO_LEGACY_URL: 'http://127.0.0.1:1', DEMO_LEGACY_TOKEN: 'y', DEMO_ADMIN_PASSWORD: 'z' },
     });
     expect(demo.connections[0]!.basePath).toBe('/demo/scim/v2');
   });

@@ -25,7 +25,7 @@ describe('deliveryJobOptions', () => {
       attempts: 7,
       backoff: { type: 'bridge', delay: 100 },
       removeOnComplete: { count: 1000 },
-      removeOnFail: false,
+      removeOnFail: { age: 30 * 24 * 3600, count: 10_000 },
     });
   });
 

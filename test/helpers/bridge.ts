@@ -30,7 +30,16 @@ export interface BridgeFixture {
   close(): Promise<void>;
 }
 
-export async function startBridgeFixture(label: string, overrides: { connectionId?: string; worker?: boolean } = {}): Promise<BridgeFixture> {
+export interface BridgeFixtureOverrides {
+  connectionId?: string;
+  worker?: boolean;
+  /** Top-level config keys to add or replace (admin, metrics, timeline…). */
+  config?: Record<string, unknown>;
+  /** Keys to add or replace in the connection (displayName, delivery…). */
+  connection?: Record<string, unknown>;
+}
+
+export async function startBridgeFixture(label: string, overrides: BridgeFixtureOverrides = {}): Promise<BridgeFixture> {
   const legacyToken = randomBytes(12).toString('hex');
   const legacy = await startSampleLegacyApi({ token: legacyToken });
   const secret = randomBytes(16).toString('hex');
@@ -46,8 +55,10 @@ export async function startBridgeFixture(label: string, overrides: { connectionI
         target: { baseUrl: legacy.url, auth: { type: 'bearer', token: legacyToken }, timeoutMs: 2000 },
         mapping: SAMPLE_MAPPING,
         delivery: { attempts: 5, backoffMs: 20, maxBackoffMs: 200 },
+        ...overrides.connection,
       },
     ],
+    ...overrides.config,
   });
   const bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: overrides.worker ?? true });
   const tenantUrl = `${bridge.url}/${id}/scim/v2`;

@@ -1,0 +1,63 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseBearer } from '../api/auth.js';
+import { createPasswordVerifier, digestEquals, sha256Hex } from '../auth/secret-hash.js';
+import type { AdminConfig } from '../config/schema.js';
+import { sendAdminError } from './errors.js';
+
+/**
+ * Who may use the ops routes (dashboard, admin API, protected /metrics): HTTP Basic against the
+ * configured user and scrypt hash, or a bearer token against SHA-256 digests. The user name is
+ * compared as a digest too, and every configured token is always compared, so timing tells
+ * nothing about which part was wrong.
+ * @see https://www.rfc-editor.org/rfc/rfc7617
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+
+export type AdminCheck = (authorization: string | undefined) => Promise<boolean>;
+
+export const ADMIN_REALM = 'scim-bridge admin';
+
+export function createAdminCheck(admin: AdminConfig): AdminCheck {
+  const verify = createPasswordVerifier();
+  const usernameDigest = admin.username === undefined ? undefined : sha256Hex(admin.username);
+  return async (authorization) => {
+    const basic = parseBasic(authorization);
+    if (basic) {
+      if (usernameDigest === undefined || admin.passwordHash === undefined) return false;
+      const userOk = digestEquals(sha256Hex(basic.username), usernameDigest);
+      // The password is checked even for a wrong user name, so both cost the same.
+      const passwordOk = await verify(basic.password, admin.passwordHash);
+      return userOk && passwordOk;
+    }
+    const token = parseBearer(authorization);
+    if (token === undefined) return false;
+    const presented = sha256Hex(token);
+    let matched = false;
+    for (const expected of admin.tokenHashes) matched = digestEquals(presented, expected) || matched;
+    return matched;
+  };
+}
+
+/** An onRequest hook answering 401 (with the schemes the config accepts) to anyone else. */
+export function adminAuthHook(admin: AdminConfig) {
+  const check = createAdminCheck(admin);
+  const challenges = [
+    ...(admin.passwordHash ? [`Basic realm="${ADMIN_REALM}", charset="UTF-8"`] : []),
+    ...(admin.tokenHashes.length > 0 ? [`Bearer realm="${ADMIN_REALM}"`] : []),
+  ];
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    if (await check(request.headers.authorization)) return;
+    // Closed after the answer: the body of a refused request is never read.
+    reply.headers({ 'www-authenticate': challenges.join(', '), connection: 'close' });
+    return sendAdminError(reply, 401, 'unauthorized', 'admin credentials required');
+  };
+}
+
+function parseBasic(authorization: string | undefined): { username: string; password: string } | undefined {
+  const match = /^Basic[ ]+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? '');
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
