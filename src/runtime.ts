@@ -7,6 +7,7 @@ import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { loadMapping } from './mapping/load.js';
 import type { MappingPlan } from './mapping/types.js';
 import { createProvisioning, type Provisioning } from './provisioning/service.js';
+import { createSchemaRegistry } from './scim/schema-registry.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { ResourceStore } from './store/types.js';
 
@@ -84,6 +85,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       connectionId: connection.id,
       store,
       plan,
+      schemas: createSchemaRegistry(connection.extensions),
       enqueue: (jobs) => queue.enqueueMany(jobs),
     });
     connections.push({ config: connection, store, plan, queue, provisioning });

@@ -136,15 +136,24 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   }
 
   app.get('/ServiceProviderConfig', async (request, reply) => send(reply, 200, serviceProviderConfig(baseUrlOf(request))));
-  app.get('/ResourceTypes', async (request, reply) => send(reply, 200, listOf(resourceTypes(baseUrlOf(request)))));
+  // RFC 7644 §3.11: a provider that cannot tie the bearer token to a user answers /Me with 501.
+  // This bridge authenticates provisioning clients, never the users they provision.
+  const notImplemented = async () => {
+    throw new ScimError(501, undefined, '/Me is not supported: this service provider authenticates provisioning clients, not users');
+  };
+  app.all('/Me', notImplemented);
+  app.all('/Me/*', notImplemented);
+
+  const { schemas: registry } = provisioning;
+  app.get('/ResourceTypes', async (request, reply) => send(reply, 200, listOf(resourceTypes(baseUrlOf(request), registry))));
   app.get<{ Params: { name: string } }>('/ResourceTypes/:name', async (request, reply) => {
-    const found = getResourceType(request.params.name, baseUrlOf(request));
+    const found = getResourceType(request.params.name, baseUrlOf(request), registry);
     if (!found) throw notFound(`resource type ${request.params.name} not found`);
     return send(reply, 200, found);
   });
-  app.get('/Schemas', async (request, reply) => send(reply, 200, listOf(schemas(baseUrlOf(request)))));
+  app.get('/Schemas', async (request, reply) => send(reply, 200, listOf(schemas(baseUrlOf(request), registry))));
   app.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
-    const found = getSchema(request.params.id, baseUrlOf(request));
+    const found = getSchema(request.params.id, baseUrlOf(request), registry);
     if (!found) throw notFound(`schema ${request.params.id} not found`);
     return send(reply, 200, found);
   });

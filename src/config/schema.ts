@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { checkUniqueExtensions, extensionSchema } from './extension-schema.js';
 
 /**
  * The bridge's configuration (`config/*.yaml`), validated once at start and frozen.
@@ -133,8 +134,11 @@ export const connectionSchema = z
     delivery: deliverySchema.default(deliverySchema.parse({})),
     /** Pass-through of this connection's application paths (overrides the top-level upstream there). */
     upstream: connectionUpstreamSchema.optional(),
+    /** Custom SCIM schema extensions this connection accepts, advertises and stores (docs/configuration.md). */
+    extensions: z.array(extensionSchema).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((connection, ctx) => checkUniqueExtensions(connection.extensions, ['extensions'], ctx));
 export type ConnectionConfig = z.infer<typeof connectionSchema> & { basePath: string; mappingPath: string; displayName: string };
 
 const listenSchema = z

@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { DeliveryJobData } from '../delivery/types.js';
 import type { MappingPlan } from '../mapping/types.js';
 import { badRequest, conflict, notFound } from '../scim/errors.js';
+import { applyDeclaredExtensions } from '../scim/extensions.js';
 import { compileFilter } from '../scim/filter.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
 import { newResource, replaceResource } from '../scim/resource.js';
+import { BUILT_IN_SCHEMAS, type SchemaRegistry } from '../scim/schema-registry.js';
 import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
 import {
   NotFoundError,
@@ -26,6 +28,8 @@ export interface ProvisioningDeps {
   connectionId: string;
   store: ResourceStore;
   plan: MappingPlan;
+  /** The connection's schemas (built-in plus declared extensions); built-in only when absent. */
+  schemas?: SchemaRegistry;
   /** Makes delivery jobs for changed resources durable; resolves once they are queued. */
   enqueue(jobs: DeliveryJobData[]): Promise<void>;
   now?: () => Date;
@@ -55,6 +59,9 @@ export type Provisioning = ReturnType<typeof createProvisioning>;
 
 export function createProvisioning(deps: ProvisioningDeps) {
   const { store, plan, connectionId } = deps;
+  const schemas = deps.schemas ?? BUILT_IN_SCHEMAS;
+  /** A normalised POST/PUT body with its declared extensions checked (400 before anything is stored). */
+  const normalize = (type: ResourceType, body: unknown) => applyDeclaredExtensions(type, normalizeResource(type, body, schemas), schemas);
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? (() => randomUUID());
 
@@ -102,8 +109,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
   }
 
   return {
+    schemas,
+
     async create(type: ResourceType, body: unknown): Promise<StoredResource> {
-      const normalized = normalizeResource(type, body);
+      const normalized = normalize(type, body);
       const { doc, members } = newResource(type, normalized, { id: newId(), now: now() });
       await checkRules(type, doc);
       const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
@@ -129,7 +138,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         return { total: page.total, startIndex, resources };
       }
 
-      const filter = compileFilter(type, query.filter);
+      const filter = compileFilter(type, query.filter, schemas);
       const needMembers = type === 'Group' && (withMembers || filter.needsMembers);
       let candidates: string[];
       switch (filter.lookup.kind) {
@@ -148,7 +157,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
     },
 
     async replace(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
-      const normalized = normalizeResource(type, body);
+      const normalized = normalize(type, body);
       for (let attempt = 1; ; attempt++) {
         const current = await mustGet(type, id);
         const { doc, members } = replaceResource(current.doc, normalized, now());
@@ -172,7 +181,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const ops = normalizePatch(body);
       for (let attempt = 1; ; attempt++) {
         const current = await mustGet(type, id);
-        const { doc, members } = applyPatch(type, current.doc, ops);
+        const patched = applyPatch(type, current.doc, ops);
+        const doc = applyDeclaredExtensions(type, patched.doc, schemas);
+        const members = patched.members;
         await checkMembers(members, id);
         const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
         if (!docChanged && !members) return current;

@@ -3,6 +3,7 @@ import type { IndexedAttribute } from '../store/types.js';
 import { attributesOf } from './discovery.js';
 import { badRequest } from './errors.js';
 import { isCoreSchema, matchesFilter, parseFilterExpression, splitAttrPath } from './filter-match.js';
+import { BUILT_IN_SCHEMAS, type SchemaRegistry } from './schema-registry.js';
 import { SCHEMA_ENTERPRISE_USER, type ResourceType, type ScimResource } from './types.js';
 
 /**
@@ -28,7 +29,7 @@ export interface FilterPlan {
 const ATTRIBUTE_PATH = /^(?:urn:[^\s[\]"]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-]*)?$/;
 
 /** Compiles a filter; throws ScimError 400 invalidFilter with the reason when it is not valid. */
-export function compileFilter(type: ResourceType, filter: string): FilterPlan {
+export function compileFilter(type: ResourceType, filter: string, schemas: SchemaRegistry = BUILT_IN_SCHEMAS): FilterPlan {
   if (typeof filter !== 'string' || filter.trim() === '') throw badRequest('invalidFilter', 'Filter is empty');
   let ast: Filter;
   try {
@@ -45,7 +46,7 @@ export function compileFilter(type: ResourceType, filter: string): FilterPlan {
     needsMembers,
     matches(resource, members) {
       const target = needsMembers ? { ...resource, members: (members ?? []).map((value) => ({ value })) } : resource;
-      return matchesFilter(target, ast, { isCaseExact });
+      return matchesFilter(target, ast, { isCaseExact: (attrPath) => isCaseExact(type, attrPath, schemas) });
     },
   };
 }
@@ -220,9 +221,11 @@ function canonical(attrPath: string): string {
   return urn === undefined || isCoreSchema(urn) ? path : `${urn.toLowerCase()}:${path}`;
 }
 
-function isCaseExact(attrPath: string): boolean {
-  const path = canonical(attrPath);
-  return path === 'id' || path === 'externalid';
+/** `id` and every attribute its schema declares caseExact (externalId, declared extension attributes). */
+function isCaseExact(type: ResourceType, attrPath: string, schemas: SchemaRegistry): boolean {
+  if (canonical(attrPath) === 'id') return true;
+  const resolved = schemas.resolve(type, attrPath);
+  return (resolved?.sub ?? resolved?.attribute)?.caseExact ?? false;
 }
 
 function referencesMembers(filter: Filter): boolean {

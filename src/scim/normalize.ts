@@ -2,6 +2,7 @@ import { attributesOf, coreSchemaOf, findAttribute, type AttributeDefinition } f
 import { badRequest } from './errors.js';
 import { findKey, isCoreSchema, isPlainObject } from './filter-match.js';
 import { parsePath } from './paths.js';
+import { BUILT_IN_SCHEMAS, type SchemaRegistry } from './schema-registry.js';
 import { SCHEMA_ENTERPRISE_USER, type ResourceType } from './types.js';
 
 /**
@@ -25,7 +26,7 @@ const SERVER_ASSIGNED = new Set(['id', 'meta']);
  * nulls are dropped (Q9), known attribute names get their canonical spelling (Q7), string
  * booleans are coerced (Q2) and `manager` becomes `{ value }` (Q6). Strings are never reformatted.
  */
-export function normalizeResource(type: ResourceType, body: unknown): Record<string, unknown> {
+export function normalizeResource(type: ResourceType, body: unknown, schemas: SchemaRegistry = BUILT_IN_SCHEMAS): Record<string, unknown> {
   if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'Request body must be a JSON object');
   const coreDefinitions = attributesOf(coreSchemaOf(type));
   const doc: Record<string, unknown> = {};
@@ -36,6 +37,12 @@ export function normalizeResource(type: ResourceType, body: unknown): Record<str
     if (key.toLowerCase() === SCHEMA_ENTERPRISE_USER.toLowerCase()) {
       const extension = normalizeEnterprise(value);
       if (extension !== undefined) doc[SCHEMA_ENTERPRISE_USER] = extension;
+      continue;
+    }
+    // A declared extension is checked against its declaration later (extensions.ts).
+    const extensionUrn = schemas.extensionUrn(type, key);
+    if (extensionUrn !== undefined) {
+      doc[extensionUrn] = value;
       continue;
     }
     const definition = findAttribute(coreDefinitions, key);

@@ -80,8 +80,8 @@ export interface ApiBridge {
 }
 
 export interface ApiBridgeOptions {
-  /** Connection ids with how many secrets each accepts. */
-  connections: { id: string; secrets?: number }[];
+  /** Connection ids with how many secrets each accepts, and optional config keys (e.g. `extensions`). */
+  connections: { id: string; secrets?: number; extra?: Record<string, unknown> }[];
   /** Redis URL; the shared test Redis by default. */
   redisUrl?: string;
   start?: Pick<StartOptions, 'worker'>;
@@ -105,6 +105,7 @@ export async function startApiBridge(label: string, options: ApiBridgeOptions): 
       auth: { bearer: secrets[c.id] },
       target: { baseUrl: 'http://127.0.0.1:9', auth: { type: 'none' } },
       mapping: SAMPLE_MAPPING,
+      ...c.extra,
     })),
   });
   const bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: options.start?.worker ?? false });
