@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { fieldsHash, planDelivery, type Delivered, type TargetIdResolver } from '../delivery/plan.js';
 import { loadMapping } from '../mapping/load.js';
-import type { MappingPlan, PlannedCall } from '../mapping/types.js';
+import { referenceKey, type EvalContext, type GroupInfo, type MappingPlan, type PlannedCall } from '../mapping/types.js';
 import { ScimError } from '../scim/errors.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
@@ -32,7 +32,13 @@ export async function runDryRun(args: string[], io: Io): Promise<number> {
   try {
     ({ values } = parseArgs({
       args,
-      options: { mapping: { type: 'string' }, request: { type: 'string' }, state: { type: 'string' }, json: { type: 'boolean' } },
+      options: {
+        mapping: { type: 'string' },
+        request: { type: 'string' },
+        state: { type: 'string' },
+        groups: { type: 'string' },
+        json: { type: 'boolean' },
+      },
       strict: true,
     }));
   } catch (err) {
@@ -40,14 +46,19 @@ export async function runDryRun(args: string[], io: Io): Promise<number> {
     return 2;
   }
   if (!values.mapping || !values.request) {
-    io.stderr('Usage: scim-bridge dry-run --mapping FILE --request FILE [--state FILE] [--json]\n');
+    io.stderr('Usage: scim-bridge dry-run --mapping FILE --request FILE [--state FILE] [--groups "Name A,Name B"] [--json]\n');
     return 2;
   }
   try {
     const plan = await loadMapping(values.mapping);
     const request = (await readJson(values.request)) as ScimRequest;
     const state = values.state ? ((await readJson(values.state)) as ScimResource & { members?: { value: string }[] }) : undefined;
-    const calls = await dryRun(plan, request, state);
+    const groups = (values.groups ?? '')
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name !== '')
+      .map((displayName) => ({ id: `GROUP_${displayName}`, displayName }));
+    const calls = await dryRun(plan, request, state, groups);
     if (values.json) {
       io.stdout(`${JSON.stringify(calls.map((c) => c.request), null, 2)}\n`);
     } else if (calls.length === 0) {
@@ -76,7 +87,9 @@ export async function dryRun(
   plan: MappingPlan,
   request: ScimRequest,
   state?: ScimResource & { members?: { value: string }[] },
+  groups: GroupInfo[] = [],
 ): Promise<PlannedCall[]> {
+  const resolver = placeholders(groups);
   const match = /^\/?(Users|Groups)(?:\/([^/?]+))?/i.exec(request.path ?? '');
   if (!match) throw new Error(`request.path must start with /Users or /Groups, got "${request.path}"`);
   const type: ResourceType = match[1]!.toLowerCase() === 'users' ? 'User' : 'Group';
@@ -87,7 +100,7 @@ export async function dryRun(
   if (method === 'POST') {
     const { doc, members } = newResource(type, normalizeResource(type, request.body), { id: 'NEW_ID', now });
     await rejectOnRules(plan, type, doc);
-    return simulate(plan, type, { doc, members: members ?? [], deleted: false }, { state: null, members: new Map() });
+    return simulate(plan, type, { doc, members: members ?? [], deleted: false }, { state: null, members: new Map() }, resolver);
   }
 
   if (!state) throw new Error(`${method} needs the current resource: pass --state FILE (the resource as GET returns it)`);
@@ -99,13 +112,13 @@ export async function dryRun(
     state: {
       targetId: TARGET_ID,
       revision: 1,
-      bodyHash: await fieldsHash(plan, type, before),
+      bodyHash: await fieldsHash(plan, type, before, await contextFor(plan, type, before, resolver)),
       ...(type === 'User' ? { active: before.active !== false } : {}),
     },
     members: new Map(beforeMembers.map((id) => [id, memberTargetId(id)])),
   };
 
-  if (method === 'DELETE') return simulate(plan, type, { doc: before, members: [], deleted: true }, delivered);
+  if (method === 'DELETE') return simulate(plan, type, { doc: before, members: [], deleted: true }, delivered, resolver);
 
   let after: ScimResource;
   let afterMembers = new Set(beforeMembers);
@@ -121,29 +134,31 @@ export async function dryRun(
     throw new Error(`request.method must be POST, PUT, PATCH or DELETE, got "${request.method}"`);
   }
   await rejectOnRules(plan, type, after);
-  return simulate(plan, type, { doc: after, members: [...afterMembers], deleted: false }, delivered);
+  return simulate(plan, type, { doc: after, members: [...afterMembers], deleted: false }, delivered, resolver);
 }
 
 /**
  * Runs the worker's planner (delivery/plan.ts) with no target: lookups find nothing, creates
- * answer TARGET_ID, and every member already has its placeholder target id.
+ * answer TARGET_ID, every member and referenced resource already has its placeholder target id
+ * (TARGET_ID_OF_<id>), and values captured from answers show as CAPTURED_<name>.
  */
 async function simulate(
   plan: MappingPlan,
   type: ResourceType,
   resource: { doc: ScimResource; members: string[]; deleted: boolean },
   delivered: Delivered,
+  resolver: TargetIdResolver,
 ): Promise<PlannedCall[]> {
   const current = { type, id: resource.doc.id, revision: 2, doc: resource.doc, deleted: resource.deleted, ...(type === 'Group' ? { members: resource.members } : {}) };
   const calls: PlannedCall[] = [];
   let state = delivered.state;
   // A create is the only step that makes the planner stop early, so two rounds always suffice.
   for (let round = 0; round < 2; round += 1) {
-    const planned = await planDelivery({ type, current, delivered: { state, members: delivered.members }, mapping: plan, resolver: placeholders });
+    const planned = await planDelivery({ type, current, delivered: { state, members: delivered.members }, mapping: plan, resolver });
     for (const step of planned.steps) {
       if (!step.action) continue;
-      const targetId = step.link ? undefined : TARGET_ID;
-      calls.push(...(await plan.plan({ type, resource: resource.doc, targetId, action: step.action })));
+      const input = { type, resource: resource.doc, targetId: TARGET_ID, action: step.action, context: planned.context, captured: CAPTURED };
+      calls.push(...(await plan.plan(input)));
       if (step.link === 'create') state = { revision: 0, ...step.after, targetId: TARGET_ID };
     }
     if (planned.complete) break;
@@ -151,10 +166,25 @@ async function simulate(
   return calls;
 }
 
-const placeholders: TargetIdResolver = {
-  member: async (id) => ({ id, targetId: memberTargetId(id), type: 'User' }),
-  isGroup: async () => false,
-};
+function placeholders(groups: GroupInfo[]): TargetIdResolver {
+  return {
+    member: async (id) => ({ id, targetId: memberTargetId(id), type: 'User' }),
+    isGroup: async () => false,
+    reference: async (_type, id) => memberTargetId(id),
+    groupsOf: async () => groups,
+  };
+}
+
+/** Any captured name reads as CAPTURED_<name>. */
+const CAPTURED: Record<string, unknown> = new Proxy({}, { get: (_target, name) => (typeof name === 'string' ? `CAPTURED_${name}` : undefined) });
+
+/** The evaluation context the worker would build for `doc` (for the "before" hash). */
+async function contextFor(plan: MappingPlan, type: ResourceType, doc: ScimResource, resolver: TargetIdResolver): Promise<EvalContext> {
+  const context: EvalContext = type === 'User' && plan.usesGroups('User') ? { groups: await resolver.groupsOf(doc.id) } : {};
+  const targetIds = new Map<string, string | null>();
+  for (const ref of await plan.references(type, doc, context)) targetIds.set(referenceKey(ref.type, ref.id), memberTargetId(ref.id));
+  return { ...context, targetIds };
+}
 
 function applyMemberChange(current: Set<string>, change: MemberChange | undefined): Set<string> {
   if (!change) return current;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { MappingPlan, MemberContext, TargetAction } from '../mapping/types.js';
+import { referenceKey, type EvalContext, type GroupInfo, type MappingPlan, type MemberContext, type Reference, type TargetAction } from '../mapping/types.js';
 import type { ResourceType, ScimResource } from '../scim/types.js';
 import type { DeliveryState, StoredResource } from '../store/types.js';
 
@@ -28,6 +28,10 @@ export interface TargetIdResolver {
   member(id: string): Promise<MemberContext | undefined>;
   /** Whether a delivered member is a group (for removeMember), else it is taken for a user. */
   isGroup(id: string): Promise<boolean>;
+  /** A referenced resource's target id; undefined while it exists without one; null once it is gone. */
+  reference(type: ResourceType, id: string): Promise<string | null | undefined>;
+  /** The groups a user is in (for `fromGroups` and `$groups`). */
+  groupsOf(userId: string): Promise<GroupInfo[]>;
 }
 
 export interface PlanInput {
@@ -36,10 +40,21 @@ export interface PlanInput {
   delivered: Delivered;
   mapping: MappingPlan;
   resolver: TargetIdResolver;
+  /**
+   * Plan even when this revision was delivered: something the resource's fields read changed
+   * elsewhere (a referenced resource linked or went, a group was renamed). Unchanged fields
+   * still cause no call.
+   */
+  recheck?: boolean;
 }
 
 /** One thing to do on the target, and what to record once it succeeded. */
 export interface DeliveryStep {
+  /**
+   * Identifies the step across retries: a retry resumes an action's list of calls after the last
+   * one that succeeded only when the new plan has a step with the same key.
+   */
+  key?: string;
   /** The mapping action whose calls this step makes; absent for bookkeeping-only steps. */
   action?: TargetAction;
   /** 404/410 means the goal is reached (deactivating a user that is already gone). */
@@ -58,7 +73,8 @@ export interface DeliveryStep {
   purge?: true;
 }
 
-export type PlanOutcome = 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting';
+/** `pending`: a referenced resource has no target id yet, so nothing may be sent. */
+export type PlanOutcome = 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting' | 'pending';
 
 export interface DeliveryPlan {
   /** What the delivery amounts to once every step succeeded. */
@@ -66,6 +82,14 @@ export interface DeliveryPlan {
   steps: DeliveryStep[];
   /** Members that wait for their target id (group stays `waiting`). */
   waiting: string[];
+  /** What the steps' calls are rendered with (resolved references, the user's groups). */
+  context: EvalContext;
+  /** Every reference of the resource: the caller re-delivers it when one of them links or goes. */
+  references: Reference[];
+  /** References without a target id yet (outcome `pending`). */
+  pending: Reference[];
+  /** Users whose group-derived fields may have changed with this group: re-deliver them. */
+  affected: string[];
   /** Revision to record as delivered once every step succeeded (converged only). */
   revision?: number;
   /** False when the plan stops at a create: plan again once its target id is known. */
@@ -75,57 +99,136 @@ export interface DeliveryPlan {
 export async function planDelivery(input: PlanInput): Promise<DeliveryPlan> {
   const { type, current, mapping } = input;
   const saved = input.delivered.state;
-  const done = (outcome: PlanOutcome): DeliveryPlan => ({ outcome, steps: [], waiting: [], complete: true });
-  if (!mapping.supports(type)) return done('unsupported');
-  if (!current) return done('purged');
-  if (saved && saved.revision >= current.revision) return done('stale');
+  const watchesGroups = type === 'Group' && mapping.usesGroups('User');
+  if (!mapping.supports(type) && !watchesGroups) return empty('unsupported');
+  if (!current) return empty('purged');
+  if (saved && saved.revision >= current.revision && !(input.recheck && !current.deleted)) return empty('stale');
   const state: DeliveryState = saved ?? { revision: 0 };
-  if (current.deleted) return planRemoval(input, state);
+  if (!mapping.supports(type)) return planGroupWatch(input, current, state);
+
+  const { context, references, pending } = await contextOf(input, current);
+  if (current.deleted) return { ...(await planRemoval(input, current, state)), context, references };
+  if (pending.length > 0) return { ...empty('pending'), context, references, pending };
 
   const steps: DeliveryStep[] = [];
-  if (!state.targetId) {
-    if (mapping.has(type, 'lookup')) steps.push({ action: { kind: 'lookup' }, link: 'lookup' });
+  // A create whose later calls have not all run yet is resumed, even though it has its target id.
+  if (!state.targetId || state.progress?.step === 'create') {
+    if (!state.targetId && mapping.has(type, 'lookup')) steps.push({ key: 'lookup', action: { kind: 'lookup' }, link: 'lookup' });
     steps.push({
+      key: 'create',
       action: { kind: 'create' },
       link: 'create',
-      before: { createPending: true },
-      after: { createPending: false, bodyHash: await fieldsHash(mapping, type, current.doc), active: type === 'User' ? true : undefined },
+      ...(state.targetId ? {} : { before: { createPending: true } }),
+      after: {
+        createPending: false,
+        bodyHash: await fieldsHash(mapping, type, current.doc, context),
+        active: type === 'User' ? true : undefined,
+      },
       ...(state.createPending && !mapping.has(type, 'lookup') ? { unsure: true as const } : {}),
     });
-    return { outcome: 'converged', steps, waiting: [], complete: false };
+    return { ...empty('converged'), steps, context, references, complete: false };
   }
 
-  steps.push(...(await attributeSteps(mapping, type, current.doc, state)));
+  steps.push(...(await attributeSteps(mapping, type, current.doc, state, context)));
   const waiting = type === 'Group' ? await memberSteps(input, current, steps) : [];
+  const affected = watchesGroups ? await groupChange(input, current, state, steps) : [];
   return waiting.length > 0
-    ? { outcome: 'waiting', steps, waiting, complete: true }
-    : { outcome: 'converged', steps, waiting, revision: current.revision, complete: true };
+    ? { ...empty('waiting'), steps, waiting, context, references, affected }
+    : { ...empty('converged'), steps, context, references, affected, revision: current.revision };
+}
+
+function empty(outcome: PlanOutcome): DeliveryPlan {
+  return { outcome, steps: [], waiting: [], context: {}, references: [], pending: [], affected: [], complete: true };
+}
+
+/** The user's groups (when the mapping reads them) and the target ids of its references. */
+async function contextOf(
+  input: PlanInput,
+  current: StoredResource & { deleted: boolean },
+): Promise<{ context: EvalContext; references: Reference[]; pending: Reference[] }> {
+  const { type, mapping, resolver } = input;
+  const context: EvalContext = {};
+  if (type === 'User' && mapping.usesGroups('User')) context.groups = await resolver.groupsOf(current.id);
+  const references = await evaluating(() => mapping.references(type, current.doc, context));
+  const targetIds = new Map<string, string | null>();
+  const pending: Reference[] = [];
+  for (const reference of references) {
+    const targetId = await resolver.reference(reference.type, reference.id);
+    // A deleted resource keeps its references resolvable: its calls are rendered with null.
+    if (targetId === undefined && !current.deleted) pending.push(reference);
+    targetIds.set(referenceKey(reference.type, reference.id), targetId ?? null);
+  }
+  context.targetIds = targetIds;
+  return { context, references, pending };
 }
 
 /** A deleted resource: delete (or deactivate) it in the target if it got there, then forget it. */
-async function planRemoval(input: PlanInput, state: DeliveryState): Promise<DeliveryPlan> {
+async function planRemoval(input: PlanInput, current: StoredResource, state: DeliveryState): Promise<DeliveryPlan> {
   const { type, mapping } = input;
   const steps: DeliveryStep[] = [];
   if (state.targetId) {
-    if (mapping.has(type, 'delete')) steps.push({ action: { kind: 'delete' } });
-    else if (mapping.has(type, 'deactivate')) steps.push({ action: { kind: 'deactivate' }, goneIsOk: true });
+    if (mapping.has(type, 'delete')) steps.push({ key: 'delete', action: { kind: 'delete' } });
+    else if (mapping.has(type, 'deactivate')) steps.push({ key: 'deactivate', action: { kind: 'deactivate' }, goneIsOk: true });
   } else if (state.createPending && mapping.has(type, 'lookup')) {
     // A create may have reached the target unseen: a lookup that finds it re-plans the delete.
-    steps.push({ action: { kind: 'lookup' }, link: 'lookup' });
+    steps.push({ key: 'lookup', action: { kind: 'lookup' }, link: 'lookup' });
   }
   steps.push({ purge: true });
-  return { outcome: 'deleted', steps, waiting: [], complete: true };
+  const affected = type === 'Group' && mapping.usesGroups('User') ? await formerMembers(input, current) : [];
+  return { ...empty('deleted'), steps, affected };
+}
+
+/**
+ * A group the mapping does not deliver but whose memberships feed users' fields (`fromGroups`):
+ * remember who was in it, and re-deliver the users who joined or left, or every member when the
+ * group was renamed or deleted.
+ */
+async function planGroupWatch(input: PlanInput, current: StoredResource & { deleted: boolean }, state: DeliveryState): Promise<DeliveryPlan> {
+  if (current.deleted) return { ...empty('deleted'), steps: [{ purge: true }], affected: await formerMembers(input, current) };
+  const steps: DeliveryStep[] = [];
+  const desired = new Set(current.members ?? []);
+  for (const id of desired) {
+    if (!input.delivered.members.has(id)) steps.push({ member: { id, targetId: '' } });
+  }
+  for (const id of input.delivered.members.keys()) {
+    if (!desired.has(id)) steps.push({ member: { id, targetId: null } });
+  }
+  const affected = await groupChange(input, current, state, steps);
+  return { ...empty('converged'), steps, affected, revision: current.revision };
+}
+
+/** Users whose groups changed with this delivery of a group (member steps already planned). */
+async function groupChange(input: PlanInput, current: StoredResource, state: DeliveryState, steps: DeliveryStep[]): Promise<string[]> {
+  const nameHash = hashOf({ displayName: current.doc.displayName, externalId: current.doc.externalId });
+  if (state.nameHash !== undefined && state.nameHash !== nameHash) {
+    steps.push({ after: { nameHash } });
+    return [...new Set([...(current.members ?? []), ...input.delivered.members.keys()])];
+  }
+  if (state.nameHash === undefined) steps.push({ after: { nameHash } });
+  return steps.flatMap((step) => (step.member ? [step.member.id] : []));
+}
+
+async function formerMembers(input: PlanInput, current: StoredResource): Promise<string[]> {
+  return [...new Set([...input.delivered.members.keys(), ...(current.members ?? [])])];
 }
 
 /** Reactivate, update the mapped fields if they changed, deactivate: in that order (users). */
-async function attributeSteps(mapping: MappingPlan, type: ResourceType, doc: ScimResource, state: DeliveryState): Promise<DeliveryStep[]> {
+async function attributeSteps(
+  mapping: MappingPlan,
+  type: ResourceType,
+  doc: ScimResource,
+  state: DeliveryState,
+  context: EvalContext,
+): Promise<DeliveryStep[]> {
   const steps: DeliveryStep[] = [];
   const wantActive = type === 'User' ? doc.active !== false : undefined;
   const toggle = wantActive !== undefined && wantActive !== state.active && mapping.has(type, wantActive ? 'reactivate' : 'deactivate');
-  if (toggle && wantActive) steps.push({ action: { kind: 'reactivate' }, after: { active: true } });
-  const hash = await fieldsHash(mapping, type, doc);
-  if (hash !== state.bodyHash && mapping.has(type, 'update')) steps.push({ action: { kind: 'update' }, after: { bodyHash: hash } });
-  if (toggle && !wantActive) steps.push({ action: { kind: 'deactivate' }, after: { active: false } });
+  if (toggle && wantActive) steps.push({ key: 'reactivate', action: { kind: 'reactivate' }, after: { active: true } });
+  const hash = await fieldsHash(mapping, type, doc, context);
+  if (hash !== state.bodyHash && mapping.has(type, 'update')) {
+    steps.push({ key: `update:${hash}`, action: { kind: 'update' }, after: { bodyHash: hash } });
+  }
+  if (toggle && !wantActive) steps.push({ key: 'deactivate', action: { kind: 'deactivate' }, after: { active: false } });
   return steps;
 }
 
@@ -143,7 +246,7 @@ async function memberSteps(input: PlanInput, group: StoredResource, steps: Deliv
       if (delivered.has(memberId)) continue;
       const member = await resolver.member(memberId);
       if (!member) waiting.push(memberId);
-      else steps.push({ action: { kind: 'addMember', member }, member: { id: memberId, targetId: member.targetId } });
+      else steps.push({ key: `addMember:${memberId}`, action: { kind: 'addMember', member }, member: { id: memberId, targetId: member.targetId } });
     }
   }
   for (const [memberId, memberTargetId] of delivered) {
@@ -154,7 +257,11 @@ async function memberSteps(input: PlanInput, group: StoredResource, steps: Deliv
       continue;
     }
     const type: ResourceType = (await resolver.isGroup(memberId)) ? 'Group' : 'User';
-    steps.push({ action: { kind: 'removeMember', member: { id: memberId, targetId: memberTargetId, type } }, member: forget });
+    steps.push({
+      key: `removeMember:${memberId}`,
+      action: { kind: 'removeMember', member: { id: memberId, targetId: memberTargetId, type } },
+      member: forget,
+    });
   }
   return waiting;
 }
@@ -178,9 +285,12 @@ export async function evaluating<T>(evaluate: () => Promise<T>): Promise<T> {
 }
 
 /** Hash of the mapped fields: an update is due when it differs from the last one delivered. */
-export async function fieldsHash(mapping: MappingPlan, type: ResourceType, doc: ScimResource): Promise<string> {
-  const fields = await evaluating(() => mapping.fields(type, doc));
-  return createHash('sha256').update(stableJson(fields)).digest('base64url');
+export async function fieldsHash(mapping: MappingPlan, type: ResourceType, doc: ScimResource, context?: EvalContext): Promise<string> {
+  return hashOf(await evaluating(() => mapping.fields(type, doc, context)));
+}
+
+function hashOf(value: unknown): string {
+  return createHash('sha256').update(stableJson(value)).digest('base64url');
 }
 
 /** JSON with sorted keys, so equal field sets hash equally whatever their key order. */

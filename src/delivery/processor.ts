@@ -1,12 +1,14 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { BridgeError } from '../lib/errors.js';
-import type { MappingPlan, PlannedCall, TargetAction } from '../mapping/types.js';
+import { answerShape } from '../mapping/target-id.js';
+import type { EvalContext, MappingPlan, PlannedCall, TargetAction, TargetAnswer } from '../mapping/types.js';
 import type { ResourceType, ScimResource } from '../scim/types.js';
 import type { DeliveryState, ResourceStore } from '../store/types.js';
 import { classifyOutcome, type CallOutcome, type Classification } from './classify.js';
 import type { TargetClient, TargetResponse } from './http-client.js';
 import { evaluating, MappingFailed, planDelivery, type DeliveryStep, type TargetIdResolver } from './plan.js';
 import { silentLogger, type DeliveryLogFields, type DeliveryLogger } from './logger.js';
+import { redactBody } from './redact.js';
 import type { ResourceLease, ResourceLock } from './resource-lock.js';
 import type { DeliveryJobData } from './types.js';
 
@@ -39,6 +41,8 @@ export interface DeliveryResult {
    * unsupported: the mapping does not deliver this type; purged: nothing left to deliver;
    * stale: a newer job already delivered this revision; deleted: removed from the target;
    * converged: the target matches the store; waiting: a group whose members are not linked yet.
+   * (A resource whose `ref:` field names a resource without a target id yet is retried with
+   * GW_MAP_REF_PENDING instead.)
    */
   outcome: 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting';
   /** Target calls made by this attempt. */
@@ -59,6 +63,17 @@ interface Run {
   state: DeliveryState;
   /** The document being delivered (the tombstone's last document after a delete). */
   doc?: ScimResource;
+  /** What the current plan's calls are rendered with. */
+  context: EvalContext;
+  /** A follow-up job (a reference linked, a group changed): re-plan even an already delivered revision. */
+  recheck: boolean;
+}
+
+/** What one step's calls came to. */
+interface CallsDone {
+  responses: Array<{ planned: PlannedCall; response: TargetResponse }>;
+  /** A create answered what an `on:` rule calls `exists`. */
+  exists?: boolean;
 }
 
 /** Plans of one job: a create re-plans once; a bound keeps a confused mapping from looping. */
@@ -68,22 +83,12 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   const { store, plan: mapping, client } = deps;
   const logger = deps.logger ?? silentLogger;
   const lockRetryMs = deps.lockRetryMs ?? 500;
-  const resolver: TargetIdResolver = {
-    async member(memberId) {
-      const user = (await store.getDeliveryState('User', memberId))?.targetId;
-      if (user) return { id: memberId, targetId: user, type: 'User' };
-      const group = (await store.getDeliveryState('Group', memberId))?.targetId;
-      return group ? { id: memberId, targetId: group, type: 'Group' } : undefined;
-    },
-    async isGroup(memberId) {
-      return (await store.getDeliveryState('Group', memberId)) !== null;
-    },
-  };
+  const resolver = storeResolver(store);
 
   return async function processDelivery(job, token) {
     const { type, id, revision } = job.data;
     const log: DeliveryLogFields = { jobId: job.id, connectionId: deps.connectionId, type, resourceId: id, revision };
-    if (!mapping.supports(type)) return { outcome: 'unsupported', calls: 0 };
+    if (!mapping.supports(type) && !(type === 'Group' && mapping.usesGroups('User'))) return { outcome: 'unsupported', calls: 0 };
 
     const lease = await deps.lock.acquire(type, id);
     if (!lease) {
@@ -91,7 +96,8 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       await job.moveToDelayed(Date.now() + lockRetryMs, token);
       throw new DelayedError();
     }
-    const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 } };
+    const recheck = job.data.trigger !== undefined;
+    const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck };
     try {
       const outcome = await converge(run);
       logger.info({ ...log, calls: run.calls, outcome }, 'delivery done');
@@ -110,14 +116,24 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       const [current, saved] = await Promise.all([store.getForDelivery(run.type, run.id), store.getDeliveryState(run.type, run.id)]);
       if (saved) run.state = saved;
       if (current) run.doc = current.doc;
-      const members = run.type === 'Group' && current && !current.deleted ? await store.getDeliveredMembers(run.id) : new Map<string, string>();
-      const planned = await planDelivery({ type: run.type, current, delivered: { state: saved, members }, mapping, resolver });
+      const members = run.type === 'Group' && current ? await store.getDeliveredMembers(run.id) : new Map<string, string>();
+      const planned = await planDelivery({ type: run.type, current, delivered: { state: saved, members }, mapping, resolver, recheck: run.recheck });
+      run.context = planned.context;
+      for (const reference of planned.references) await store.addDependant(reference, { type: run.type, id: run.id });
+      if (planned.outcome === 'pending') {
+        // Never sent without the reference: wait (BullMQ backoff, bounded by the attempts); the
+        // referenced resource re-queues this one as soon as it links.
+        const names = planned.pending.map((ref) => `${ref.type} ${ref.id} (${ref.where})`).join(', ');
+        throw new BridgeError('GW_MAP_REF_PENDING', `GW_MAP_REF_PENDING ${run.type} ${run.id} waits for the target id of ${names}`);
+      }
+      if (planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
       const relink = await execute(run, planned.steps);
       if (relink || !planned.complete) continue;
       if (planned.outcome === 'waiting') {
         logger.info({ ...run.log, waiting: planned.waiting.length }, 'members not linked yet, group stays pending');
       }
       if (planned.revision !== undefined) await save(run, { revision: planned.revision });
+      if (!planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
       return planned.outcome;
     }
     throw new BridgeError('GW_DELIVERY_RETRYABLE', `${run.type} ${run.id} did not converge in ${MAX_PLANS} plans`);
@@ -132,26 +148,32 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         logger.warn({ ...run.log, code: 'GW_DELIVERY_RETRYABLE' }, 'create outcome unknown and mapping has no lookup, creating again');
       }
       if (step.before) await save(run, step.before);
-      const responses = step.action ? await call(run, step.action, step.goneIsOk) : [];
-      if (step.link) {
-        const ok = step.link === 'lookup' ? responses.filter(({ response }) => response.status >= 200 && response.status < 300) : responses;
-        const targetId = readTargetId(ok);
-        if (step.link === 'lookup' && targetId) {
-          // bodyHash and active stay unknown, so the next plan brings the found account up to date.
-          await save(run, { targetId, bodyHash: undefined, active: undefined, createPending: false });
-          await enqueueGroupsOf(run);
+      if (step.purge) await enqueueDependants(run);
+      const done = step.action ? await callsOf(run, step, step.action) : { responses: [] };
+      if (done.exists) {
+        // The target says the account is already there (an `on:` rule): find it and link it.
+        const found = await lookup(run);
+        if (!found) {
+          throw new UnrecoverableError(
+            `GW_DELIVERY_REJECTED the create of ${run.type} ${run.id} was answered "exists" (on: rule), but the lookup found no account`,
+          );
+        }
+        await linked(run, found);
+        return true;
+      }
+      if (step.link === 'lookup') {
+        const targetId = readTargetId(done.responses.filter(({ response }) => response.status >= 200 && response.status < 300));
+        if (targetId) {
+          await linked(run, targetId);
           return true;
         }
-        if (step.link === 'create') {
-          if (!targetId) {
-            throw new UnrecoverableError(
-              `GW_MAP_NO_TARGET_ID the create response of ${run.type} ${run.id} has no target id where the mapping reads it`,
-            );
-          }
-          await save(run, { ...step.after, targetId });
-          await enqueueGroupsOf(run);
-          continue;
-        }
+      }
+      if (step.link === 'create') {
+        if (!run.state.targetId) throw noTargetId(run, done.responses);
+        await save(run, step.after ?? {});
+        await enqueueGroupsOf(run);
+        await enqueueDependants(run);
+        continue;
       }
       if (step.after) await save(run, step.after);
       if (step.member) await store.setDeliveredMember(run.id, step.member.id, step.member.targetId);
@@ -160,45 +182,128 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     return false;
   }
 
+  /** Records an account found by lookup; bodyHash and active stay unknown, so the next plan brings it up to date. */
+  async function linked(run: Run, targetId: string): Promise<void> {
+    await save(run, { targetId, bodyHash: undefined, active: undefined, createPending: false, progress: undefined });
+    await enqueueGroupsOf(run);
+    await enqueueDependants(run);
+  }
+
+  async function lookup(run: Run): Promise<string | undefined> {
+    const done = await callsOf(run, { key: 'lookup' }, { kind: 'lookup' });
+    return readTargetId(done.responses.filter(({ response }) => response.status >= 200 && response.status < 300));
+  }
+
+  /**
+   * Makes the calls of one action in order, each rendered after the previous one answered (so it
+   * can use captured values). With several calls, progress is saved after each one, and a retry
+   * of the same step resumes after the last that succeeded.
+   */
+  async function callsOf(run: Run, step: Pick<DeliveryStep, 'key' | 'goneIsOk' | 'link'>, action: TargetAction): Promise<CallsDone> {
+    const resource = run.doc;
+    if (!resource) throw new TypeError('callsOf() before the resource was read');
+    const count = mapping.callCount(run.type, action.kind);
+    const saved = run.state.progress;
+    const progress = saved && saved.step === step.key ? { ...saved, captured: { ...saved.captured } } : { step: step.key ?? action.kind, done: 0, captured: {} };
+    const responses: CallsDone['responses'] = [];
+    for (let index = progress.done; index < count; index += 1) {
+      const input = { type: run.type, resource, targetId: run.state.targetId, action, context: run.context, captured: progress.captured };
+      const planned = await evaluating(() => mapping.planCall(input, index));
+      if (planned) {
+        const response = await send(run, action, planned, step.goneIsOk);
+        if (response === 'exists') return { responses, exists: true };
+        responses.push({ planned, response });
+        const answer = answerOf(response);
+        if (planned.capture) Object.assign(progress.captured, planned.capture(answer));
+        // A create's id is saved the moment it is known: later calls of the list use it, and a
+        // retry resumes the create instead of creating again.
+        const createdId = action.kind === 'create' ? planned.reader?.readTargetId(answer) : undefined;
+        if (createdId) await save(run, { targetId: createdId, createPending: false });
+      }
+      progress.done = index + 1;
+      if (count > 1 && index < count - 1) await save(run, { progress: { ...progress } });
+    }
+    if (run.state.progress) await save(run, { progress: undefined });
+    return { responses };
+  }
+
+  /** One call: send it, apply the call's `on:` rules, then the default table; anything but success throws. */
+  async function send(run: Run, action: TargetAction, planned: PlannedCall, goneIsOk?: boolean): Promise<TargetResponse | 'exists'> {
+    if (!(await run.lease.extend())) {
+      throw new BridgeError('GW_DELIVERY_RETRYABLE', `lost the delivery lock of ${run.type} ${run.id}`);
+    }
+    let outcome: CallOutcome;
+    try {
+      outcome = await client.send(planned.request);
+    } catch (error) {
+      outcome = { error };
+    }
+    run.calls += 1;
+    const { method, path } = planned.request;
+    if ('status' in outcome && planned.respond) {
+      const verdict = await planned.respond(answerOf(outcome as TargetResponse));
+      if (verdict) {
+        const where = `${method} ${path.split('?')[0]} (${planned.where ?? action.kind})`;
+        switch (verdict.means) {
+          case 'ok':
+          case 'gone':
+            return outcome as TargetResponse;
+          case 'exists':
+            return 'exists';
+          case 'retry':
+            await fail(run, action, { kind: 'retry', code: 'GW_DELIVERY_RETRYABLE', reason: `GW_DELIVERY_RETRYABLE ${where} answered ${outcome.status} (on: retry)` });
+            break;
+          case 'invalid':
+            await fail(run, action, {
+              kind: 'reject',
+              code: 'GW_DELIVERY_INVALID_VALUE',
+              status: outcome.status,
+              reason: `GW_DELIVERY_INVALID_VALUE ${where} answered ${outcome.status}: ${redactBody(verdict.detail ?? outcome.bodyText) || '(no detail)'}`,
+            });
+        }
+      }
+    }
+    const verdict = classifyOutcome({ method, path, action: action.kind, ...(goneIsOk ? { goneIsOk } : {}) }, outcome);
+    if (verdict.kind !== 'ok') await fail(run, action, verdict);
+    return outcome as TargetResponse;
+  }
+
   /** Groups of a resource that just got its target id may have memberships waiting for it. */
   async function enqueueGroupsOf(run: Run): Promise<void> {
     const groupIds = await store.groupsOf(run.id);
     if (groupIds.length === 0) return;
     for (const group of await store.getMany('Group', groupIds)) {
+      await deps.enqueue({ connectionId: deps.connectionId, type: 'Group', id: group.id, revision: group.revision, trigger: `linked-${run.id}` });
+    }
+  }
+
+  /** Resources whose `ref:` field names this one: their field changes when it links or goes. */
+  async function enqueueDependants(run: Run): Promise<void> {
+    for (const dependant of await store.dependantsOf({ type: run.type, id: run.id })) {
+      const current = await store.getForDelivery(dependant.type, dependant.id);
+      if (!current || current.deleted) continue;
       await deps.enqueue({
         connectionId: deps.connectionId,
-        type: 'Group',
-        id: group.id,
-        revision: group.revision,
-        trigger: `linked-${run.id}`,
+        type: dependant.type,
+        id: dependant.id,
+        revision: current.revision,
+        trigger: `ref-${run.type}-${run.id}-r${run.state.revision}-${run.state.targetId ?? 'gone'}`,
       });
     }
   }
 
-  /** Makes the planned calls of one action in order; anything but success throws for BullMQ. */
-  async function call(run: Run, action: TargetAction, goneIsOk?: boolean): Promise<Array<{ planned: PlannedCall; response: TargetResponse }>> {
-    const resource = run.doc;
-    if (!resource) throw new TypeError('call() before the resource was read');
-    const targetId = action.kind === 'create' || action.kind === 'lookup' ? undefined : run.state.targetId;
-    const calls = await evaluating(() => mapping.plan({ type: run.type, resource, targetId, action }));
-    const done: Array<{ planned: PlannedCall; response: TargetResponse }> = [];
-    for (const planned of calls) {
-      if (!(await run.lease.extend())) {
-        throw new BridgeError('GW_DELIVERY_RETRYABLE', `lost the delivery lock of ${run.type} ${run.id}`);
-      }
-      let outcome: CallOutcome;
-      try {
-        outcome = await client.send(planned.request);
-      } catch (error) {
-        outcome = { error };
-      }
-      run.calls += 1;
-      const { method, path } = planned.request;
-      const verdict = classifyOutcome({ method, path, action: action.kind, ...(goneIsOk ? { goneIsOk } : {}) }, outcome);
-      if (verdict.kind !== 'ok') await fail(run, action, verdict);
-      done.push({ planned, response: outcome as TargetResponse });
+  /** Users whose group-derived fields may have changed with this group. */
+  async function enqueueAffected(run: Run, userIds: string[], groupRevision: number): Promise<void> {
+    if (userIds.length === 0) return;
+    for (const user of await store.getMany('User', userIds)) {
+      await deps.enqueue({
+        connectionId: deps.connectionId,
+        type: 'User',
+        id: user.id,
+        revision: user.revision,
+        trigger: `group-${run.id}-r${groupRevision}`,
+      });
     }
-    return done;
   }
 
   async function fail(run: Run, action: TargetAction, verdict: Exclude<Classification, { kind: 'ok' }>): Promise<never> {
@@ -223,10 +328,56 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   }
 }
 
-function readTargetId(responses: Array<{ planned: PlannedCall; response: TargetResponse }>): string | undefined {
+/** The planner's questions, answered from the store's delivery states. */
+function storeResolver(store: ResourceStore): TargetIdResolver {
+  return {
+    async member(memberId) {
+      const user = (await store.getDeliveryState('User', memberId))?.targetId;
+      if (user) return { id: memberId, targetId: user, type: 'User' };
+      const group = (await store.getDeliveryState('Group', memberId))?.targetId;
+      return group ? { id: memberId, targetId: group, type: 'Group' } : undefined;
+    },
+    async isGroup(memberId) {
+      return (await store.getDeliveryState('Group', memberId)) !== null;
+    },
+    async reference(type, id) {
+      const targetId = (await store.getDeliveryState(type, id))?.targetId;
+      if (targetId) return targetId;
+      return (await store.get(type, id)) ? undefined : null;
+    },
+    async groupsOf(userId) {
+      const groups = await store.getMany('Group', await store.groupsOf(userId));
+      return groups.map(({ id, doc }) => ({
+        id,
+        ...(typeof doc.displayName === 'string' ? { displayName: doc.displayName } : {}),
+        ...(typeof doc.externalId === 'string' ? { externalId: doc.externalId } : {}),
+      }));
+    },
+  };
+}
+
+function answerOf(response: TargetResponse): TargetAnswer {
+  return { status: response.status, headers: response.headers, body: response.json, bodyText: response.bodyText };
+}
+
+function readTargetId(responses: CallsDone['responses']): string | undefined {
   for (const { planned, response } of [...responses].reverse()) {
-    const id = planned.reader?.readTargetId({ status: response.status, headers: response.headers, body: response.json });
+    const id = planned.reader?.readTargetId(answerOf(response));
     if (id !== undefined && id !== '') return id;
   }
   return undefined;
+}
+
+/** GW_MAP_NO_TARGET_ID naming the `targetId` path and what the answer had instead. */
+function noTargetId(run: Run, responses: CallsDone['responses']): UnrecoverableError {
+  const withReader = responses.filter(({ planned }) => planned.reader);
+  const last = withReader[withReader.length - 1];
+  if (!last?.planned.reader) {
+    return new UnrecoverableError(`GW_MAP_NO_TARGET_ID the create of ${run.type} ${run.id} made no call with a targetId (all skipped by when:)`);
+  }
+  const { planned, response } = last;
+  const spec = planned.reader?.spec ?? '';
+  return new UnrecoverableError(
+    `GW_MAP_NO_TARGET_ID the create answer of ${run.type} ${run.id} (${planned.request.method} ${planned.request.path.split('?')[0]} → ${response.status}) has no id at targetId "${spec}" (${planned.where ?? 'create'}); the answer had ${answerShape(response.json)}`,
+  );
 }

@@ -1,8 +1,8 @@
 import jsonata from 'jsonata';
 import type { ResourceType } from '../scim/types.js';
-import type { CallDefinition, FieldRule, GroupsSection, MappingFile, UsersSection, ValidateRule } from './schema.js';
+import type { CallDefinition, FieldRule, GroupsSection, MappingFile, ResponseRule, UsersSection, ValidateRule } from './schema.js';
 import { scimPathProblem } from './scim-path.js';
-import { createTargetIdReader } from './target-id.js';
+import { createTargetIdReader, createValueReader, type Answer } from './target-id.js';
 import { parseTemplate, placeholders, TemplateSyntaxError, type Placeholder, type Template } from './template.js';
 import type { ResponseReader, TargetAction } from './types.js';
 
@@ -25,13 +25,17 @@ export interface CompileProblem {
 
 export interface CompiledExpression {
   source: string;
-  evaluate(input: unknown): Promise<unknown>;
+  /** Whether the expression reads `$groups` (then the planner loads the user's groups). */
+  readsGroups: boolean;
+  evaluate(input: unknown, bindings?: Record<string, unknown>): Promise<unknown>;
 }
 
 export type FieldSource =
   | { kind: 'from'; path: string }
   | { kind: 'expr'; expression: CompiledExpression }
-  | { kind: 'value'; value: unknown };
+  | { kind: 'value'; value: unknown }
+  /** Rows in priority order; `groups` folded as `match` compares them. */
+  | { kind: 'groups'; match: 'displayName' | 'externalId' | 'id'; table: { groups: Set<string>; value: unknown }[] };
 
 export interface CompiledField {
   name: string;
@@ -41,8 +45,20 @@ export interface CompiledField {
   map?: Record<string, unknown>;
   hasDefault: boolean;
   default?: unknown;
+  ref?: ResourceType;
+  when?: CompiledExpression;
+  omitIfEmpty: boolean;
+  type?: 'string' | 'number' | 'boolean';
   /** e.g. `users.fields.email`, for evaluation errors. */
   where: string;
+}
+
+/** One `on:` rule of a call. */
+export interface CompiledResponseRule {
+  statuses: Set<number>;
+  match?: CompiledExpression;
+  means: ResponseRule['means'];
+  detail?: (answer: Answer) => unknown;
 }
 
 export interface CompiledRule {
@@ -64,8 +80,12 @@ export interface CompiledCall {
   /** Undefined: the call sends no body. */
   body?: BodyNode;
   reader?: ResponseReader;
+  when?: CompiledExpression;
+  capture: [string, (answer: Answer) => unknown][];
+  rules: CompiledResponseRule[];
   /** Whether rendering needs the mapped fields (so calls like delete skip evaluating them). */
   needsFields: boolean;
+  /** e.g. `users.create` for a lone call, `users.create[1]` in a list. */
   where: string;
 }
 
@@ -73,7 +93,10 @@ export interface CompiledSection {
   key: 'users' | 'groups';
   fields: CompiledField[];
   rules: CompiledRule[];
-  calls: Map<ActionKind, CompiledCall>;
+  /** Each action's calls, in order. */
+  calls: Map<ActionKind, CompiledCall[]>;
+  /** Whether the fields read the user's groups. */
+  usesGroups: boolean;
 }
 
 export interface CompiledMapping {
@@ -108,13 +131,32 @@ function compileSection(key: 'users' | 'groups', section: UsersSection | GroupsS
   const fields = compileFields(key, section.fields ?? {}, problems);
   const rules = (section.validate ?? []).flatMap((rule, index) => compileRule(rule, [key, 'validate', index], problems) ?? []);
   const fieldNames = new Set(fields.map((field) => field.name));
-  const calls = new Map<ActionKind, CompiledCall>();
-  const definitions = section as Partial<Record<ActionKind, CallDefinition>>;
+  const calls = new Map<ActionKind, CompiledCall[]>();
+  const definitions = section as Partial<Record<ActionKind, CallDefinition | CallDefinition[]>>;
   for (const kind of CALL_KINDS[key]) {
     const definition = definitions[kind];
-    if (definition) calls.set(kind, compileCall(key, kind, definition, fieldNames, problems));
+    if (!definition) continue;
+    const list = Array.isArray(definition) ? definition : [definition];
+    // Placeholders a call may use: {targetId} once an earlier call of create gave it, and
+    // {captured.x} once an earlier call captured x.
+    const known = { targetId: kind !== 'create' && kind !== 'lookup', captured: new Set<string>() };
+    calls.set(
+      kind,
+      list.map((call, index) => {
+        const path: (string | number)[] = Array.isArray(definition) ? [key, kind, index] : [key, kind];
+        const compiled = compileCall(key, kind, call, path, fieldNames, known, problems);
+        if (call.targetId !== undefined) known.targetId = true;
+        for (const name of Object.keys(call.capture ?? {})) known.captured.add(name);
+        return compiled;
+      }),
+    );
   }
-  return { key, fields, rules, calls };
+  if (calls.get('create')?.some((call) => call.rules.some((rule) => rule.means === 'exists')) && !calls.has('lookup')) {
+    problems.push({ path: [key, 'create'], message: '`means: exists` runs the lookup call to link the account: add a `lookup:` call to this section' });
+  }
+  const usesGroups = fields.some((field) => field.source.kind === 'groups' || (field.source.kind === 'expr' && field.source.expression.readsGroups) || field.when?.readsGroups === true);
+  if (usesGroups && key === 'groups') problems.push({ path: [key, 'fields'], message: 'fromGroups and $groups read a user\'s groups; use them under users:' });
+  return { key, fields, rules, calls, usesGroups };
 }
 
 function compileFields(key: string, fields: Record<string, FieldRule>, problems: CompileProblem[]): CompiledField[] {
@@ -134,7 +176,7 @@ function compileFields(key: string, fields: Record<string, FieldRule>, problems:
     const where = path.join('.');
     if (typeof rule === 'string') {
       const source = compileFromPath(rule, path, problems);
-      if (source) compiled.push({ name, segments, source, hasDefault: false, where });
+      if (source) compiled.push({ name, segments, source, hasDefault: false, omitIfEmpty: false, where });
       continue;
     }
     let source: FieldSource | undefined;
@@ -142,9 +184,26 @@ function compileFields(key: string, fields: Record<string, FieldRule>, problems:
     else if (rule.expr !== undefined) {
       const expression = compileExpression(rule.expr, [...path, 'expr'], problems);
       if (expression) source = { kind: 'expr', expression };
+    } else if (rule.fromGroups !== undefined) {
+      const match = rule.fromGroups.match ?? 'displayName';
+      const fold = (name: string) => (match === 'displayName' ? name.toLowerCase() : name);
+      source = { kind: 'groups', match, table: rule.fromGroups.table.map((row) => ({ groups: new Set(row.groups.map(fold)), value: row.value })) };
     } else source = { kind: 'value', value: rule.value };
-    if (!source) continue;
-    compiled.push({ name, segments, source, map: rule.map, hasDefault: 'default' in rule, default: rule.default, where });
+    const when = rule.when === undefined ? undefined : compileExpression(rule.when, [...path, 'when'], problems);
+    if (!source || (rule.when !== undefined && !when)) continue;
+    compiled.push({
+      name,
+      segments,
+      source,
+      map: rule.map,
+      hasDefault: 'default' in rule,
+      default: rule.default,
+      ...(rule.ref ? { ref: rule.ref } : {}),
+      ...(when ? { when } : {}),
+      omitIfEmpty: rule.omitIfEmpty === true,
+      ...(rule.type ? { type: rule.type } : {}),
+      where,
+    });
   }
   return compiled;
 }
@@ -173,7 +232,7 @@ interface JsonataError {
 export function compileExpression(source: string, path: (string | number)[], problems: CompileProblem[]): CompiledExpression | undefined {
   try {
     const expression = jsonata(source);
-    return { source, evaluate: (input) => expression.evaluate(input) };
+    return { source, readsGroups: /\$groups\b/.test(source), evaluate: (input, bindings) => expression.evaluate(input, bindings) };
   } catch (err) {
     const { code, position, message } = err as JsonataError;
     const urnHint =
@@ -193,15 +252,16 @@ function compileCall(
   key: 'users' | 'groups',
   kind: ActionKind,
   definition: CallDefinition,
+  base: (string | number)[],
   fieldNames: Set<string>,
+  known: { targetId: boolean; captured: Set<string> },
   problems: CompileProblem[],
 ): CompiledCall {
-  const base = [key, kind];
-  const where = base.join('.');
+  const where = base.length === 3 ? `${key}.${kind}[${base[2]}]` : base.join('.');
   let needsFields = false;
   const check = (template: Template, path: (string | number)[]): Template => {
     for (const part of placeholders(template)) {
-      const message = placeholderProblem(part.placeholder, kind, key, fieldNames);
+      const message = placeholderProblem(part.placeholder, kind, key, fieldNames, known);
       if (message) problems.push({ path, message, offset: part.offset });
       if (part.placeholder.kind === 'field' || part.placeholder.kind === 'fields') needsFields = true;
     }
@@ -237,7 +297,36 @@ function compileCall(
       problems.push({ path: [...base, 'targetId'], message: (err as Error).message, offset: 0 });
     }
   }
-  return { kind, method: definition.method, path: compiledPath, headers, body, reader, needsFields, where };
+  const valueReader = (spec: string, path: (string | number)[]) => {
+    try {
+      return createValueReader(spec);
+    } catch (err) {
+      problems.push({ path, message: (err as Error).message, offset: 0 });
+      return () => undefined;
+    }
+  };
+  const capture = Object.entries(definition.capture ?? {}).map(
+    ([name, spec]): [string, (answer: Answer) => unknown] => [name, valueReader(spec, [...base, 'capture', name])],
+  );
+  const rules = (definition.on ?? []).map((rule, index): CompiledResponseRule => {
+    const path = [...base, 'on', index];
+    if (rule.means === 'exists' && kind !== 'create') {
+      problems.push({ path: [...path, 'means'], message: '`means: exists` is only for create calls (it links the account found by lookup)' });
+    }
+    if (rule.detail !== undefined && rule.means !== 'invalid') {
+      problems.push({ path: [...path, 'detail'], message: '`detail` is only read for `means: invalid`' });
+    }
+    const match = rule.match === undefined ? undefined : compileExpression(rule.match, [...path, 'match'], problems);
+    return {
+      statuses: new Set(Array.isArray(rule.status) ? rule.status : [rule.status]),
+      means: rule.means,
+      ...(match ? { match } : {}),
+      ...(rule.detail !== undefined ? { detail: valueReader(rule.detail, [...path, 'detail']) } : {}),
+    };
+  });
+  const when = definition.when === undefined ? undefined : compileExpression(definition.when, [...base, 'when'], problems);
+  if (when) needsFields = true;
+  return { kind, method: definition.method, path: compiledPath, headers, body, reader, ...(when ? { when } : {}), capture, rules, needsFields, where };
 }
 
 function compileBody(value: unknown, path: (string | number)[], template: (source: string, path: (string | number)[]) => Template): BodyNode {
@@ -257,12 +346,19 @@ function placeholderProblem(
   kind: ActionKind,
   key: 'users' | 'groups',
   fieldNames: Set<string>,
+  known: { targetId: boolean; captured: Set<string> },
 ): string | undefined {
   switch (placeholder.kind) {
     case 'targetId':
-      return kind === 'create' || kind === 'lookup'
-        ? `{targetId} is not known yet in ${kind} (the target has not given an id); use {fields.<name>} or {resource.<path>}`
-        : undefined;
+      return known.targetId
+        ? undefined
+        : `{targetId} is not known yet in ${kind} (the target has not given an id); use {fields.<name>} or {resource.<path>}, or use it in a later call of a list, after the call with targetId`;
+    case 'captured':
+      return known.captured.has(placeholder.name)
+        ? undefined
+        : `{captured.${placeholder.name}} is not captured by an earlier call of ${key}.${kind}; add \`capture: { ${placeholder.name}: <response path> }\` to an earlier call (${
+            known.captured.size > 0 ? `captured so far: ${[...known.captured].join(', ')}` : 'none captured so far'
+          })`;
     case 'memberTargetId':
     case 'memberId':
       return kind === 'addMember' || kind === 'removeMember' ? undefined : `{member.…} is only available in addMember and removeMember`;

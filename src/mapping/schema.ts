@@ -27,6 +27,29 @@ export const httpMethodSchema = z
   .enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE'])
   .describe('HTTP method of the call, in capitals.');
 
+/** `fromGroups:` a value chosen by the groups the user is in, first matching row first. */
+export const fromGroupsSchema = strictObject(
+  {
+    match: z
+      .enum(['displayName', 'externalId', 'id'])
+      .describe('Which group attribute the `groups` lists name. Default `displayName` (compared case-insensitively).')
+      .optional(),
+    table: z
+      .array(
+        strictObject(
+          {
+            groups: z.array(z.string().min(1)).min(1).describe('Group names (or externalIds / ids, see `match`); the row applies when the user is in any of them.'),
+            value: z.unknown().describe('The field value when this row applies.'),
+          },
+          'a fromGroups row',
+        ).describe('One row: the groups that give this value.'),
+      )
+      .min(1)
+      .describe('Rows in priority order: the first row naming a group the user is in gives the value. No row applies → the field\'s `default`.'),
+  },
+  'fromGroups',
+).describe("Derives the field from the user's group memberships (users only), e.g. a role from Entra groups. Re-delivered when memberships change or a group is renamed or deleted.");
+
 /** A rule object: exactly one source (`from`, `expr`, `value`) plus optional `map` and `default`. */
 export const fieldRuleObjectSchema = strictObject(
   {
@@ -41,6 +64,26 @@ export const fieldRuleObjectSchema = strictObject(
       .describe('JSONata expression evaluated with the SCIM resource as input. Always quote it in YAML.')
       .optional(),
     value: z.unknown().describe('A constant value, sent as written (string, number, boolean, null, list or object).').optional(),
+    fromGroups: fromGroupsSchema.optional(),
+    ref: z
+      .enum(['User', 'Group'])
+      .describe(
+        "The value is the SCIM id of another User (or Group) of this connection and is sent as that resource's target id. Delivery waits until it has one; if it is deleted the field becomes null.",
+      )
+      .optional(),
+    when: z
+      .string()
+      .min(1)
+      .describe('JSONata condition over the SCIM resource (and `$groups`); the field is left out unless it is truthy.')
+      .optional(),
+    omitIfEmpty: z
+      .boolean()
+      .describe('Leave the field out when its value is undefined, null, "", an empty list or an empty object.')
+      .optional(),
+    type: z
+      .enum(['string', 'number', 'boolean'])
+      .describe('Convert the value: `string` (numbers and booleans as text), `number` (numeric text), `boolean` (`true`/`false`/`1`/`0`, any case). A value that cannot be converted is a GW_MAP_EVAL.')
+      .optional(),
     map: z
       .record(z.string(), z.unknown())
       .describe(
@@ -55,18 +98,20 @@ export const fieldRuleObjectSchema = strictObject(
   'a field rule',
 )
   .superRefine((rule, ctx) => {
-    const sources = (['from', 'expr', 'value'] as const).filter((key) => key in rule);
+    const sources = (['from', 'expr', 'value', 'fromGroups'] as const).filter((key) => key in rule);
     if (sources.length !== 1) {
       ctx.addIssue({
         code: 'custom',
         message:
           sources.length === 0
-            ? 'a field rule needs one source: add `from: <SCIM path>`, `expr: <JSONata>` or `value: <constant>`'
+            ? 'a field rule needs one source: add `from: <SCIM path>`, `expr: <JSONata>`, `value: <constant>` or `fromGroups: {…}`'
             : `a field rule takes exactly one source, found ${sources.map((s) => `\`${s}\``).join(' and ')}; keep one`,
       });
     }
   })
-  .describe('Where one target field gets its value: exactly one of `from`, `expr`, `value`, plus optional `map` and `default`.');
+  .describe(
+    'Where one target field gets its value: exactly one of `from`, `expr`, `value`, `fromGroups`, plus optional `ref`, `map`, `default`, `when`, `omitIfEmpty`, `type`.',
+  );
 
 /** A target field rule: a SCIM path string (shorthand for `{from: …}`) or a rule object. */
 export const fieldRuleSchema = z
@@ -94,6 +139,31 @@ export const validateRuleSchema = strictObject(
   'a validate rule',
 ).describe('A JSONata predicate over the SCIM resource, and the message Entra gets when it is not true.');
 
+/** `on:` one response rule: which answers mean what. */
+export const responseRuleSchema = strictObject(
+  {
+    status: z
+      .union([z.number().int().min(100).max(599), z.array(z.number().int().min(100).max(599)).min(1)])
+      .describe('The status (or list of statuses) this rule applies to.'),
+    match: z
+      .string()
+      .min(1)
+      .describe('Optional JSONata predicate over the JSON answer body (`$status`, `$text` are bound too); the rule applies only when it is true.')
+      .optional(),
+    means: z
+      .enum(['ok', 'exists', 'gone', 'retry', 'invalid'])
+      .describe(
+        '`ok`: success; `exists` (create only): the account is already there, run `lookup` and link it; `gone`: already deleted/removed, counts as done; `retry`: transient, retried with backoff; `invalid`: permanent failure (GW_DELIVERY_INVALID_VALUE) with `detail` in the failed job\'s reason.',
+      ),
+    detail: z
+      .string()
+      .min(1)
+      .describe('For `invalid`: a response path (`error.message`, `errors[0].detail`) whose value goes into the failed job\'s reason.')
+      .optional(),
+  },
+  'a response rule',
+).describe('One response rule: `status`, optional `match`, what it `means`, and for `invalid` where the `detail` is.');
+
 const callShape = {
   method: httpMethodSchema,
   path: z
@@ -111,6 +181,19 @@ const callShape = {
       'JSON body; string leaves are templates. Default: the mapped fields for create and update, no body for the other calls. `body: null` sends no body.',
     )
     .optional(),
+  when: z
+    .string()
+    .min(1)
+    .describe('JSONata condition over the SCIM resource (with `$fields`, `$captured`, `$groups`); the call is skipped unless it is truthy.')
+    .optional(),
+  capture: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'capture names are letters, digits and _'), z.string().min(1))
+    .describe('Values to keep from this call\'s answer for later calls of the same action: name → response path (`id`, `data.uid`, `header:location`). Use them as `{captured.<name>}`.')
+    .optional(),
+  on: z
+    .array(responseRuleSchema)
+    .describe('What particular answers mean, checked in order before the default rules (e.g. 409 on create = already exists).')
+    .optional(),
 };
 
 const targetIdSchema = z
@@ -120,20 +203,41 @@ const targetIdSchema = z
     'Where the target id is in the answer: a dotted path into the JSON body (`id`, `data.account_id`, `data[0].account_id`) or `header:location` (last path segment of that header).',
   );
 
+/** One call, or a list of calls made in order (progress is saved after each one). */
+function oneOrMany<T extends z.ZodType>(call: T, kind: string, description: string) {
+  return z
+    .union([call, z.array(call).min(1)], {
+      error: () => `${kind} must be a call (method, path, …) or a list of calls`,
+    })
+    .describe(`${description} May be a list of calls, made in order; later calls can use \`{captured.<name>}\` from earlier answers.`);
+}
+
 function callSchema(kind: string, description: string) {
-  return strictObject(callShape, `the ${kind} call`, (key) =>
+  const call = strictObject(callShape, `the ${kind} call`, (key) =>
     key === 'targetId' ? `targetId is only read from create and lookup answers; remove it from ${kind}` : undefined,
   ).describe(description);
+  return oneOrMany(call, kind, description);
 }
 
 function idCallSchema(kind: string, description: string) {
-  return strictObject(
+  const call = strictObject(
     {
       ...callShape,
-      targetId: targetIdSchema,
+      targetId: targetIdSchema.optional(),
     },
     `the ${kind} call`,
   ).describe(description);
+  return oneOrMany(call, kind, description).superRefine((value, ctx) => {
+    const calls = Array.isArray(value) ? value : [value];
+    if (!calls.some((c) => c.targetId !== undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: Array.isArray(value) ? [] : ['targetId'],
+        message:
+          '`targetId` is required: say where the new id is in the answer, e.g. `targetId: id`, `targetId: data.account_id` or `targetId: header:location`',
+      });
+    }
+  });
 }
 
 const userCalls = {
@@ -233,4 +337,10 @@ export interface CallDefinition {
   headers?: Record<string, string>;
   body?: unknown;
   targetId?: string;
+  when?: string;
+  capture?: Record<string, string>;
+  on?: ResponseRule[];
 }
+
+export type ResponseRule = z.infer<typeof responseRuleSchema>;
+export type FromGroups = z.infer<typeof fromGroupsSchema>;

@@ -12,20 +12,45 @@ type Step = string | number;
 const PATH_PATTERN = /^(?:[^.[\]\s]+|\[\d+\])(?:\.[^.[\]\s]+|\[\d+\])*$/;
 const HEADER_PREFIX = 'header:';
 
+/** The parts of a target's answer a reader looks at. */
+export interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
+
 /** Parses a `targetId:` spec; throws an Error whose message says how to write a valid one. */
 export function createTargetIdReader(spec: string): ResponseReader {
+  const read = createValueReader(spec);
+  return { spec, readTargetId: (response) => asId(read(response)) };
+}
+
+/**
+ * Parses a response path (`targetId:`, `capture:`, a rule's `detail:`): a dotted path into the
+ * JSON body or `header:<name>`. Throws an Error whose message says how to write a valid one.
+ */
+export function createValueReader(spec: string): (response: Answer) => unknown {
   if (spec.startsWith(HEADER_PREFIX)) {
     const header = spec.slice(HEADER_PREFIX.length).trim().toLowerCase();
     if (!/^[a-z0-9-]+$/.test(header)) {
       throw new Error(`"${spec}" is not a header name; write e.g. "header:location"`);
     }
-    return { readTargetId: (response) => lastSegment(findHeader(response.headers, header)) };
+    return (response) => lastSegment(findHeader(response.headers, header));
   }
   if (!PATH_PATTERN.test(spec)) {
     throw new Error(`"${spec}" is not a response path; write a dotted path such as "id", "data.account_id" or "data[0].account_id", or "header:location"`);
   }
   const steps = parseSteps(spec);
-  return { readTargetId: (response) => asId(walk(response.body, steps)) };
+  return (response) => walk(response.body, steps);
+}
+
+/** What an answer had instead of the id, for GW_MAP_NO_TARGET_ID: its top-level keys, or its kind. */
+export function answerShape(body: unknown): string {
+  if (body === undefined || body === null || body === '') return 'an empty body';
+  if (Array.isArray(body)) return `a list of ${body.length}${body.length > 0 ? `, first with ${answerShape(body[0])}` : ''}`;
+  if (typeof body !== 'object') return `a ${typeof body}`;
+  const keys = Object.keys(body).slice(0, 20);
+  return keys.length === 0 ? 'an empty object' : `keys ${keys.join(', ')}${Object.keys(body).length > 20 ? ', …' : ''}`;
 }
 
 function parseSteps(spec: string): Step[] {

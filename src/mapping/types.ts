@@ -27,6 +27,34 @@ export interface MemberContext {
   ref?: MemberRef;
 }
 
+/** A group the user is in, as `fromGroups` and JSONata's `$groups` see it. */
+export interface GroupInfo {
+  id: string;
+  displayName?: string;
+  externalId?: string;
+}
+
+/** A field whose value is the SCIM id of another resource (`ref:`), to be sent as its target id. */
+export interface Reference {
+  /** The field, e.g. `users.fields.manager_id`. */
+  where: string;
+  type: ResourceType;
+  id: string;
+}
+
+/** `User:<id>` / `Group:<id>`: the key of a resolved reference in EvalContext.targetIds. */
+export function referenceKey(type: ResourceType, id: string): string {
+  return `${type}:${id}`;
+}
+
+/** What evaluation may read beyond the resource itself. Supplied by the planner. */
+export interface EvalContext {
+  /** The user's groups (only when the mapping reads them: `fromGroups`, `$groups`). */
+  groups?: GroupInfo[];
+  /** Resolved references: referenceKey → target id, or null when the resource no longer exists. */
+  targetIds?: ReadonlyMap<string, string | null>;
+}
+
 export interface MappingInput {
   type: ResourceType;
   /** The desired SCIM resource (for delete: the last known document). */
@@ -34,6 +62,9 @@ export interface MappingInput {
   /** The target's id of this resource; absent before create/lookup. */
   targetId?: string;
   action: TargetAction;
+  context?: EvalContext;
+  /** Values captured from earlier calls of the same action (`capture:`). */
+  captured?: Record<string, unknown>;
 }
 
 /** One HTTP call on the target, relative to the connection's target base URL. */
@@ -48,14 +79,36 @@ export interface HttpRequestSpec {
 
 /** How to read the result of a call the plan asked for. */
 export interface ResponseReader {
+  /** The `targetId:` spec as written, for messages. */
+  spec: string;
   /** Reads the target id from a create (or lookup) response; undefined if absent. */
   readTargetId(response: { status: number; headers: Record<string, string>; body: unknown }): string | undefined;
 }
+
+/** A target's answer as the mapping's readers and rules see it. */
+export interface TargetAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** Parsed JSON body, undefined when the body is not JSON. */
+  body: unknown;
+  bodyText: string;
+}
+
+/** What a matching `on:` rule says an answer means. */
+export type RuleVerdict =
+  | { means: 'ok' | 'exists' | 'gone' | 'retry' }
+  | { means: 'invalid'; detail?: string };
 
 export interface PlannedCall {
   request: HttpRequestSpec;
   /** Present for create and lookup: how to find the target id in the answer. */
   reader?: ResponseReader;
+  /** Values to keep from the answer for later calls (`capture:`). */
+  capture?(answer: TargetAnswer): Record<string, unknown>;
+  /** The call's `on:` rules: the verdict of the first that matches, undefined when none does. */
+  respond?(answer: TargetAnswer): Promise<RuleVerdict | undefined>;
+  /** e.g. `users.create[1]`, for messages. */
+  where?: string;
 }
 
 /** A validation rule of the mapping that failed: Entra should get 400 invalidValue at once. */
@@ -73,12 +126,21 @@ export interface MappingPlan {
   /** Whether the plan has a call for this action (e.g. no `deactivate` call: updates carry `active`). */
   has(type: ResourceType, action: TargetAction['kind']): boolean;
   /**
-   * The calls for one action, in order. Rejects with MappingEvaluationError (code GW_MAP_EVAL)
-   * when an expression fails at run time.
+   * The calls for one action, in order, each rendered with `input.captured` (calls whose `when`
+   * is false left out). Rejects with MappingEvaluationError (code GW_MAP_EVAL) when an
+   * expression fails at run time.
    */
   plan(input: MappingInput): Promise<PlannedCall[]>;
+  /** How many calls the action has (a list in the file, or one). */
+  callCount(type: ResourceType, action: TargetAction['kind']): number;
+  /** Call number `index` of the action, rendered with `input.captured`; undefined when its `when` is false. */
+  planCall(input: MappingInput, index: number): Promise<PlannedCall | undefined>;
   /** The mapped target fields alone (used for change detection and dry-run output). */
-  fields(type: ResourceType, resource: ScimResource): Promise<Record<string, unknown>>;
+  fields(type: ResourceType, resource: ScimResource, context?: EvalContext): Promise<Record<string, unknown>>;
+  /** The `ref:` fields' SCIM ids in this resource, to resolve before `fields`. */
+  references(type: ResourceType, resource: ScimResource, context?: EvalContext): Promise<Reference[]>;
+  /** Whether the type's fields read the user's groups (`fromGroups`, `$groups`). */
+  usesGroups(type: ResourceType): boolean;
   /** The mapping's input rules (`validate:`) for a resource about to be accepted. */
   check(type: ResourceType, resource: ScimResource): Promise<RuleViolation[]>;
 }

@@ -21,6 +21,7 @@ import type { ResourceType } from '../scim/types.js';
  * | `P:Group:members:<groupId>`      | set    | member ids                                               |
  * | `P:memberOf:<memberId>`          | set    | ids of the groups the member is in (reverse index)       |
  * | `P:Group:delivered:<groupId>`    | hash   | member id → the member's target id, as delivered         |
+ * | `P:<Type>:dependants:<id>`       | set    | `<Type>:<id>` of resources whose `ref:` field names this one |
  * | `P:outbox`                       | zset   | `<Type>:<id>:<revision>` of writes not yet queued, by time (µs) |
  */
 export interface StoreKeys {
@@ -32,6 +33,7 @@ export interface StoreKeys {
   members(groupId: string): string;
   memberOf(memberId: string): string;
   delivered(groupId: string): string;
+  dependants(type: ResourceType, id: string): string;
   readonly outbox: string;
   /** SCAN pattern matching every key of this store and nothing else. */
   readonly pattern: string;
@@ -48,6 +50,7 @@ export function createStoreKeys(prefix: string): StoreKeys {
     members: (groupId) => `${prefix}:Group:members:${groupId}`,
     memberOf: (memberId) => `${prefix}:memberOf:${memberId}`,
     delivered: (groupId) => `${prefix}:Group:delivered:${groupId}`,
+    dependants: (type, id) => `${prefix}:${type}:dependants:${id}`,
     outbox: `${prefix}:outbox`,
     pattern: `${escapeGlob(prefix)}:*`,
   };

@@ -203,9 +203,21 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       else await redis.hset(keys.delivered(groupId), memberId, memberTargetId);
     },
 
+    async addDependant(ref, dependant) {
+      await redis.sadd(keys.dependants(ref.type, ref.id), `${dependant.type}:${dependant.id}`);
+    },
+
+    async dependantsOf(ref) {
+      const members = await redis.smembers(keys.dependants(ref.type, ref.id));
+      return members.sort().flatMap((entry) => {
+        const [type, ...rest] = entry.split(':');
+        return type === 'User' || type === 'Group' ? [{ type, id: rest.join(':') }] : [];
+      });
+    },
+
     /** A live resource is left alone: dropping its hash would orphan its index entries. */
     async purge(type, id) {
-      const deliveryKeys = type === 'Group' ? [keys.delivered(id)] : [];
+      const deliveryKeys = [keys.dependants(type, id), ...(type === 'Group' ? [keys.delivered(id)] : [])];
       await scripts.purge([keys.doc(type, id), ...deliveryKeys]);
     },
 

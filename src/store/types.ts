@@ -54,6 +54,13 @@ export interface DeliveryState {
   active?: boolean;
   /** Set before a create call whose outcome is not known yet; triggers lookup-before-create. */
   createPending?: boolean;
+  /**
+   * An action with several calls that stopped part-way: the step's key, how many of its calls
+   * succeeded and what they captured. A retry of the same step resumes after them.
+   */
+  progress?: { step: string; done: number; captured: Record<string, unknown> };
+  /** Groups: hash of displayName and externalId as last seen, to re-deliver members on a rename. */
+  nameHash?: string;
 }
 
 /** One accepted write, identified by resource and the revision it produced. */
@@ -136,7 +143,13 @@ export interface ResourceStore {
 
   setDeliveredMember(groupId: string, memberId: string, memberTargetId: string | null): Promise<void>;
 
-  /** Forgets a deleted resource entirely (tombstone, delivery state, delivered members). */
+  /** Records that `dependant` maps a reference to `ref` (a `ref:` field), to re-deliver it when `ref` links or goes. */
+  addDependant(ref: { type: ResourceType; id: string }, dependant: { type: ResourceType; id: string }): Promise<void>;
+
+  /** The resources recorded with addDependant for `ref`. */
+  dependantsOf(ref: { type: ResourceType; id: string }): Promise<Array<{ type: ResourceType; id: string }>>;
+
+  /** Forgets a deleted resource entirely (tombstone, delivery state, delivered members, dependants). */
   purge(type: ResourceType, id: string): Promise<void>;
 
   /** Deletes every key of this store (tests, `reset`). */

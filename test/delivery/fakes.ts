@@ -27,6 +27,7 @@ export function createMemoryStore(): MemoryStore {
   const resources = new Map<Key, StoredResource & { deleted: boolean }>();
   const states = new Map<Key, DeliveryState>();
   const delivered = new Map<string, Map<string, string>>();
+  const dependants = new Map<Key, Set<Key>>();
   const purged: string[] = [];
   const unsupported = (): never => {
     throw new Error('not used by delivery');
@@ -102,7 +103,19 @@ export function createMemoryStore(): MemoryStore {
       else members.set(memberId, memberTargetId);
       delivered.set(groupId, members);
     },
+    async addDependant(ref, dependant) {
+      const set = dependants.get(key(ref.type, ref.id)) ?? new Set<Key>();
+      set.add(key(dependant.type, dependant.id));
+      dependants.set(key(ref.type, ref.id), set);
+    },
+    async dependantsOf(ref) {
+      return [...(dependants.get(key(ref.type, ref.id)) ?? [])].map((entry) => {
+        const [type, id] = entry.split(':') as [ResourceType, string];
+        return { type, id };
+      });
+    },
     async purge(type, id) {
+      dependants.delete(key(type, id));
       resources.delete(key(type, id));
       states.delete(key(type, id));
       delivered.delete(id);
@@ -126,17 +139,26 @@ export function createFakePlan(options: FakePlanOptions = {}): MappingPlan {
   const fields = (type: ResourceType, resource: ScimResource): Record<string, unknown> =>
     type === 'User' ? { login: resource.userName, name: resource.displayName } : { name: resource.displayName };
   const readFrom = (pick: (body: unknown) => unknown) => ({
+    spec: 'id',
     readTargetId: ({ body }: { body: unknown }) => {
       const id = pick(body);
       return typeof id === 'string' ? id : undefined;
     },
   });
 
-  return {
+  const plan: MappingPlan = {
     name: 'fake',
     file: 'fake.yaml',
     supports: (type) => actions[type].length > 0,
     has: (type, action) => actions[type].includes(action),
+    callCount: (type, action) => (actions[type].includes(action) ? 1 : 0),
+    async planCall(input, index) {
+      return (await plan.plan(input))[index];
+    },
+    async references() {
+      return [];
+    },
+    usesGroups: () => false,
     async fields(type, resource) {
       if (options.failWith) throw options.failWith;
       return fields(type, resource);
@@ -178,6 +200,7 @@ export function createFakePlan(options: FakePlanOptions = {}): MappingPlan {
       }
     },
   };
+  return plan;
 }
 
 export type Reply = Partial<TargetResponse> | Error;

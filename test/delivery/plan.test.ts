@@ -10,6 +10,8 @@ const mapping = createFakePlan();
 const linked: TargetIdResolver = {
   member: async (id) => (id.startsWith('linked') ? { id, targetId: `t-${id}`, type: 'User' } : undefined),
   isGroup: async (id) => id.startsWith('g'),
+  reference: async () => null,
+  groupsOf: async () => [],
 };
 
 function doc(type: ResourceType, attributes: Record<string, unknown>): ScimResource {
@@ -55,8 +57,8 @@ describe('planDelivery', () => {
     group.current = { ...group.current!, members: ['linked-1', 'unlinked-2'] };
     const planned = await planDelivery(group);
     expect(planned.steps).toEqual([
-      { action: { kind: 'addMember', member: { id: 'linked-1', targetId: 't-linked-1', type: 'User' } }, member: { id: 'linked-1', targetId: 't-linked-1' } },
-      { action: { kind: 'removeMember', member: { id: 'g-old', targetId: 't-g-old', type: 'Group' } }, member: { id: 'g-old', targetId: null } },
+      { key: 'addMember:linked-1', action: { kind: 'addMember', member: { id: 'linked-1', targetId: 't-linked-1', type: 'User' } }, member: { id: 'linked-1', targetId: 't-linked-1' } },
+      { key: 'removeMember:g-old', action: { kind: 'removeMember', member: { id: 'g-old', targetId: 't-g-old', type: 'Group' } }, member: { id: 'g-old', targetId: null } },
     ]);
     expect(planned).toMatchObject({ outcome: 'waiting', waiting: ['unlinked-2'] });
     expect(planned.revision).toBeUndefined();

@@ -53,7 +53,7 @@ describe('mappings/sample-legacy.yaml', () => {
     expect(create?.reader?.readTargetId({ status: 201, headers: {}, body: { data: { account_id: 'acc-1' } } })).toBe('acc-1');
 
     const [disable] = await plan.plan({ type: 'User', resource: entraUser, targetId: 'acc-1', action: { kind: 'deactivate' } });
-    expect(disable).toEqual({ request: { method: 'POST', path: '/api/v1/accounts/acc-1/disable', headers: {} } });
+    expect(disable?.request).toEqual({ method: 'POST', path: '/api/v1/accounts/acc-1/disable', headers: {} });
 
     const member = { id: entraUser.id, targetId: 'acc-1', type: 'User' as const };
     const [add] = await plan.plan({ type: 'Group', resource: entraGroup, targetId: 'team-9', action: { kind: 'addMember', member } });

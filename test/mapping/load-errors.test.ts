@@ -44,7 +44,7 @@ describe('mapping load errors', () => {
         line: 5,
         col: 7,
         path: 'users.fields.login.form',
-        message: 'unknown key "form" in a field rule; allowed keys: from, expr, value, map, default',
+        message: 'unknown key "form" in a field rule; allowed keys: from, expr, value, fromGroups, ref, when, omitIfEmpty, type, map, default',
       },
     ]);
   });
