@@ -27,6 +27,9 @@ users:
     contractor:
       from: '${ACME}:contractor'
       default: false
+    # Entra's SingleAppRoleAssignment JSON-encodes the app role into roles[].value; $eval reads it.
+    roles:
+      expr: '[roles.($contains(value, "{") ? $eval(value).value : value)]'
   create:
     method: POST
     path: /people
@@ -93,7 +96,7 @@ afterAll(async () => {
   await redis.quit();
 });
 
-it('delivers declared extension attributes read by URN paths in the mapping', async () => {
+it('delivers declared extension attributes read by URN paths in the mapping, and decoded Entra role values', async () => {
   const res = await fetch(`${tenantUrl}/Users`, {
     method: 'POST',
     headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/scim+json' },
@@ -102,9 +105,13 @@ it('delivers declared extension attributes read by URN paths in the mapping', as
       schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
       userName: 'ada@example.com',
       [ACME]: { badge: 42, contractor: 'True', site: { building: 'B7' } },
+      roles: [
+        { primary: true, type: 'WindowsAzureActiveDirectoryRole', value: '{"id":"06b07648-ecfe-589f-9d2f-6325724a46ee","value":"25","displayName":"Role1234"}' },
+        { primary: false, type: 'WindowsAzureActiveDirectoryRole', value: 'Admin' },
+      ],
     }),
   });
   expect(res.status).toBe(201);
   const create = await eventually(async () => received.find((r) => r.method === 'POST'));
-  expect(create).toEqual({ method: 'POST', url: '/people', body: { login: 'ada@example.com', badge: 42, building: 'B7', contractor: true } });
+  expect(create).toEqual({ method: 'POST', url: '/people', body: { login: 'ada@example.com', badge: 42, building: 'B7', contractor: true, roles: ['25', 'Admin'] } });
 });
