@@ -10,13 +10,14 @@ export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
  * retries instead of treating the change as rejected.
  */
 export function scimErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
-  const { status, body, headers } = toScimError(error, request);
+  const { status, body, headers } = scimErrorOf(error, request);
   if (status >= 500) request.log.error({ err: error, code: (error as { code?: string }).code }, 'scim request failed');
   else request.log.info({ status, scimType: body.scimType }, 'scim request rejected');
   void reply.code(status).headers(headers).type(SCIM_CONTENT_TYPE).send(body);
 }
 
-function toScimError(error: Error, request: FastifyRequest) {
+/** The status, SCIM body and headers an error is answered with (also one bulk operation's `response`). */
+export function scimErrorOf(error: Error, request: FastifyRequest) {
   if (error instanceof ScimError) {
     return { status: error.status, body: renderErrorBody(error.status, redactSubmittedValues(error.detail), error.scimType), headers: error.headers };
   }

@@ -4,10 +4,12 @@ import type { Provisioning } from '../provisioning/service.js';
 import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
 import { notFound, ScimError, badRequest } from '../scim/errors.js';
 import { project } from '../scim/projection.js';
+import { MAX_BULK_OPERATIONS } from '../scim/bulk.js';
 import { renderResource } from '../scim/resource.js';
 import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
 import { createBearerCheck } from './auth.js';
+import { registerBulkRoute } from './bulk-route.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
 
 /**
@@ -40,7 +42,8 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   // Entra sends application/scim+json; other clients send application/json or nothing. Parse
   // them all as JSON, and answer bad JSON with a SCIM 400 rather than Fastify's own error.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: options.bodyLimit ?? 1_048_576 }, (_req, body, done) => {
+  const bodyLimit = options.bodyLimit ?? 1_048_576;
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
     try {
@@ -135,7 +138,11 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     }
   }
 
-  app.get('/ServiceProviderConfig', async (request, reply) => send(reply, 200, serviceProviderConfig(baseUrlOf(request))));
+  // A bulk request is one body, so the body limit is its maxPayloadSize (413 above it).
+  registerBulkRoute(app, { provisioning, baseUrlOf, send });
+  app.get('/ServiceProviderConfig', async (request, reply) =>
+    send(reply, 200, serviceProviderConfig(baseUrlOf(request), { bulk: { maxOperations: MAX_BULK_OPERATIONS, maxPayloadSize: bodyLimit } })),
+  );
   // RFC 7644 §3.11: a provider that cannot tie the bearer token to a user answers /Me with 501.
   // This bridge authenticates provisioning clients, never the users they provision.
   const notImplemented = async () => {

@@ -87,13 +87,18 @@ export function getResourceType(name: string, baseUrl = '', registry: SchemaRegi
 /** Maximum resources returned by one filtered query, advertised in ServiceProviderConfig. */
 export const MAX_FILTER_RESULTS = 200;
 
-/** `GET /ServiceProviderConfig` (RFC 7643 §5): PATCH and filter yes; bulk, sort, password no. */
-export function serviceProviderConfig(baseUrl: string): Record<string, unknown> {
+/** What the provider enforces, advertised in ServiceProviderConfig. */
+export interface ProviderLimits {
+  bulk: { maxOperations: number; maxPayloadSize: number };
+}
+
+/** `GET /ServiceProviderConfig` (RFC 7643 §5): PATCH, bulk and filter yes; sort, password no. */
+export function serviceProviderConfig(baseUrl: string, limits?: ProviderLimits): Record<string, unknown> {
   return {
     schemas: ['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig'],
     documentationUri: 'https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups',
     patch: { supported: true },
-    bulk: { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    bulk: limits ? { supported: true, ...limits.bulk } : { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_FILTER_RESULTS },
     changePassword: { supported: false },
     sort: { supported: false },
