@@ -320,7 +320,7 @@ describe('discovery', () => {
     expect(res.body.schemas).toEqual(['urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig']);
     expect(res.body).toMatchObject({
       patch: { supported: true },
-      bulk: { supported: false },
+      bulk: { supported: true, maxOperations: 1000 },
       filter: { supported: true, maxResults: expect.any(Number) },
       authenticationSchemes: expect.arrayContaining([expect.objectContaining({ type: 'oauthbearertoken' })]),
     });
