@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import type { BridgeConfig, ConnectionConfig } from './config/schema.js';
+import { createConfirmWaiter, type ConfirmWaiter } from './delivery/confirm-waiter.js';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
 import type { DeliveryLogger } from './delivery/logger.js';
 import { startOutboxSweeper, type OutboxSweeper } from './delivery/outbox.js';
@@ -34,6 +35,10 @@ export interface Runtime {
   ping(): Promise<boolean>;
   /** Starts one BullMQ worker per connection in this process. */
   startWorkers(logger: DeliveryLogger): Promise<void>;
+  /**
+   * Stops the workers (running jobs get `shutdown.graceMs`, then go back to the queue) and
+   * closes every connection.
+   */
   close(): Promise<void>;
 }
 
@@ -41,6 +46,9 @@ export interface RuntimeOptions {
   /** Overrides config.redis.url (tests, demo). */
   redisUrl?: string;
 }
+
+/** How much longer than its wait a first-attempt marker lives in Redis. */
+const CONFIRM_MARGIN_MS = 5_000;
 
 /** Key layout: `<prefix>:c:<connection>:…` for the store, `<prefix>:bull` for BullMQ. */
 export function storePrefix(config: BridgeConfig, connectionId: string): string {
@@ -72,6 +80,18 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   await Promise.all([redis.connect(), queueConnection.connect()]);
 
   const redisWarnings = await checkRedisSettings(redis);
+  // first-attempt connections: one subscriber wakes the API requests waiting for a first attempt.
+  const confirming = config.connections.filter((c) => c.delivery.confirm.mode === 'first-attempt');
+  let waiter: ConfirmWaiter | undefined;
+  if (confirming.length > 0) {
+    const subscriber = new Redis(redisUrl, { ...clientOptions, enableOfflineQueue: true });
+    subscriber.on('error', () => {});
+    await subscriber.connect();
+    waiter = await createConfirmWaiter(
+      subscriber,
+      confirming.map((c) => `${storePrefix(config, c.id)}:confirm`),
+    );
+  }
   const connections: ConnectionRuntime[] = [];
   for (const connection of config.connections) {
     const plan = await loadMapping(connection.mappingPath);
@@ -81,12 +101,23 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       prefix: bullPrefix(config),
       delivery: connection.delivery,
     });
+    const { confirm } = connection.delivery;
+    const channel = `${storePrefix(config, connection.id)}:confirm`;
     const provisioning = createProvisioning({
       connectionId: connection.id,
       store,
       plan,
       schemas: createSchemaRegistry(connection.extensions),
       enqueue: (jobs) => queue.enqueueMany(jobs),
+      ...(waiter && confirm.mode === 'first-attempt'
+        ? {
+            confirm: {
+              // The marker outlives the wait a little, so a crashed API's marker still expires.
+              ttlMs: confirm.waitMs + CONFIRM_MARGIN_MS,
+              expect: (type, id, revision) => waiter.expect(store, channel, type, id, revision, confirm.waitMs),
+            },
+          }
+        : {}),
     });
     connections.push({ config: connection, store, plan, queue, provisioning });
   }
@@ -129,8 +160,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     },
     async close() {
       await Promise.allSettled(sweepers.map((s) => s.stop()));
-      await Promise.allSettled(workers.map((w) => w.close()));
+      await Promise.allSettled(workers.map((w) => w.close(config.shutdown.graceMs)));
       await Promise.allSettled(connections.map((c) => c.queue.close()));
+      await waiter?.close();
       await Promise.allSettled([redis.quit(), queueConnection.quit()]);
     },
   };

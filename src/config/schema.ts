@@ -43,12 +43,42 @@ export const targetSchema = z
     timeoutMs: z.number().int().positive().default(10_000),
     /** Extra headers sent on every call (not secrets: use auth for those). */
     headers: z.record(z.string(), z.string()).default({}),
+    /** Largest answer body read from the target; a larger one fails the call for good. */
+    maxResponseBytes: z.number().int().min(1_024).default(2 * 1024 * 1024),
   })
   .strict();
 export type TargetConfig = z.infer<typeof targetSchema>;
 
 /** Failed jobs kept by default: the last 10,000, for 30 days. */
 export const FAILED_RETENTION = { maxAgeHours: 30 * 24, maxCount: 10_000 } as const;
+export const confirmSchema = z
+  .object({
+    /**
+     * `async`: answer as soon as the change is durable. `first-attempt`: wait (at most `waitMs`)
+     * for the first delivery attempt; a permanent target rejection becomes the SCIM error and
+     * the change is rolled back.
+     */
+    mode: z.enum(['async', 'first-attempt']).default('async'),
+    waitMs: z.number().int().min(100).max(60_000).default(5_000),
+  })
+  .strict();
+export type ConfirmConfig = z.infer<typeof confirmSchema>;
+
+export const breakerSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Opens after this many transient failures in a row. */
+    consecutiveFailures: z.number().int().min(1).default(10),
+    /** Or when at least this share of the calls in `windowMs` failed (and there were `minCalls`). */
+    errorRate: z.number().gt(0).max(1).default(0.5),
+    minCalls: z.number().int().min(1).default(20),
+    windowMs: z.number().int().min(1_000).default(30_000),
+    /** First pause when the breaker opens; doubles after each failed probe, up to maxCooldownMs. */
+    cooldownMs: z.number().int().min(100).default(5_000),
+    maxCooldownMs: z.number().int().min(100).default(5 * 60_000),
+  })
+  .strict();
+export type BreakerConfig = z.infer<typeof breakerSchema>;
 
 export const deliverySchema = z
   .object({
@@ -75,6 +105,21 @@ export const deliverySchema = z
       })
       .strict()
       .optional(),
+    /** When a SCIM write answers: once durable (`async`) or after its first delivery attempt. */
+    confirm: confirmSchema.default(confirmSchema.parse({})),
+    /** Pauses the connection's deliveries while its target keeps failing. */
+    breaker: breakerSchema.default(breakerSchema.parse({})),
+    /** A job older than this fails for good (GW_DELIVERY_EXPIRED) instead of trying again. */
+    maxAgeMs: z.number().int().min(1_000).default(7 * 24 * 60 * 60_000),
+    /**
+     * How long a worker's job lock lives without renewal; a job of a killed worker is picked up
+     * by another within about `lockDurationMs + stalledIntervalMs`.
+     */
+    lockDurationMs: z.number().int().min(1_000).default(15_000),
+    /** How often workers look for jobs whose lock expired (stalled jobs). */
+    stalledIntervalMs: z.number().int().min(500).default(5_000),
+    /** Times a job may stall (its worker died) before it fails for good. */
+    maxStalledCount: z.number().int().min(0).default(20),
   })
   .strict();
 export type DeliveryConfig = z.infer<typeof deliverySchema>;
@@ -240,6 +285,8 @@ export const configSchema = z
     /** Pass-through of every path that is not the bridge's own (docs/reverse-proxy.md). */
     upstream: upstreamSchema.optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** On SIGTERM, how long running target calls may take to finish before their jobs are handed back. */
+    shutdown: z.object({ graceMs: z.number().int().min(0).default(10_000) }).strict().default({ graceMs: 10_000 }),
     connections: z.array(connectionSchema).min(1, 'define at least one connection'),
   })
   .strict()

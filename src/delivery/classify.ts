@@ -1,11 +1,13 @@
 import type { ErrorCode } from '../lib/errors.js';
 import { BridgeError } from '../lib/errors.js';
 import type { TargetAction } from '../mapping/types.js';
+import { PausedError } from './connection-gate.js';
 import { redactBody } from './redact.js';
 
 /**
  * One table that decides what a target's answer means for a delivery job: done, retry later
- * (BullMQ attempts + backoff), back off the whole queue (429), or fail for good (4xx). Retries
+ * (BullMQ attempts + backoff), back off the whole queue (429, 503 with Retry-After, a paused
+ * connection), or fail for good (4xx, an answer over the size cap). Retries
  * happen only in BullMQ, never in the HTTP client, so this table is the single place to change.
  * @see https://docs.bullmq.io/guide/retrying-failing-jobs
  * @see https://www.rfc-editor.org/rfc/rfc9110#section-15
@@ -83,8 +85,10 @@ function classifyResponse(call: CallInfo, response: Extract<CallOutcome, { statu
   if (goneIsOk && GONE_STATUS.has(status)) return { kind: 'ok' };
 
   const answered = `${describe(call)} answered ${status}: ${redactBody(response.bodyText) || '(empty body)'}`;
-  if (status === 429) {
-    const delayMs = retryAfterMs(header(response.headers, 'retry-after'));
+  const retryAfter = header(response.headers, 'retry-after');
+  // A 503 that says when to come back is honoured like a 429: the whole connection waits.
+  if (status === 429 || (status === 503 && retryAfter !== undefined && retryAfter.trim() !== '')) {
+    const delayMs = retryAfterMs(retryAfter);
     return { kind: 'rateLimited', delayMs, reason: `GW_DELIVERY_RETRYABLE rate limited for ${delayMs} ms: ${answered}` };
   }
   if (status === 401 && response.staleCredentials) {
@@ -116,6 +120,8 @@ function classifyError(call: CallInfo, error: unknown): Classification {
  */
 function classifyBridgeError(call: CallInfo, error: BridgeError): Classification {
   const reason = `${error.code} ${describe(call)}: ${error.message}`;
+  // The connection gate held the call back (see connection-gate.ts): wait, do not count an attempt.
+  if (error instanceof PausedError) return { kind: 'rateLimited', delayMs: error.delayMs, reason };
   if (error.code !== 'GW_DELIVERY_AUTH') return { kind: 'reject', code: error.code, reason };
   const status = statusOf(error.cause);
   if (status !== undefined && status >= 400 && status < 500 && !RETRYABLE_STATUS.has(status) && status !== 429) {

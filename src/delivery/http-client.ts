@@ -1,13 +1,16 @@
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { TargetAuth, TargetConfig } from '../config/schema.js';
+import { BridgeError } from '../lib/errors.js';
 import type { HttpRequestSpec } from '../mapping/types.js';
 import { createTokenSource, type TokenSource } from './oauth2-token.js';
 import { joinTargetPath, parseTargetBase } from './target-url.js';
 
 /**
  * The HTTP side of delivery: one keep-alive undici Pool per target, the connection's auth on
- * every call, and a hard timeout. It never retries: a failed call goes back to the classifier
- * and BullMQ decides (house-style §3.4).
+ * every call, a hard timeout and a cap on how much of an answer is read (`maxResponseBytes`:
+ * the body is streamed and the socket dropped once it passes the cap, so a huge answer never
+ * sits in memory). It never retries: a failed call goes back to the classifier and BullMQ
+ * decides (house-style §3.4).
  * @see https://undici.nodejs.org/#/docs/api/Pool
  */
 
@@ -31,6 +34,8 @@ export interface TargetClient {
 export interface TargetClientOptions {
   /** Most sockets kept open to the target. */
   connections?: number;
+  /** Aborts every call in flight (graceful shutdown, once the grace period is over). */
+  signal?: AbortSignal;
 }
 
 export function createTargetClient(target: TargetConfig, options: TargetClientOptions = {}): TargetClient {
@@ -65,9 +70,9 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
         method: spec.method,
         headers,
         body,
-        signal: AbortSignal.timeout(target.timeoutMs),
+        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
       });
-      const bodyText = await response.body.text();
+      const bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
       const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
       const json = parseJson(bodyText);
       if (json !== undefined) result.json = json;
@@ -81,6 +86,31 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
       await pool.close();
     },
   };
+}
+
+/**
+ * The body as text, reading at most `limit` bytes: past it the stream is destroyed (undici then
+ * drops the socket instead of reading the rest) and the call fails with GW_DELIVERY_TOO_LARGE.
+ */
+async function readCapped(response: Dispatcher.ResponseData, limit: number, what: string): Promise<string> {
+  const tooLarge = () =>
+    new BridgeError('GW_DELIVERY_TOO_LARGE', `${what} answered ${response.statusCode} with more than ${limit} bytes (target.maxResponseBytes)`);
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) {
+      response.body.destroy();
+      throw tooLarge();
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 interface AuthHeaders {

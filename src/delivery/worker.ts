@@ -1,9 +1,12 @@
-import { Worker } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { DeliveryConfig, TargetConfig } from '../config/schema.js';
 import type { MappingPlan } from '../mapping/types.js';
 import type { ResourceStore } from '../store/types.js';
 import { createBackoffStrategy } from './backoff.js';
+import { createConfirmReporter } from './confirm-report.js';
+import { createConnectionGate } from './connection-gate.js';
+import { createGatedClient } from './gated-client.js';
 import { createTargetClient, type TargetClient } from './http-client.js';
 import { silentLogger, type DeliveryLogger } from './logger.js';
 import { createProcessor, type DeliveryResult } from './processor.js';
@@ -13,10 +16,19 @@ import { queueName, type DeliveryJobData } from './types.js';
 
 /**
  * Runs a connection's delivery queue in this process: a BullMQ Worker with the connection's
- * concurrency and rate limit, the `bridge` backoff, and a processor wired to the target client.
+ * concurrency and rate limit, the `bridge` backoff, and a processor wired to the target client
+ * through the connection's gate (shared pause and circuit breaker, `connection-gate.ts`). Around
+ * the processor: jobs older than `maxAgeMs` fail for good, and in `first-attempt` mode each
+ * attempt is reported to a waiting writer (`confirm-report.ts`).
+ *
+ * Stalled jobs: a killed worker's job keeps its lock for at most `lockDurationMs`; the other
+ * workers look for expired locks every `stalledIntervalMs`, so another worker takes the job
+ * within about `lockDurationMs + stalledIntervalMs`.
+ *
  * It opens its own Redis connection (BullMQ workers need `maxRetriesPerRequest: null` and
  * block on reads) and closes everything it opened.
  * @see https://docs.bullmq.io/guide/workers/graceful-shutdown
+ * @see https://docs.bullmq.io/guide/workers/stalled-jobs
  * @see https://docs.bullmq.io/guide/going-to-production#maxretriesperrequest
  */
 
@@ -48,43 +60,92 @@ export interface DeliveryWorkerOptions {
 
 export interface DeliveryWorker {
   worker: Worker<DeliveryJobData, DeliveryResult>;
-  /** Waits for running jobs, then closes the worker, its client and its connections. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, lets running jobs finish for at most `graceMs` (default: as long as they
+   * take), then hands the rest back to the queue (aborting their calls) and closes the worker,
+   * its client and its connections.
+   */
+  close(graceMs?: number): Promise<void>;
 }
+
+/** After the grace period, how long aborted jobs get to release their resource leases. */
+const UNWIND_MS = 2_000;
 
 export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promise<DeliveryWorker> {
   const logger = options.logger ?? silentLogger;
+  const { connectionId, delivery } = options;
   const ownsRedis = options.connection === undefined;
   const redis = options.connection ?? new Redis(options.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
-  const client = options.client ?? createOwnedClient(options);
-  const producer = createDeliveryQueue(options.connectionId, {
+  const shutdown = new AbortController();
+  const ownedClient = options.client ? undefined : createOwnedClient(options, shutdown.signal);
+  const lockPrefix = options.lockPrefix ?? `${options.prefix}:${connectionId}`;
+  const gate = createConnectionGate(redis, {
+    prefix: lockPrefix,
+    breaker: delivery.breaker,
+    probeTtlMs: 2 * (options.target?.timeoutMs ?? 10_000) + 1_000,
+  });
+  const client = createGatedClient(options.client ?? ownedClient!, gate, connectionId, logger);
+  const producer = createDeliveryQueue(connectionId, {
     connection: redis,
     prefix: options.prefix,
-    delivery: options.delivery,
+    delivery,
   });
+  const enqueue = options.enqueue ?? producer.enqueue;
 
   const processor = createProcessor({
-    connectionId: options.connectionId,
+    connectionId,
     store: options.store,
     plan: options.plan,
     client,
-    enqueue: options.enqueue ?? producer.enqueue,
+    enqueue,
     rateLimit: (delayMs) => producer.queue.rateLimit(delayMs),
-    lock: createResourceLock(redis, { prefix: options.lockPrefix ?? `${options.prefix}:${options.connectionId}` }),
+    lock: createResourceLock(redis, { prefix: lockPrefix }),
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
   });
+  const reported =
+    delivery.confirm.mode === 'first-attempt'
+      ? createConfirmReporter({
+          connectionId,
+          store: options.store,
+          logger,
+          enqueue: async (jobs) => {
+            for (const job of jobs) await enqueue(job);
+          },
+        })
+      : undefined;
+
+  /** Running jobs and their lock tokens, to hand them back on shutdown. */
+  const running = new Map<string, { job: Job<DeliveryJobData, DeliveryResult>; token: string | undefined }>();
+  async function processJob(job: Job<DeliveryJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {
+    const age = Date.now() - job.timestamp;
+    if (age > delivery.maxAgeMs) {
+      throw new UnrecoverableError(
+        `GW_DELIVERY_EXPIRED the job is ${Math.round(age / 1000)} s old, past delivery.maxAgeMs (${delivery.maxAgeMs} ms); not tried again`,
+      );
+    }
+    const key = job.id ?? '';
+    running.set(key, { job, token });
+    try {
+      return await (reported ? reported(job, () => processor(job, token)) : processor(job, token));
+    } finally {
+      running.delete(key);
+    }
+  }
 
   // BullMQ only enforces a queue-wide pause (`queue.rateLimit`, used on a 429) when the worker
   // has a limiter, so a practically unlimited one is set when the connection configures none.
   const limiter = options.delivery.rateLimit
     ? { max: options.delivery.rateLimit.max, duration: options.delivery.rateLimit.durationMs }
     : { max: UNLIMITED_JOBS, duration: 1_000 };
-  const worker = new Worker<DeliveryJobData, DeliveryResult>(queueName(options.connectionId), processor, {
+  const worker = new Worker<DeliveryJobData, DeliveryResult>(queueName(options.connectionId), processJob, {
     connection: redis,
     prefix: options.prefix,
     concurrency: options.delivery.concurrency,
     limiter,
+    lockDuration: delivery.lockDurationMs,
+    stalledInterval: delivery.stalledIntervalMs,
+    maxStalledCount: delivery.maxStalledCount,
     settings: { backoffStrategy: createBackoffStrategy(options.delivery) },
   });
   worker.on('error', (error) => {
@@ -97,20 +158,40 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   });
   await worker.waitUntilReady();
 
+  /** Resolves when no job runs any more, or after `ms`; true when none runs. */
+  async function drained(ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (running.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return running.size === 0;
+  }
+
   return {
     worker,
-    async close() {
-      await worker.close();
+    async close(graceMs) {
+      if (graceMs === undefined) {
+        await worker.close();
+      } else {
+        // Stop taking jobs, give the running ones their grace period, hand back what is left.
+        await worker.pause(true);
+        if (!(await drained(graceMs))) {
+          const left = [...running.values()];
+          logger.warn({ connectionId, jobs: left.length }, 'shutdown grace period over: handing running jobs back to the queue');
+          await Promise.allSettled(left.map(({ job, token }) => job.moveToWait(token)));
+          shutdown.abort();
+          await drained(UNWIND_MS);
+        }
+        await worker.close(true);
+      }
       await producer.close();
-      if (!options.client) await client.close();
+      if (ownedClient) await ownedClient.close();
       if (ownsRedis) await redis.quit();
     },
   };
 }
 
-function createOwnedClient(options: DeliveryWorkerOptions): TargetClient {
+function createOwnedClient(options: DeliveryWorkerOptions, signal: AbortSignal): TargetClient {
   if (!options.target) throw new TypeError('startDeliveryWorker needs a target or a client');
-  return createTargetClient(options.target);
+  return createTargetClient(options.target, { signal });
 }
 
 function codeOf(message: string): string | undefined {

@@ -22,6 +22,10 @@ export const ERROR_CODES = {
   GW_DELIVERY_AUTH: 'The bridge could not obtain a token for the target (OAuth2 token endpoint failed).',
   GW_PROXY_UNREACHABLE: 'A proxied request could not reach the upstream, or the upstream broke the connection (502).',
   GW_PROXY_TIMEOUT: 'The upstream did not answer a proxied request in time (504).',
+  GW_DELIVERY_TOO_LARGE: "The target's answer was larger than target.maxResponseBytes; the call fails for good.",
+  GW_DELIVERY_PAUSED: "The connection's deliveries are paused (the target asked to slow down, or the circuit breaker is open).",
+  GW_DELIVERY_BREAKER_OPEN: "The connection's circuit breaker opened after repeated target failures; deliveries pause and one probe tests the target.",
+  GW_DELIVERY_EXPIRED: 'A delivery job grew older than delivery.maxAgeMs and failed for good.',
   GW_CLI_USAGE: 'The command line is not valid.',
 } as const;
 

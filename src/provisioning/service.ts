@@ -9,10 +9,12 @@ import { applyPatch } from '../scim/patch.js';
 import { newResource, replaceResource } from '../scim/resource.js';
 import { BUILT_IN_SCHEMAS, type SchemaRegistry } from '../scim/schema-registry.js';
 import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import { firstAttemptError } from './first-attempt.js';
 import {
   NotFoundError,
   RevisionConflictError,
   UniquenessError,
+  type ConfirmOutcome,
   type OutboxEntry,
   type ResourceStore,
   type StoredResource,
@@ -34,6 +36,14 @@ export interface ProvisioningDeps {
   enqueue(jobs: DeliveryJobData[]): Promise<void>;
   now?: () => Date;
   newId?: () => string;
+  /**
+   * `delivery.confirm.mode: first-attempt`: writes keep what they replace for `ttlMs`, and
+   * `expect` (called after the write, before the enqueue) waits for the first delivery attempt.
+   */
+  confirm?: {
+    ttlMs: number;
+    expect(type: ResourceType, id: string, revision: number): () => Promise<ConfirmOutcome | undefined>;
+  };
 }
 
 export interface ListQuery {
@@ -73,6 +83,20 @@ export function createProvisioning(deps: ProvisioningDeps) {
     const entries: OutboxEntry[] = [{ type, id, revision }, ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g }))];
     await deps.enqueue(entries.map((e) => ({ connectionId, ...e })));
     await store.outboxAck(entries);
+  }
+
+  /** Store options of a write that waits for its first delivery attempt (first-attempt mode). */
+  function confirmOption(type: ResourceType): { confirmTtlMs?: number } {
+    return deps.confirm && plan.supports(type) ? { confirmTtlMs: deps.confirm.ttlMs } : {};
+  }
+
+  /** Queues the write's delivery; in first-attempt mode, waits for it and throws a rejection. */
+  async function deliver(type: ResourceType, id: string, revision: number): Promise<void> {
+    const wait = deps.confirm && plan.supports(type) ? deps.confirm.expect(type, id, revision) : undefined;
+    await changed(type, id, revision);
+    if (!wait) return;
+    const outcome = await wait();
+    if (outcome?.kind === 'rejected') throw firstAttemptError(type, outcome);
   }
 
   async function checkRules(type: ResourceType, doc: ScimResource): Promise<void> {
@@ -117,8 +141,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
       await checkRules(type, doc);
       const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
       await checkMembers(change, doc.id);
-      const stored = await store.create(type, doc, change ? { members: change } : undefined).catch((e) => translate(e, type));
-      await changed(type, stored.id, stored.revision);
+      const stored = await store
+        .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
+        .catch((e) => translate(e, type));
+      await deliver(type, stored.id, stored.revision);
       // The store answers without members; a new group's members are exactly the ones just set.
       return members ? { ...stored, members } : stored;
     },
@@ -167,8 +193,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
         const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
         await checkMembers(change, id);
         try {
-          const stored = await store.update(type, id, current.revision, doc, change ? { members: change } : undefined);
-          await changed(type, id, stored.revision);
+          const stored = await store.update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) });
+          await deliver(type, id, stored.revision);
           return stored;
         } catch (err) {
           if (err instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
@@ -192,8 +218,11 @@ export function createProvisioning(deps: ProvisioningDeps) {
         try {
           // Membership-only changes skip the revision check: set operations commute, so
           // concurrent member PATCHes on one group never lose a member.
-          const stored = await store.update(type, id, next ? current.revision : null, next, members ? { members } : undefined);
-          await changed(type, id, stored.revision);
+          const stored = await store.update(type, id, next ? current.revision : null, next, {
+            ...(members ? { members } : {}),
+            ...confirmOption(type),
+          });
+          await deliver(type, id, stored.revision);
           return stored;
         } catch (err) {
           if (err instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;

@@ -23,6 +23,13 @@ import type { ResourceType } from '../scim/types.js';
  * | `P:Group:delivered:<groupId>`    | hash   | member id → the member's target id, as delivered         |
  * | `P:<Type>:dependants:<id>`       | set    | `<Type>:<id>` of resources whose `ref:` field names this one |
  * | `P:outbox`                       | zset   | `<Type>:<id>:<revision>` of writes not yet queued, by time (µs) |
+ * | `P:confirm:<Type>:<id>`          | string | revision a first-attempt writer waits for (PX); see confirm-scripts.ts |
+ * | `P:confirm:<Type>:<id>:<rev>:reply` | list | the worker's report on that revision's first attempt (PX) |
+ * | `P:Group:prevmembers:<groupId>`  | set    | members before a write that waits for its first attempt  |
+ * | `P:gate:pause`, `P:gate:breaker`, `P:gate:probe` | string, hash, string | the connection's delivery pause and circuit breaker (delivery/connection-gate.ts) |
+ *
+ * A waited-for write also keeps `prevdoc`, `previx` and `prevof` in the resource hash until the
+ * wait is settled.
  */
 export interface StoreKeys {
   readonly prefix: string;

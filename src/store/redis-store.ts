@@ -3,11 +3,13 @@ import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js'
 import { decodeDocument, encodeDocument } from './doc-codec.js';
 import { INDEXES, indexEntries, indexValue } from './index-entries.js';
 import { createStoreKeys } from './keys.js';
+import { defineConfirmScripts } from './confirm-scripts.js';
 import { defineStoreScripts } from './scripts.js';
 import {
   NotFoundError,
   RevisionConflictError,
   UniquenessError,
+  type ConfirmOutcome,
   type DeliveryState,
   type IndexedAttribute,
   type ResourceStore,
@@ -52,6 +54,7 @@ function isFound(row: ResourceRow | undefined): row is FoundRow {
 export function createRedisStore(redis: Redis, options: RedisStoreOptions): ResourceStore {
   const keys = createStoreKeys(options.prefix);
   const scripts = defineStoreScripts(redis);
+  const confirmScripts = defineConfirmScripts(redis);
   const compress = options.compressDocuments ?? true;
 
   async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
@@ -95,6 +98,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           encodeDocument(doc, compress),
           ...entryArgs(type, doc),
           ...memberArgs(type, writeOptions),
+          confirmArg(writeOptions),
         ]),
       );
       if (reply[0] === 'exists') throw new Error(`${type} ${id} already exists`);
@@ -118,6 +122,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           doc === null ? '' : encodeDocument(doc, compress),
           ...(doc === null ? ['0'] : entryArgs(type, doc)),
           ...memberArgs(type, writeOptions),
+          confirmArg(writeOptions),
         ]),
       );
       if (reply[0] === 'notfound') throw new NotFoundError();
@@ -221,6 +226,44 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       await scripts.purge([keys.doc(type, id), ...deliveryKeys]);
     },
 
+    async getRevision(type, id) {
+      const rev = await redis.hget(keys.doc(type, id), 'rev');
+      return rev === null ? null : Number(rev);
+    },
+
+    async settleConfirmation(type, id, revision, outcome) {
+      const reply = asReply(
+        await confirmScripts.settle(keys.doc(type, id), [
+          keys.prefix,
+          type,
+          id,
+          String(revision),
+          outcome.kind,
+          JSON.stringify(outcome),
+          JSON.stringify({ kind: 'transient' } satisfies ConfirmOutcome),
+          CONFIRM_REPLY_TTL_MS,
+        ]),
+      );
+      switch (reply[0]) {
+        case 'restored':
+          return { kind: 'restored', revision: Number(reply[1]) };
+        case 'removed': {
+          const groups: Array<{ id: string; revision: number }> = [];
+          for (let i = 1; i + 1 < reply.length; i += 2) groups.push({ id: String(reply[i]), revision: Number(reply[i + 1]) });
+          return { kind: 'removed', groups };
+        }
+        case 'replied':
+          return { kind: 'replied' };
+        default:
+          return { kind: 'none' };
+      }
+    },
+
+    async collectConfirmation(type, id, revision) {
+      const reply = asReply(await confirmScripts.collect(keys.doc(type, id), [keys.prefix, type, id, String(revision)]));
+      return reply[0] === 'reply' ? (JSON.parse(String(reply[1])) as ConfirmOutcome) : undefined;
+    },
+
     async clear() {
       let cursor = '0';
       do {
@@ -250,6 +293,13 @@ function memberArgs(type: ResourceType, options: WriteOptions | undefined): stri
   if (type !== 'Group') throw new TypeError('only groups have members');
   if (change.kind === 'set') return ['set', ...listArgs(change.members), ...listArgs([])];
   return ['delta', ...listArgs(change.add), ...listArgs(change.remove)];
+}
+
+/** How long a first-attempt report waits to be collected by its writer. */
+const CONFIRM_REPLY_TTL_MS = 60_000;
+
+function confirmArg(options: WriteOptions | undefined): string {
+  return options?.confirmTtlMs === undefined ? '' : String(Math.max(1, Math.ceil(options.confirmTtlMs)));
 }
 
 function listArgs(values: string[]): string[] {

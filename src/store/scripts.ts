@@ -16,7 +16,7 @@ import type { Redis } from 'ioredis';
  * Index entries travel as flat triples `mode, attribute, value` (see `index-entries.ts`) and
  * are kept in the resource hash (`ix`) so a later write removes exactly what this one added.
  */
-const LIB = `
+export const LIB = `
 local P = ARGV[1]
 local pos = 1
 
@@ -112,6 +112,36 @@ local function remove_member(group_id, member_id)
   redis.call('SREM', member_of_key(member_id), group_id)
 end
 
+-- First-attempt confirmation (see ResourceStore.settleConfirmation): a write that waits for its
+-- first delivery keeps the state it replaced in its resource hash (prevdoc, previx, prevof =
+-- the revision it is the previous of, prevmembers = 1 when the group's member set was copied to
+-- P:Group:prevmembers:<id>) and marks the waiter in P:confirm:<Type>:<id> = revision.
+local function prev_members_key(group_id) return P .. ':Group:prevmembers:' .. group_id end
+local function confirm_key(type, id) return P .. ':confirm:' .. type .. ':' .. id end
+
+local function clear_prev(key, id)
+  if redis.call('HEXISTS', key, 'prevof') == 1 then
+    redis.call('HDEL', key, 'prevdoc', 'previx', 'prevof', 'prevmembers')
+    redis.call('DEL', prev_members_key(id))
+  end
+end
+
+local function keep_prev(key, type, id, member_mode)
+  clear_prev(key, id)
+  if redis.call('HEXISTS', key, 'doc') == 1 then
+    redis.call('HSET', key, 'prevdoc', redis.call('HGET', key, 'doc'), 'previx', redis.call('HGET', key, 'ix'))
+  end
+  if type == 'Group' and member_mode ~= 'none' then
+    redis.call('COPY', members_key(id), prev_members_key(id))
+    redis.call('HSET', key, 'prevmembers', 1)
+  end
+end
+
+local function await_confirm(key, type, id, revision, ttl)
+  redis.call('HSET', key, 'prevof', revision)
+  redis.call('SET', confirm_key(type, id), revision, 'PX', ttl)
+end
+
 local function apply_members(group_id, mode, add, remove)
   if mode == 'set' then
     local wanted = {}
@@ -127,13 +157,15 @@ end
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, doc, entries, member mode, add, remove.
+ * KEYS[1] resource hash. ARGV: prefix, type, id, doc, entries, member mode, add, remove,
+ * confirm ttl ('' or absent = no first-attempt wait).
  * Returns {'ok', revision} | {'conflict', attribute} | {'exists'}.
  */
 const CREATE = `${LIB}
 local type, id, doc = next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove = next_arg(), next_list(), next_list()
+local confirm_ttl = next_arg()
 local key = KEYS[1]
 
 if redis.call('EXISTS', key) == 1 then return {'exists'} end
@@ -145,12 +177,13 @@ redis.call('ZADD', order_key(type), redis.call('INCR', seq_key(type)), id)
 add_entries(type, id, entries)
 apply_members(id, member_mode, add, remove)
 outbox_add(type, id, 1)
+if confirm_ttl and confirm_ttl ~= '' then await_confirm(key, type, id, 1, confirm_ttl) end
 return {'ok', 1}
 `;
 
 /**
  * KEYS[1] resource hash. ARGV: prefix, type, id, expected revision ('' = none), doc ('' = keep),
- * entries, member mode, add, remove.
+ * entries, member mode, add, remove, confirm ttl ('' or absent = no first-attempt wait).
  * Returns {'ok', revision} | {'ok', revision, doc} (doc kept) | {'notfound'} | {'revconflict'} |
  * {'conflict', attribute}.
  */
@@ -158,16 +191,21 @@ const UPDATE = `${LIB}
 local type, id, expected, doc = next_arg(), next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove = next_arg(), next_list(), next_list()
+local confirm_ttl = next_arg()
+local confirm = confirm_ttl and confirm_ttl ~= ''
 local key = KEYS[1]
 
 if not is_live(key) then return {'notfound'} end
 if expected ~= '' and tonumber(redis.call('HGET', key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}
 end
-
 if doc ~= '' then
   local taken = taken_unique(type, id, entries)
   if taken then return {'conflict', taken} end
+end
+
+if confirm then keep_prev(key, type, id, member_mode) else clear_prev(key, id) end
+if doc ~= '' then
   remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
   add_entries(type, id, entries)
   redis.call('HSET', key, 'doc', doc, 'ix', cjson.encode(entries))
@@ -176,6 +214,7 @@ apply_members(id, member_mode, add, remove)
 
 local revision = redis.call('HINCRBY', key, 'rev', 1)
 outbox_add(type, id, revision)
+if confirm then await_confirm(key, type, id, revision, confirm_ttl) end
 if doc ~= '' then return {'ok', revision} end
 return {'ok', revision, redis.call('HGET', key, 'doc')}
 `;
@@ -191,6 +230,7 @@ local type, id = next_arg(), next_arg()
 local key = KEYS[1]
 
 if not is_live(key) then return {'notfound'} end
+clear_prev(key, id)
 remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
 redis.call('ZREM', order_key(type), id)
 redis.call('HDEL', key, 'ix')
@@ -230,7 +270,7 @@ return 1
 `;
 
 type ScriptArg = string | number;
-type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
+export type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
 
 /** The scripts bound to one connection; the first argument of each is the key list's head. */
 export interface StoreScripts {
@@ -263,7 +303,7 @@ export function defineStoreScripts(redis: Redis): StoreScripts {
 }
 
 /** Without `numberOfKeys`, the first argument of each call is the number of keys. */
-function defineScript(redis: Redis, name: string, lua: string, numberOfKeys?: number): ScriptCall {
+export function defineScript(redis: Redis, name: string, lua: string, numberOfKeys?: number): ScriptCall {
   const commands = redis as unknown as Record<string, ScriptCall | undefined>;
   if (typeof commands[name] !== 'function') {
     redis.defineCommand(name, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });

@@ -73,7 +73,28 @@ export interface OutboxEntry {
 export interface WriteOptions {
   /** For groups: how the write changes membership. Applied atomically with the document. */
   members?: MemberChange;
+  /**
+   * First-attempt confirmation: keep the state this write replaces and mark a waiter for this
+   * many ms, so a rejection of the first delivery attempt can roll the write back
+   * (settleConfirmation) until the waiter gives up (collectConfirmation).
+   */
+  confirmTtlMs?: number;
 }
+
+/** What the first delivery attempt of a waited-for write said. */
+export type ConfirmOutcome =
+  | { kind: 'ok' }
+  | { kind: 'transient' }
+  /** The target refused for good; `status` is its HTTP status, `detail` its (redacted) reason. */
+  | { kind: 'rejected'; status: number; detail: string };
+
+/** What settleConfirmation did to the store. */
+export type SettleResult =
+  | { kind: 'none' | 'replied' }
+  /** The rejected write was undone as a new revision holding the previous state. */
+  | { kind: 'restored'; revision: number }
+  /** The rejected write was a create: the resource is gone; these groups lost it as a member. */
+  | { kind: 'removed'; groups: Array<{ id: string; revision: number }> };
 
 export interface ResourceStore {
   /** Creates a resource; `doc.id` must be set by the caller. Throws UniquenessError. */
@@ -151,6 +172,24 @@ export interface ResourceStore {
 
   /** Forgets a deleted resource entirely (tombstone, delivery state, delivered members, dependants). */
   purge(type: ResourceType, id: string): Promise<void>;
+
+  // ---- first-attempt confirmation (delivery.confirm.mode: first-attempt) ----
+
+  /** The current revision (also of a tombstone), or null. */
+  getRevision(type: ResourceType, id: string): Promise<number | null>;
+
+  /**
+   * The worker's report on the first delivery attempt of `revision`, if a writer still waits for
+   * it: a rejection rolls the write back atomically (unless a newer write came since, or the old
+   * userName is taken, or a create already reached the target: then the reply says transient).
+   */
+  settleConfirmation(type: ResourceType, id: string, revision: number, outcome: ConfirmOutcome): Promise<SettleResult>;
+
+  /**
+   * The writer's side, when notified or when its wait ran out: the report if there is one,
+   * otherwise it stops waiting (the change stays, delivery goes on) and returns undefined.
+   */
+  collectConfirmation(type: ResourceType, id: string, revision: number): Promise<ConfirmOutcome | undefined>;
 
   /** Deletes every key of this store (tests, `reset`). */
   clear(): Promise<void>;

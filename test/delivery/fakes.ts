@@ -70,6 +70,9 @@ export function createMemoryStore(): MemoryStore {
     clear: unsupported,
     outboxDue: unsupported,
     outboxAck: unsupported,
+    getRevision: unsupported,
+    settleConfirmation: unsupported,
+    collectConfirmation: unsupported,
     async get(type, id) {
       const found = resources.get(key(type, id));
       return found && !found.deleted ? copy(found) : null;

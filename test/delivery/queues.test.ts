@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import type { FastifyBaseLogger } from 'fastify';
+import { deliverySchema } from '../../src/config/schema.js';
 import { BRIDGE_BACKOFF, createBackoffStrategy } from '../../src/delivery/backoff.js';
 import type { DeliveryLogger } from '../../src/delivery/logger.js';
 import { createDeliveryQueue, deliveryJobName, deliveryJobOptions, type DeliveryQueue } from '../../src/delivery/queues.js';
@@ -7,7 +8,7 @@ import { createResourceLock } from '../../src/delivery/resource-lock.js';
 import type { DeliveryJobData } from '../../src/delivery/types.js';
 import { createTestRedis, type TestRedis } from '../helpers/redis.js';
 
-const delivery = { attempts: 7, backoffMs: 100, maxBackoffMs: 1_000, concurrency: 2 };
+const delivery = deliverySchema.parse({ attempts: 7, backoffMs: 100, maxBackoffMs: 1_000, concurrency: 2 });
 const job = (id: string, revision: number, trigger?: string): DeliveryJobData => ({
   connectionId: 'q',
   type: 'User',

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliverySchema, targetSchema } from '../../src/config/schema.js';
 import type { DeliveryResult } from '../../src/delivery/processor.js';
 import { createDeliveryQueue, type DeliveryQueue } from '../../src/delivery/queues.js';
 import type { DeliveryJobData } from '../../src/delivery/types.js';
@@ -115,7 +116,7 @@ beforeAll(async () => {
   redis = createTestRedis('delivery-int');
   target = await startServer((req, res) => void handle(req, res));
   store = createRedisStore(redis.redis, { prefix: `${redis.prefix}:store` });
-  const config = { attempts: 5, backoffMs: 5, maxBackoffMs: 20, concurrency: 4 };
+  const config = deliverySchema.parse({ attempts: 5, backoffMs: 5, maxBackoffMs: 20, concurrency: 4 });
   producer = createDeliveryQueue(CONNECTION, { connection: redis.redis, prefix: `${redis.prefix}:bull`, delivery: config });
   delivery = await startDeliveryWorker({
     connectionId: CONNECTION,
@@ -123,7 +124,7 @@ beforeAll(async () => {
     prefix: `${redis.prefix}:bull`,
     lockPrefix: `${redis.prefix}:store`,
     delivery: config,
-    target: { baseUrl: target.url, auth: { type: 'none' }, timeoutMs: 2_000, headers: {} },
+    target: targetSchema.parse({ baseUrl: target.url, timeoutMs: 2_000 }),
     store,
     plan: loadMappingSource(MAPPING, 'int.yaml'),
   });

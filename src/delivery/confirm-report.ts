@@ -1,0 +1,76 @@
+import { UnrecoverableError } from 'bullmq';
+import type { ConfirmOutcome, ResourceStore } from '../store/types.js';
+import { runInJobContext, type JobContext } from './job-context.js';
+import type { DeliveryLogger } from './logger.js';
+import type { DeliveryJob } from './processor.js';
+import { targetDetail } from './target-detail.js';
+import type { DeliveryJobData } from './types.js';
+
+/**
+ * The worker's half of `delivery.confirm.mode: first-attempt`: after each delivery attempt it
+ * tells the store what happened, and a writer still waiting for that revision gets the answer
+ * (`ResourceStore.settleConfirmation`). A permanent target rejection rolls the write back there;
+ * the restored state is queued right away so the target converges on it too (undoing any call of
+ * the rejected attempt that went through). Only the first report for a revision counts.
+ */
+
+export interface ConfirmReporterDeps {
+  connectionId: string;
+  store: ResourceStore;
+  enqueue(jobs: DeliveryJobData[]): Promise<void>;
+  logger: DeliveryLogger;
+}
+
+export type ReportedRun = <T>(job: Pick<DeliveryJob, 'id' | 'data'>, run: () => Promise<T>) => Promise<T>;
+
+/** Errors that mean "not attempted yet", not an outcome: BullMQ moved the job aside. */
+const NOT_ATTEMPTED = new Set(['DelayedError', 'WaitingError', 'WaitingChildrenError']);
+
+export function createConfirmReporter(deps: ConfirmReporterDeps): ReportedRun {
+  const { store, connectionId, logger } = deps;
+
+  async function report(data: DeliveryJobData, revision: number, outcome: ConfirmOutcome): Promise<void> {
+    const settled = await store.settleConfirmation(data.type, data.id, revision, outcome);
+    let jobs: DeliveryJobData[];
+    if (settled.kind === 'restored') jobs = [{ connectionId, type: data.type, id: data.id, revision: settled.revision }];
+    else if (settled.kind === 'removed') jobs = settled.groups.map((g) => ({ connectionId, type: 'Group' as const, id: g.id, revision: g.revision }));
+    else return;
+    const log = { connectionId, type: data.type, resourceId: data.id, revision, code: 'GW_DELIVERY_REJECTED' };
+    logger.warn({ ...log, outcome: settled.kind }, 'target rejected the first attempt: the change was rolled back');
+    // The rollback left outbox entries: if this enqueue fails, the outbox sweeper queues them.
+    await deps.enqueue(jobs);
+    await store.outboxAck(jobs.map(({ type, id, revision: rev }) => ({ type, id, revision: rev })));
+  }
+
+  return async function reported(job, run) {
+    const { type, id } = job.data;
+    // The revision the attempt works on is at least this one (the processor reads after us).
+    const revision = await store.getRevision(type, id);
+    const context: JobContext = {};
+    let outcome: ConfirmOutcome | undefined;
+    try {
+      const result = await runInJobContext(context, run);
+      outcome = { kind: 'ok' };
+      return result;
+    } catch (err) {
+      const name = err instanceof Error ? err.name : '';
+      if (!NOT_ATTEMPTED.has(name)) outcome = rejectionOf(err, context) ?? { kind: 'transient' };
+      throw err;
+    } finally {
+      if (revision !== null && outcome) {
+        await report(job.data, revision, outcome).catch((err: unknown) => {
+          // The writer then waits until its time runs out and answers success: the safe side.
+          logger.warn({ connectionId, jobId: job.id, err: err instanceof Error ? err.message : String(err) }, 'could not report a first attempt');
+        });
+      }
+    }
+  };
+}
+
+function rejectionOf(err: unknown, context: JobContext): ConfirmOutcome | undefined {
+  const permanent = err instanceof UnrecoverableError || (err instanceof Error && err.name === 'UnrecoverableError');
+  const answer = context.lastAnswer;
+  if (!permanent || !answer || !(err as Error).message.startsWith('GW_DELIVERY_REJECTED')) return undefined;
+  if (answer.status < 400 || answer.status >= 500) return undefined;
+  return { kind: 'rejected', status: answer.status, detail: targetDetail(answer.bodyText) };
+}
