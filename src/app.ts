@@ -2,11 +2,12 @@ import { setTimeout as delay } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { scimPlugin } from './api/scim-plugin.js';
-import { SCIM_CONTENT_TYPE } from './api/scim-errors.js';
+import { SCIM_CONTENT_TYPE, scimErrorHandler } from './api/scim-errors.js';
+import { clientErrorHandler, frameworkErrorHandler, requestIdOf, urlLengthCheck } from './api/transport-errors.js';
 import type { BridgeConfig } from './config/schema.js';
 import { registerPassThrough } from './proxy/pass-through.js';
 import type { Runtime } from './runtime.js';
-import { renderErrorBody } from './scim/errors.js';
+import { notFound, renderErrorBody } from './scim/errors.js';
 
 /**
  * The HTTP application: health routes plus one encapsulated SCIM service provider per
@@ -47,13 +48,29 @@ export interface BuildAppOptions {
 }
 
 export async function buildApp({ config, runtime, logger, logStream }: BuildAppOptions): Promise<FastifyInstance> {
+  const { limits } = config;
   const app = Fastify({
     logger: logger ?? { level: config.logLevel, redact: LOG_REDACT, serializers: LOG_SERIALIZERS, ...(logStream ? { stream: logStream } : {}) },
-    routerOptions: { ignoreTrailingSlash: true },
-    requestIdHeader: 'x-request-id',
-    // Entra's filter values can be long GUID-bearing expressions; keep the default 1 MB body limit.
-    bodyLimit: 1_048_576,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: limits.idLength },
+    // The client's x-request-id only when it is a plain token (requestIdOf), never raw.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
+    bodyLimit: limits.bodyBytes,
+    // Slow clients (a body trickled byte by byte) cannot hold a socket open for long.
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: {
+      maxHeaderSize: limits.headerBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      // Node enforces both timeouts on this tick (30 s by default): check often enough to honour them.
+      connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(shortestTimeout(limits) / 2))),
+    },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
+  // Every answer, SCIM route or not, is a SCIM body when it is an error.
+  app.setErrorHandler(scimErrorHandler);
+  app.addHook('onRequest', urlLengthCheck(limits.urlLength));
 
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
@@ -67,6 +84,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       connection,
       provisioning: runtime.connection(connection.id).provisioning,
       publicUrl: config.publicUrl,
+      limits,
     });
   }
 
@@ -90,7 +108,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       .headers({ 'www-authenticate': 'Bearer realm="scim-bridge"', connection: 'close' })
       .send(renderErrorBody(401, 'missing or invalid bearer token'));
   });
-  app.setNotFoundHandler((_request, reply) => reply.code(404).send({ error: 'not found' }));
+  app.setNotFoundHandler((request, reply) => scimErrorHandler(notFound('no such endpoint'), request, reply));
 
   // Pass-through (docs/reverse-proxy.md): registered last, as catch-all routes, so every bridge
   // route wins; connection prefixes are more specific than the host-wide upstream.
@@ -101,4 +119,8 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
   if (config.upstream) await registerPassThrough(app, { upstream: config.upstream, prefix: '', reserved });
 
   return app;
+}
+
+function shortestTimeout(limits: BridgeConfig['limits']): number {
+  return Math.min(limits.headersTimeoutMs, limits.requestTimeoutMs || Number.POSITIVE_INFINITY);
 }

@@ -118,6 +118,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
             },
           }
         : {}),
+      limits: config.limits,
     });
     connections.push({ config: connection, store, plan, queue, provisioning });
   }

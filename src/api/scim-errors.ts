@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { renderErrorBody, ScimError } from '../scim/errors.js';
 
@@ -11,7 +12,9 @@ export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
  */
 export function scimErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): void {
   const { status, body, headers } = scimErrorOf(error, request);
-  if (status >= 500) request.log.error({ err: error, code: (error as { code?: string }).code }, 'scim request failed');
+  // An outage is one known condition, not a bug: one line per request, without a stack.
+  if (status === 503 && isStoreUnavailable(error)) request.log.warn({ code: 'GW_STORE_UNAVAILABLE', reason: outageReason(error) }, 'store unavailable');
+  else if (status >= 500) request.log.error({ err: error, code: (error as { code?: string }).code }, 'scim request failed');
   else request.log.info({ status, scimType: body.scimType }, 'scim request rejected');
   void reply.code(status).headers(headers).type(SCIM_CONTENT_TYPE).send(body);
 }
@@ -28,11 +31,18 @@ export function scimErrorOf(error: Error, request: FastifyRequest) {
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 400, body: renderErrorBody(400, 'request body is empty or malformed', 'invalidSyntax'), headers: {} };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_TYPE':
+      return plain(415, 'unsupported Content-Type: send application/scim+json');
     default:
   }
   if (fastifyError.validation) {
     return { status: 400, body: renderErrorBody(400, fastifyError.message, 'invalidSyntax'), headers: {} };
   }
+  // Any other client error Fastify or a plugin raises keeps its status; its message may quote
+  // the request, so the detail is the status's fixed phrase.
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return plain(status, STATUS_CODES[status] ?? 'bad request');
   if (isStoreUnavailable(error)) {
     return { status: 503, body: renderErrorBody(503, 'the bridge cannot store changes right now; retry later'), headers: { 'retry-after': '30' } };
   }
@@ -59,6 +69,11 @@ const SUBMITTED_VALUE = /"(?:[^"\\]|\\[\s\S])*(?:"|\\?$)|[^\s"',()[\]]+/g;
 /** A detail with every submitted value replaced by an ellipsis; the reason stays readable. */
 export function redactSubmittedValues(detail: string): string {
   return detail.replace(SUBMITTED_VALUE, (value) => (value.startsWith('"') ? '"…"' : value.includes('@') ? '…' : value));
+}
+
+/** What went wrong with Redis, in a few words (an error code or ioredis's first line). */
+function outageReason(error: Error): string {
+  return (error as NodeJS.ErrnoException).code ?? error.message.split('\n', 1)[0]!.slice(0, 120);
 }
 
 /** ioredis failures that mean "Redis is not there right now" rather than a bug. */

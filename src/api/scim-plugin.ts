@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ConnectionConfig } from '../config/schema.js';
+import rateLimit from '@fastify/rate-limit';
+import type { ConnectionConfig, LimitsConfig } from '../config/schema.js';
 import type { Provisioning } from '../provisioning/service.js';
 import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
 import { notFound, ScimError, badRequest } from '../scim/errors.js';
@@ -10,6 +11,7 @@ import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
 import { createBearerCheck } from './auth.js';
 import { registerBulkRoute } from './bulk-route.js';
+import { parseJsonBody } from './json-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
 
 /**
@@ -24,8 +26,8 @@ export interface ScimPluginOptions {
   provisioning: Provisioning;
   /** External URL of the bridge (`publicUrl` in config); derived from the request when absent. */
   publicUrl?: string;
-  /** Largest accepted request body. */
-  bodyLimit?: number;
+  /** Input bounds (config `limits`). */
+  limits: LimitsConfig;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -36,20 +38,19 @@ const RESOURCES: [ResourceType, string][] = [
 ];
 
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
-  const { connection, provisioning } = options;
+  const { connection, provisioning, limits } = options;
   const authorized = createBearerCheck(connection.auth.bearer);
 
   // Entra sends application/scim+json; other clients send application/json or nothing. Parse
-  // them all as JSON, and answer bad JSON with a SCIM 400 rather than Fastify's own error.
+  // them all as JSON (bounded and prototype-safe, see json-body.ts), and answer bad JSON with a
+  // SCIM 400 rather than Fastify's own error.
   app.removeAllContentTypeParsers();
-  const bodyLimit = options.bodyLimit ?? 1_048_576;
+  const bodyLimit = limits.bodyBytes;
   app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text.trim() === '') return done(null, undefined);
     try {
-      done(null, JSON.parse(text));
-    } catch {
-      done(badRequest('invalidSyntax', 'request body is not valid JSON'), undefined);
+      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), limits.nestingDepth));
+    } catch (error) {
+      done(error as Error, undefined);
     }
   });
 
@@ -64,6 +65,20 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
       });
     }
   });
+  if (connection.rateLimit) {
+    // After the bearer check (route hooks run after this scope's onRequest hook), so requests
+    // without the secret cannot use up the connection's allowance.
+    await app.register(rateLimit, {
+      max: connection.rateLimit.max,
+      timeWindow: connection.rateLimit.windowMs,
+      keyGenerator: () => connection.id,
+      errorResponseBuilder: (_request, context) =>
+        new ScimError(429, undefined, `too many requests for this connection; retry in ${Math.ceil(context.ttl / 1000)} s`, {
+          'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),
+        }),
+    });
+  }
+  app.addHook('preValidation', async (request) => checkQueryLimits(request.query as Query, limits));
   app.setErrorHandler(scimErrorHandler);
   const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {
     scimErrorHandler(notFound(`no SCIM endpoint at ${request.method} ${request.url.split('?')[0]}`), request, reply);
@@ -178,12 +193,31 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** Paging numbers past this are all "beyond the last page"; it keeps them exact integers. */
+const MAX_PAGING_NUMBER = 2 ** 31 - 1;
+
 function integer(query: Query, name: string): number | undefined {
   const raw = first(query[name]);
   if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value)) throw badRequest('invalidValue', `${name} must be an integer`);
-  return value;
+  // Digits only: `1e21` and `0x10` are numbers to Number() but not integers a client means.
+  if (!/^[+-]?\d{1,20}$/.test(raw.trim())) throw badRequest('invalidValue', `${name} must be an integer`);
+  return Math.max(-MAX_PAGING_NUMBER, Math.min(MAX_PAGING_NUMBER, Number(raw)));
+}
+
+/** Bounds on the query parameters the SCIM routes read, checked before any of them is used. */
+function checkQueryLimits(query: Query, limits: LimitsConfig): void {
+  const filter = query.filter;
+  if (Array.isArray(filter) && filter.length > 1) throw badRequest('invalidFilter', 'give one filter parameter');
+  const text = first(filter);
+  if (text !== undefined && text.length > limits.filterLength) {
+    throw badRequest('invalidFilter', `filters are at most ${limits.filterLength} characters`);
+  }
+  for (const name of ['attributes', 'excludedAttributes']) {
+    const paths = (first(query[name]) ?? '').split(',');
+    if (paths.some((path) => path.trim().length > limits.pathLength)) {
+      throw badRequest('invalidPath', `${name} holds attribute paths of at most ${limits.pathLength} characters`);
+    }
+  }
 }
 
 function projection(query: Query): { attributes?: string; excludedAttributes?: string } {

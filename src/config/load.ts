@@ -37,6 +37,8 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 const PLACEHOLDER = /\$\{(env|file):([^}]*)\}/g;
+/** A value that is one placeholder and nothing else, without a `:-default` (a literal). */
+const SECRET_PLACEHOLDER = /^\$\{(?:env:[A-Za-z_][A-Za-z0-9_]*|file:[^}]+)\}$/;
 
 /** Config paths whose values are secrets: they must come from a placeholder. */
 const SECRET_PATHS: RegExp[] = [
@@ -82,10 +84,13 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
 
   const placeholderIssues: ConfigIssue[] = [];
   const fromPlaceholder = new Set<string>();
+  /** Paths whose whole value is one default-less placeholder: the only acceptable secrets. */
+  const secretPlaceholder = new Set<string>();
   visit(doc, {
     Scalar(key, node, ancestry) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       const path = pathOf(ancestry, node);
+      if (SECRET_PLACEHOLDER.test(node.value.trim())) secretPlaceholder.add(path);
       const resolved = node.value.replace(PLACEHOLDER, (_m, kind: string, arg: string) => {
         const value = kind === 'env' ? resolveEnv(arg, env) : resolveFile(arg, baseDir);
         if (value instanceof Error) {
@@ -100,7 +105,9 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
   });
   if (placeholderIssues.length > 0) throw new ConfigError('GW_CONFIG_PLACEHOLDER', placeholderIssues);
 
-  const parsed = configSchema.safeParse(doc.toJS() ?? {});
+  const input: unknown = doc.toJS() ?? {};
+  let parsed = configSchema.safeParse(input);
+  if (!parsed.success && coercePlaceholderScalars(input, parsed.error.issues, fromPlaceholder)) parsed = configSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
       'GW_CONFIG_INVALID',
@@ -116,9 +123,11 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
     Scalar(key, node, ancestry) {
       if (key === 'key') return;
       const path = pathOf(ancestry, node);
-      if (SECRET_PATHS.some((re) => re.test(path)) && !fromPlaceholder.has(path)) {
+      if (SECRET_PATHS.some((re) => re.test(path)) && !secretPlaceholder.has(path)) {
+        // A `${env:NAME:-default}` default, or text around a placeholder, is a literal secret too.
+        const hint = fromPlaceholder.has(path) ? ' alone, without a default or other text around it' : '';
         literalSecrets.push(
-          at(node.range?.[0], path, 'secrets must not be written in config files: use ${env:NAME} or ${file:/path/to/secret}'),
+          at(node.range?.[0], path, `secrets must not be written in config files: use \${env:NAME} or \${file:/path/to/secret}${hint}`),
         );
       }
     },
@@ -169,6 +178,33 @@ export function configFromObject(input: unknown, baseDir = process.cwd()): Bridg
     );
   }
   return finalizeConfig(parsed.data, { baseDir });
+}
+
+/**
+ * Placeholders always give text; a number or boolean field written as one (`port: ${env:PORT}`)
+ * takes that text as its type. Only fields the schema rejected for being a string are touched,
+ * so a secret that happens to look like a number stays a string. True when anything changed.
+ */
+function coercePlaceholderScalars(input: unknown, issues: z.core.$ZodIssue[], fromPlaceholder: Set<string>): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    if (issue.code !== 'invalid_type' || (issue.expected !== 'number' && issue.expected !== 'boolean')) continue;
+    if (!fromPlaceholder.has(issue.path.join('.')) || issue.path.length === 0) continue;
+    const parent = issue.path.slice(0, -1).reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown>)?.[key], input);
+    const key = issue.path[issue.path.length - 1]!;
+    if (typeof parent !== 'object' || parent === null) continue;
+    const text = (parent as Record<PropertyKey, unknown>)[key];
+    if (typeof text !== 'string') continue;
+    const value = issue.expected === 'number' ? numberOf(text) : ({ true: true, false: false } as Record<string, boolean>)[text.trim()];
+    if (value === undefined) continue;
+    (parent as Record<PropertyKey, unknown>)[key] = value;
+    changed = true;
+  }
+  return changed;
+}
+
+function numberOf(text: string): number | undefined {
+  return /^\s*-?\d+(?:\.\d+)?\s*$/.test(text) ? Number(text) : undefined;
 }
 
 function resolveEnv(arg: string, env: NodeJS.ProcessEnv): string | Error {

@@ -153,6 +153,53 @@ export const connectionUpstreamSchema = upstreamSchema
   .strict();
 export type ConnectionUpstreamConfig = z.infer<typeof connectionUpstreamSchema>;
 
+/**
+ * What one request may cost the bridge. Every bound applies before the input is used, and
+ * going over it is a SCIM error naming the limit, never a slow answer or a 500. The defaults
+ * are far above anything Entra sends (docs/configuration.md lists them).
+ */
+export const limitsSchema = z
+  .object({
+    /** Largest request body, in bytes (413 above it). */
+    bodyBytes: z.number().int().min(1_024).default(1_048_576),
+    /** Largest request head (request line and headers), in bytes (431 above it). */
+    headerBytes: z.number().int().min(1_024).max(1_048_576).default(16_384),
+    /** Longest request URL, path and query, in characters (414 above it). */
+    urlLength: z.number().int().min(256).default(8_192),
+    /** Longest attribute path in a PATCH operation, `attributes` or `excludedAttributes`. */
+    pathLength: z.number().int().min(16).default(512),
+    /** Longest `filter` expression, in characters. */
+    filterLength: z.number().int().min(64).default(4_096),
+    /** Deepest nesting of objects and arrays in a request body. */
+    nestingDepth: z.number().int().min(4).max(1_000).default(64),
+    /** Longest resource id, in a URL or as a member or manager reference. */
+    idLength: z.number().int().min(36).max(4_096).default(256),
+    /** The whole request (head and body) must arrive within this; 0 turns it off. */
+    requestTimeoutMs: z.number().int().min(0).default(30_000),
+    /** The request head must arrive within this (at most requestTimeoutMs when that is set). */
+    headersTimeoutMs: z.number().int().min(1).default(10_000),
+    /** A socket with no traffic at all for this long is closed; 0 turns it off. */
+    idleTimeoutMs: z.number().int().min(0).default(60_000),
+  })
+  .strict()
+  .refine((limits) => limits.requestTimeoutMs === 0 || limits.headersTimeoutMs <= limits.requestTimeoutMs, {
+    message: 'headersTimeoutMs must not exceed requestTimeoutMs',
+    path: ['headersTimeoutMs'],
+  });
+export type LimitsConfig = z.infer<typeof limitsSchema>;
+
+/**
+ * Optional ceiling on SCIM requests per connection, answered 429 with Retry-After. Off by
+ * default: Entra backs off a throttled application for a long time, so it is a last resort.
+ */
+export const inboundRateLimitSchema = z
+  .object({
+    /** Requests allowed per window, per connection and API process. */
+    max: z.number().int().min(1),
+    windowMs: z.number().int().min(100).default(1_000),
+  })
+  .strict();
+
 const connectionId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and "-" (it appears in URLs and queue names)');
@@ -179,6 +226,8 @@ export const connectionSchema = z
     delivery: deliverySchema.default(deliverySchema.parse({})),
     /** Pass-through of this connection's application paths (overrides the top-level upstream there). */
     upstream: connectionUpstreamSchema.optional(),
+    /** Optional throttle of this connection's SCIM requests (off by default). */
+    rateLimit: inboundRateLimitSchema.optional(),
     /** Custom SCIM schema extensions this connection accepts, advertises and stores (docs/configuration.md). */
     extensions: z.array(extensionSchema).default([]),
   })
@@ -284,6 +333,7 @@ export const configSchema = z
     timeline: timelineSchema.default(timelineSchema.parse({})),
     /** Pass-through of every path that is not the bridge's own (docs/reverse-proxy.md). */
     upstream: upstreamSchema.optional(),
+    limits: limitsSchema.default(limitsSchema.parse({})),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** On SIGTERM, how long running target calls may take to finish before their jobs are handed back. */
     shutdown: z.object({ graceMs: z.number().int().min(0).default(10_000) }).strict().default({ graceMs: 10_000 }),

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { DeliveryJobData } from '../delivery/types.js';
 import type { MappingPlan } from '../mapping/types.js';
-import { badRequest, conflict, notFound } from '../scim/errors.js';
+import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { applyDeclaredExtensions } from '../scim/extensions.js';
 import { compileFilter } from '../scim/filter.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
@@ -44,6 +45,10 @@ export interface ProvisioningDeps {
     ttlMs: number;
     expect(type: ResourceType, id: string, revision: number): () => Promise<ConfirmOutcome | undefined>;
   };
+  /** Input bounds (config `limits`); the defaults when absent. */
+  limits?: { idLength: number; pathLength: number };
+  /** How long a write keeps retrying after losing compare-and-set races (tests shorten it). */
+  casBudgetMs?: number;
 }
 
 export interface ListQuery {
@@ -63,7 +68,15 @@ export interface ListResult {
 /** RFC 7644 §3.4.2.4: servers may cap `count`; advertised in ServiceProviderConfig. */
 export const MAX_PAGE_SIZE = 200;
 const DEFAULT_PAGE_SIZE = 100;
-const CAS_ATTEMPTS = 8;
+/**
+ * A write that loses a compare-and-set race (another request changed the resource between our
+ * read and our write) reads again and retries, after a short random pause so that many
+ * concurrent writers spread out instead of colliding again in lockstep. It gives up only after
+ * this much time, with a 503 and Retry-After that Entra honours.
+ */
+const CAS_BUDGET_MS = 10_000;
+const CAS_MAX_PAUSE_MS = 50;
+const DEFAULT_LIMITS = { idLength: 256, pathLength: 512 };
 
 export type Provisioning = ReturnType<typeof createProvisioning>;
 
@@ -74,6 +87,24 @@ export function createProvisioning(deps: ProvisioningDeps) {
   const normalize = (type: ResourceType, body: unknown) => applyDeclaredExtensions(type, normalizeResource(type, body, schemas), schemas);
   const now = deps.now ?? (() => new Date());
   const newId = deps.newId ?? (() => randomUUID());
+  const limits = deps.limits ?? DEFAULT_LIMITS;
+  const casBudgetMs = deps.casBudgetMs ?? CAS_BUDGET_MS;
+
+  /** Runs one read-modify-write `attempt` until it wins its compare-and-set or the budget is spent. */
+  async function retryingConflicts<T>(attempt: () => Promise<T>): Promise<T> {
+    const deadline = Date.now() + casBudgetMs;
+    for (let round = 1; ; round++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!(err instanceof RevisionConflictError)) throw err;
+        if (Date.now() >= deadline) {
+          throw new ScimError(503, undefined, 'the resource is being changed by other requests; retry later', { 'retry-after': '1' });
+        }
+        await delay(Math.random() * Math.min(CAS_MAX_PAUSE_MS, 2 ** round));
+      }
+    }
+  }
 
   /**
    * Queues delivery of accepted writes, then clears their outbox entries. If this process dies
@@ -109,6 +140,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
     if (!change) return;
     const ids = change.kind === 'set' ? change.members : change.add;
     const unique = [...new Set(ids)];
+    if (unique.some((id) => id.length > limits.idLength)) {
+      throw badRequest('invalidValue', `member ids are at most ${limits.idLength} characters`);
+    }
     if (groupId && unique.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
     if (unique.length === 0) return;
     const users = await store.getMany('User', unique);
@@ -120,6 +154,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
     if (missing.length > 0) throw badRequest('invalidValue', `member ${missing.slice(0, 5).join(', ')} does not exist`);
   }
 
+  /** Store errors as SCIM errors; a lost compare-and-set race passes through, to be retried. */
   function translate(err: unknown, type: ResourceType): never {
     if (err instanceof UniquenessError) throw conflict(`${err.attribute} is already in use by another ${type.toLowerCase()}`);
     if (err instanceof NotFoundError) throw notFound(`${type} not found`);
@@ -184,7 +219,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
 
     async replace(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
       const normalized = normalize(type, body);
-      for (let attempt = 1; ; attempt++) {
+      return retryingConflicts(async () => {
         const current = await mustGet(type, id);
         const { doc, members } = replaceResource(current.doc, normalized, now());
         await checkRules(type, doc);
@@ -192,43 +227,37 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // reads members back, so silently emptying a group would go unnoticed.
         const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
         await checkMembers(change, id);
-        try {
-          const stored = await store.update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) });
-          await deliver(type, id, stored.revision);
-          return stored;
-        } catch (err) {
-          if (err instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
-          translate(err, type);
-        }
-      }
+        const stored = await store
+          .update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
+          .catch((e) => translate(e, type));
+        await deliver(type, id, stored.revision);
+        return stored;
+      });
     },
 
     async patch(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
-      const ops = normalizePatch(body);
-      for (let attempt = 1; ; attempt++) {
+      const ops = normalizePatch(body, { maxPathLength: limits.pathLength });
+      return retryingConflicts(async () => {
         const current = await mustGet(type, id);
         const patched = applyPatch(type, current.doc, ops);
         const doc = applyDeclaredExtensions(type, patched.doc, schemas);
         const members = patched.members;
+        // The result must be a resource a POST would accept: a PATCH that leaves it invalid
+        // (no userName, a numeric manager.value) is rejected before anything is stored.
+        normalizeResource(type, doc, schemas);
         await checkMembers(members, id);
         const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
         if (!docChanged && !members) return current;
         const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: now().toISOString() } } : null;
         if (next) await checkRules(type, next);
-        try {
-          // Membership-only changes skip the revision check: set operations commute, so
-          // concurrent member PATCHes on one group never lose a member.
-          const stored = await store.update(type, id, next ? current.revision : null, next, {
-            ...(members ? { members } : {}),
-            ...confirmOption(type),
-          });
-          await deliver(type, id, stored.revision);
-          return stored;
-        } catch (err) {
-          if (err instanceof RevisionConflictError && attempt < CAS_ATTEMPTS) continue;
-          translate(err, type);
-        }
-      }
+        // Membership-only changes skip the revision check: set operations commute, so
+        // concurrent member PATCHes on one group never lose a member.
+        const stored = await store
+          .update(type, id, next ? current.revision : null, next, { ...(members ? { members } : {}), ...confirmOption(type) })
+          .catch((e) => translate(e, type));
+        await deliver(type, id, stored.revision);
+        return stored;
+      });
     },
 
     async remove(type: ResourceType, id: string): Promise<void> {

@@ -151,17 +151,17 @@ const OPS = new Set(['add', 'replace', 'remove']);
  * lower-cased (Q1), path-less maps are expanded key by key, dotted and URN keys included (Q3),
  * booleans coerced (Q2), manager forms unified (Q6), `""`/null values become removes (Q15).
  */
-export function normalizePatch(body: unknown): NormalizedPatchOp[] {
+export function normalizePatch(body: unknown, options: { maxPathLength?: number } = {}): NormalizedPatchOp[] {
   if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'PATCH body must be a JSON object');
   const operationsKey = findKey(body, 'Operations');
   const operations = operationsKey === undefined ? undefined : body[operationsKey];
   if (!Array.isArray(operations) || operations.length === 0) {
     throw badRequest('invalidSyntax', 'PATCH body must have a non-empty Operations array');
   }
-  return operations.flatMap((operation, index) => normalizeOperation(operation, index));
+  return operations.flatMap((operation, index) => normalizeOperation(operation, index, options.maxPathLength ?? Infinity));
 }
 
-function normalizeOperation(operation: unknown, index: number): NormalizedPatchOp[] {
+function normalizeOperation(operation: unknown, index: number, maxPathLength: number): NormalizedPatchOp[] {
   if (!isPlainObject(operation)) throw badRequest('invalidSyntax', `Operations[${index}] must be an object`);
   const field = (name: string): unknown => {
     const key = findKey(operation, name);
@@ -176,12 +176,19 @@ function normalizeOperation(operation: unknown, index: number): NormalizedPatchO
   }
   const value = field('value');
   const kind = op as NormalizedPatchOp['op'];
-  if (typeof path === 'string' && path.trim() !== '') return [normalizePathOp(kind, path.trim(), value, index)];
+  // Checked before the path is parsed or quoted in any detail: its length is the client's choice.
+  const checkLength = (candidate: string) => {
+    if (candidate.length > maxPathLength) {
+      throw badRequest('invalidPath', `Operations[${index}]: attribute paths are at most ${maxPathLength} characters`);
+    }
+    return candidate;
+  };
+  if (typeof path === 'string' && path.trim() !== '') return [normalizePathOp(kind, checkLength(path.trim()), value, index)];
   if (kind === 'remove') throw badRequest('noTarget', `Operations[${index}]: remove requires a path`);
   if (!isPlainObject(value)) {
     throw badRequest('invalidSyntax', `Operations[${index}]: ${kind} without a path requires an object value`);
   }
-  return expandPathless(value).map(([keyPath, keyValue]) => normalizePathOp(kind, keyPath, keyValue, index));
+  return expandPathless(value).map(([keyPath, keyValue]) => normalizePathOp(kind, checkLength(keyPath), keyValue, index));
 }
 
 /**

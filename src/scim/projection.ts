@@ -88,27 +88,40 @@ function pickSub(value: unknown, projected: unknown, subAttribute: string): unkn
   return pickOne(value, projected);
 }
 
+/**
+ * The resource without the excluded attributes. Copies only what it changes (the resource, an
+ * extension object, the elements losing a sub-attribute): a deep clone of the whole resource
+ * would cost stack per nesting level of whatever the client once stored.
+ */
 function exclude(resource: Record<string, unknown>, list: Selector[]): Record<string, unknown> {
-  const result = structuredClone(resource);
+  const result = { ...resource };
   for (const selector of list) {
     if (selector.attribute === undefined) {
       delete result[selector.extension as string];
       continue;
     }
-    const holder = selector.extension === undefined ? result : result[selector.extension];
-    if (!isPlainObject(holder)) continue;
+    let holder = result;
+    if (selector.extension !== undefined) {
+      const extension = result[selector.extension];
+      if (!isPlainObject(extension)) continue;
+      holder = result[selector.extension] = { ...extension };
+    }
     const key = findKey(holder, selector.attribute);
     if (key === undefined || (holder === result && ALWAYS_RETURNED.has(key))) continue;
     if (selector.subAttribute === undefined) {
       delete holder[key];
       continue;
     }
+    const subAttribute = selector.subAttribute;
+    const withoutSub = (element: unknown): unknown => {
+      if (!isPlainObject(element)) return element;
+      const subKey = findKey(element, subAttribute);
+      if (subKey === undefined) return element;
+      const { [subKey]: _dropped, ...rest } = element;
+      return rest;
+    };
     const value = holder[key];
-    for (const element of Array.isArray(value) ? value : [value]) {
-      if (!isPlainObject(element)) continue;
-      const subKey = findKey(element, selector.subAttribute);
-      if (subKey !== undefined) delete element[subKey];
-    }
+    holder[key] = Array.isArray(value) ? value.map(withoutSub) : withoutSub(value);
   }
   return result;
 }

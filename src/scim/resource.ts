@@ -69,7 +69,7 @@ export function renderResource(stored: StoredResource, options: { baseUrl: strin
   };
   const extension = doc[SCHEMA_ENTERPRISE_USER];
   if (isPlainObject(extension) && extension.manager !== undefined) {
-    const manager = normalizeManager(extension.manager);
+    const manager = readableManager(extension.manager);
     const { manager: _omit, ...rest } = extension;
     doc[SCHEMA_ENTERPRISE_USER] = manager === undefined ? rest : { ...rest, manager };
   }
@@ -78,4 +78,17 @@ export function renderResource(stored: StoredResource, options: { baseUrl: strin
     else doc.members = stored.members.map((id) => ({ value: id, $ref: `${options.baseUrl}/Users/${id}` }));
   }
   return doc;
+}
+
+/**
+ * The manager as an object, or undefined when the stored value has no valid form. Writes are
+ * validated before they are stored, but a read must never fail on what an older version let in:
+ * one unreadable user would break every list page and filter that contains it.
+ */
+function readableManager(value: unknown): { value: string } | undefined {
+  try {
+    return normalizeManager(value);
+  } catch {
+    return undefined;
+  }
 }

@@ -82,6 +82,8 @@ export interface ApiBridge {
 export interface ApiBridgeOptions {
   /** Connection ids with how many secrets each accepts, and optional config keys (e.g. `extensions`). */
   connections: { id: string; secrets?: number; extra?: Record<string, unknown> }[];
+  /** Overrides of config `limits`. */
+  limits?: Record<string, number>;
   /** Redis URL; the shared test Redis by default. */
   redisUrl?: string;
   start?: Pick<StartOptions, 'worker'>;
@@ -100,6 +102,7 @@ export async function startApiBridge(label: string, options: ApiBridgeOptions): 
   const config = configFromObject({
     redis: { url: redisUrl, prefix },
     logLevel: 'silent',
+    ...(options.limits ? { limits: options.limits } : {}),
     connections: options.connections.map((c) => ({
       id: c.id,
       auth: { bearer: secrets[c.id] },

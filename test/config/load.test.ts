@@ -11,14 +11,14 @@ listen: { port: 9000 }
 connections:
   - id: acme
     auth:
-      bearer: ["\${env:ACME_SECRET}", "\${env:ACME_SECRET_NEXT:-next-secret}"]
+      bearer: ["\${env:ACME_SECRET}", "\${env:ACME_SECRET_NEXT}"]
     target:
       baseUrl: http://127.0.0.1:1234
       auth: { type: bearer, token: "\${env:ACME_TARGET_TOKEN}" }
     mapping: ../mappings/app.yaml
 ${over}`;
 
-const env = { ACME_SECRET: 's1', ACME_TARGET_TOKEN: 't1' };
+const env = { ACME_SECRET: 's1', ACME_SECRET_NEXT: 'next-secret', ACME_TARGET_TOKEN: 't1' };
 
 function issuesOf(fn: () => unknown): { code: string; lines: string[] } {
   try {
@@ -53,7 +53,7 @@ describe('config loading', () => {
   });
 
   it('names file, line, column and path of an unset variable and says how to fix it', () => {
-    const { code, lines } = issuesOf(() => loadConfigSource(base(), FILE, { env: { ACME_SECRET: 's' } }));
+    const { code, lines } = issuesOf(() => loadConfigSource(base(), FILE, { env: { ACME_SECRET: 's', ACME_SECRET_NEXT: 'n' } }));
     expect(code).toBe('GW_CONFIG_PLACEHOLDER');
     expect(lines).toEqual([
       `${FILE}:9:36 connections.0.target.auth.token: environment variable ACME_TARGET_TOKEN is not set (export it, or write \${env:ACME_TARGET_TOKEN:-default})`,
@@ -65,6 +65,28 @@ describe('config loading', () => {
     expect(code).toBe('GW_CONFIG_LITERAL_SECRET');
     expect(lines[0]).toMatch(/^\/etc\/scim-bridge\/bridge\.yaml:9:36 connections\.0\.target\.auth\.token: secrets must not be written/);
     expect(lines.join('\n')).not.toContain('hunter2');
+  });
+
+  it.each([
+    ['a default', '"${env:ACME_TARGET_TOKEN:-hunter2}"'],
+    ['an unused default', '"${env:ACME_SECRET:-hunter2}"'],
+    ['text around the placeholder', '"hunter2${env:ACME_SECRET}"'],
+  ])('rejects a secret placeholder with %s as a literal secret', (_name, value) => {
+    const { code, lines } = issuesOf(() => loadConfigSource(base().replace('"${env:ACME_TARGET_TOKEN}"', value), FILE, { env }));
+    expect(code).toBe('GW_CONFIG_LITERAL_SECRET');
+    expect(lines[0]).toMatch(/connections\.0\.target\.auth\.token: secrets must not be written .* alone, without a default/);
+    expect(lines.join('\n')).not.toContain('hunter2');
+  });
+
+  it('takes number and boolean fields from placeholders, and leaves number-like secrets strings', () => {
+    const src = base('limits: { bodyBytes: "${env:BODY}", nestingDepth: "${env:DEPTH:-32}" }').replace('port: 9000', 'port: "${env:PORT}"');
+    const config = loadConfigSource(src, FILE, { env: { ...env, ACME_SECRET: '12345', BODY: '2048', PORT: '9100' } });
+    expect(config.listen.port).toBe(9100);
+    expect(config.limits.bodyBytes).toBe(2048);
+    expect(config.limits.nestingDepth).toBe(32);
+    expect(config.connections[0]!.auth.bearer[0]).toBe('12345');
+    const bad = issuesOf(() => loadConfigSource(base('limits: { bodyBytes: "${env:BODY}" }'), FILE, { env: { ...env, BODY: 'lots' } }));
+    expect(bad.lines.join('\n')).toMatch(/limits\.bodyBytes: .*expected number/);
   });
 
   it('reports unknown keys, wrong types and missing keys with their location', () => {
