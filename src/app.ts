@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './api/scim-errors.js';
-import { clientErrorHandler, frameworkErrorHandler, requestIdOf, urlLengthCheck } from './api/transport-errors.js';
+import { clientErrorHandler, frameworkErrorHandler, requestIdOf } from './api/transport-errors.js';
 import type { BridgeConfig } from './config/schema.js';
 import { registerPassThrough } from './proxy/pass-through.js';
 import type { Runtime } from './runtime.js';
@@ -70,7 +70,6 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
   });
   // Every answer, SCIM route or not, is a SCIM body when it is an error.
   app.setErrorHandler(scimErrorHandler);
-  app.addHook('onRequest', urlLengthCheck(limits.urlLength));
 
   app.get('/livez', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

@@ -12,6 +12,7 @@ import type { StoredResource } from '../store/types.js';
 import { createBearerCheck } from './auth.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { parseJsonBody } from './json-body.js';
+import { urlLengthCheck } from './transport-errors.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
 
 /**
@@ -54,6 +55,8 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     }
   });
 
+  // First, before the bearer check and any parsing; pass-through paths keep the application's own bounds.
+  app.addHook('onRequest', urlLengthCheck(limits.urlLength));
   app.addHook('onRequest', async (request) => {
     if (!authorized(request.headers.authorization)) {
       // One detail for every failure (missing, malformed, wrong, other connection's secret).
@@ -81,7 +84,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.addHook('preValidation', async (request) => checkQueryLimits(request.query as Query, limits));
   app.setErrorHandler(scimErrorHandler);
   const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {
-    scimErrorHandler(notFound(`no SCIM endpoint at ${request.method} ${request.url.split('?')[0]}`), request, reply);
+    scimErrorHandler(notFound(`no SCIM endpoint at ${request.method} ${shortened(request.url.split('?')[0] ?? '')}`), request, reply);
   };
   app.setNotFoundHandler(noEndpoint);
   // Explicit catch-alls: a pass-through upstream's wildcard route (docs/reverse-proxy.md) must
@@ -179,6 +182,14 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     if (!found) throw notFound(`schema ${request.params.id} not found`);
     return send(reply, 200, found);
   });
+}
+
+/** A path for an error detail: segments too long to be names or ids (attacker-sized) become "…". */
+function shortened(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => (segment.length > 64 ? '…' : segment))
+    .join('/');
 }
 
 function listOf(resources: unknown[]) {
