@@ -8,6 +8,9 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { BridgeError } from '../lib/errors.js';
 import { runDemo } from './demo.js';
 import { runDryRun } from './dry-run.js';
+import { runExplain } from './explain.js';
+import { runInit } from './init.js';
+import { runRedeliver } from './redeliver.js';
 import { runHealthcheck } from './healthcheck.js';
 import { runHashPassword } from './hash-password.js';
 import { runValidate } from './validate.js';
@@ -29,8 +32,11 @@ Commands:
   worker  [--config FILE]                 run delivery workers only (scale them apart from the API)
   validate <mapping.yaml|dir>...          check mapping files; prints file:line:col messages
   validate --config FILE                  check a config file and every mapping it names
-  dry-run --mapping FILE --request FILE [--state FILE]
+  dry-run --mapping FILE --request FILE [--state FILE] [--groups "A,B"]
                                           print the HTTP calls a SCIM request would cause (no network)
+  explain <mapping.yaml>                  which SCIM attribute feeds each field, which calls each change causes
+  init [FILE | -]                         write a commented starter mapping (default mappings/my-app.yaml)
+  redeliver <connection> [--config FILE]  queue a delivery of every user and group (after a mapping change)
   demo                                    start the bridge in front of the bundled sample legacy API
   healthcheck [--url URL]                 exit 0 when the bridge's /readyz answers 2xx (container probes)
   hash-password [--token] < secret        print the hash for admin.passwordHash (or admin.tokenHashes)
@@ -48,6 +54,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return validate(rest, io);
     case 'dry-run':
       return runDryRun(rest, io);
+    case 'explain':
+      return runExplain(rest, io);
+    case 'init':
+      return runInit(rest, io);
+    case 'redeliver':
+      return runRedeliver(rest, io);
     case 'demo':
       return runDemo(rest, io);
     case 'healthcheck':

@@ -35,7 +35,7 @@ export type FieldSource =
   | { kind: 'expr'; expression: CompiledExpression }
   | { kind: 'value'; value: unknown }
   /** Rows in priority order; `groups` folded as `match` compares them. */
-  | { kind: 'groups'; match: 'displayName' | 'externalId' | 'id'; table: { groups: Set<string>; value: unknown }[] };
+  | { kind: 'groups'; match: 'displayName' | 'externalId' | 'id'; table: { groups: Set<string>; names: string[]; value: unknown }[] };
 
 export interface CompiledField {
   name: string;
@@ -187,7 +187,11 @@ function compileFields(key: string, fields: Record<string, FieldRule>, problems:
     } else if (rule.fromGroups !== undefined) {
       const match = rule.fromGroups.match ?? 'displayName';
       const fold = (name: string) => (match === 'displayName' ? name.toLowerCase() : name);
-      source = { kind: 'groups', match, table: rule.fromGroups.table.map((row) => ({ groups: new Set(row.groups.map(fold)), value: row.value })) };
+      source = {
+        kind: 'groups',
+        match,
+        table: rule.fromGroups.table.map((row) => ({ groups: new Set(row.groups.map(fold)), names: row.groups, value: row.value })),
+      };
     } else source = { kind: 'value', value: rule.value };
     const when = rule.when === undefined ? undefined : compileExpression(rule.when, [...path, 'when'], problems);
     if (!source || (rule.when !== undefined && !when)) continue;

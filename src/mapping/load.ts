@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
-import { compileMapping, type CompileProblem } from './compile.js';
+import { compileMapping, type CompiledMapping, type CompileProblem } from './compile.js';
 import { MappingLoadError, type MappingIssue } from './errors.js';
 import { createMappingPlan } from './evaluate.js';
 import { mappingFileSchema } from './schema.js';
@@ -17,6 +17,11 @@ import { locate } from './yaml-position.js';
 
 /** Reads and loads a mapping file; the plan is named after the file unless it sets `name:`. */
 export async function loadMapping(file: string): Promise<MappingPlan> {
+  return createMappingPlan(await compileMappingFile(file));
+}
+
+/** Reads and compiles a mapping file (for tools that show its parts, like `explain`). */
+export async function compileMappingFile(file: string): Promise<CompiledMapping> {
   let source: string;
   try {
     source = await readFile(file, 'utf8');
@@ -24,11 +29,16 @@ export async function loadMapping(file: string): Promise<MappingPlan> {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new MappingLoadError([{ file, line: 0, col: 0, path: '', message: `cannot read the mapping file (${code}); check the path` }]);
   }
-  return loadMappingSource(source, file);
+  return compileMappingSource(source, file);
 }
 
 /** Loads a mapping from its text; `file` is used for the default name and in messages. */
 export function loadMappingSource(source: string, file: string): MappingPlan {
+  return createMappingPlan(compileMappingSource(source, file));
+}
+
+/** YAML → schema → compile, every problem a MappingIssue. */
+export function compileMappingSource(source: string, file: string): CompiledMapping {
   const lineCounter = new LineCounter();
   const doc = parseDocument(source, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
@@ -53,7 +63,7 @@ export function loadMappingSource(source: string, file: string): MappingPlan {
   const name = basename(file, extname(file));
   const { mapping, problems } = compileMapping(parsed.data, { name, file });
   if (!mapping) throw new MappingLoadError(problems.map(toIssue));
-  return createMappingPlan(mapping);
+  return mapping;
 }
 
 /** Drops whole-object rule messages on an object that already has an unknown key (usually a typo of the missing key). */
