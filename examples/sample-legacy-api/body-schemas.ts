@@ -11,7 +11,7 @@ import type { AccountFields, TeamFields } from './directory.js';
 const optionalText = z.string().nullish().transform((value) => value ?? null);
 
 const accountSchema = z.strictObject({
-  login: z.string().includes('@'),
+  login: z.string().min(1),
   email: optionalText,
   first_name: optionalText,
   last_name: optionalText,
@@ -32,8 +32,8 @@ export const parseTeamFields = (body: unknown): TeamFields => parseOrReject(team
 
 /**
  * Maps the first problem to the API's error body: `unknown_field` (with `field`) wins, so
- * mapping mistakes surface first; a bad or missing field `x` gives `invalid_x` (so a login
- * without "@" is `invalid_login`); a body that is not an object gives `invalid_body`.
+ * mapping mistakes surface first; a bad or missing field `x` gives `invalid_x` (so an empty
+ * login is `invalid_login`); a body that is not an object gives `invalid_body`.
  */
 function parseOrReject<T>(schema: z.ZodType<T>, input: unknown): T {
   const result = schema.safeParse(input ?? {});

@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import type { ConnectionConfig, LimitsConfig } from '../config/schema.js';
-import type { Provisioning } from '../provisioning/service.js';
+import type { Conditions, Provisioning } from '../provisioning/service.js';
 import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
 import { notFound, ScimError, badRequest } from '../scim/errors.js';
+import { etagOf, tagsMatch } from '../scim/etag.js';
 import { project } from '../scim/projection.js';
 import { MAX_BULK_OPERATIONS } from '../scim/bulk.js';
 import { renderResource } from '../scim/resource.js';
@@ -129,17 +130,20 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     app.get<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
       const stored = await provisioning.get(type, request.params.id, { withMembers: wantsMembers(request.query as Query) });
       void reply.header('etag', etag(stored));
+      // RFC 7644 §3.14: a client holding the current version gets 304 and no body.
+      const ifNoneMatch = header(request, 'if-none-match');
+      if (ifNoneMatch !== undefined && tagsMatch(ifNoneMatch, stored.revision)) return reply.code(304).send();
       return send(reply, 200, present(request, stored));
     });
 
     app.put<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      const stored = await provisioning.replace(type, request.params.id, request.body);
+      const stored = await provisioning.replace(type, request.params.id, request.body, conditions(request));
       void reply.header('etag', etag(stored));
       return send(reply, 200, present(request, await reload(stored)));
     });
 
     app.patch<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      const stored = await provisioning.patch(type, request.params.id, request.body);
+      const stored = await provisioning.patch(type, request.params.id, request.body, conditions(request));
       void reply.header('etag', etag(stored));
       // Entra expects 204 for group PATCHes (returning members "isn't advisable"); users get the resource.
       if (type === 'Group') return reply.code(204).send();
@@ -147,9 +151,12 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     });
 
     app.delete<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      await provisioning.remove(type, request.params.id);
+      await provisioning.remove(type, request.params.id, conditions(request));
       return reply.code(204).send();
     });
+
+    methodNotAllowed(app, `/${segment}`, ['GET', 'POST']);
+    methodNotAllowed(app, `/${segment}/:id`, ['GET', 'PUT', 'PATCH', 'DELETE']);
 
     async function reload(stored: StoredResource): Promise<StoredResource> {
       return type === 'Group' ? provisioning.get(type, stored.id, { withMembers: true }) : stored;
@@ -182,6 +189,34 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     if (!found) throw notFound(`schema ${request.params.id} not found`);
     return send(reply, 200, found);
   });
+  // Discovery documents are read-only (RFC 7644 §4).
+  for (const url of ['/ServiceProviderConfig', '/ResourceTypes', '/ResourceTypes/:name', '/Schemas', '/Schemas/:id']) {
+    methodNotAllowed(app, url, ['GET']);
+  }
+}
+
+const WRITE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+
+/** Answers the SCIM methods a URL does not support with 405, `Allow` and a SCIM error body. */
+function methodNotAllowed(app: FastifyInstance, url: string, allowed: readonly string[]): void {
+  const methods = WRITE_METHODS.filter((method) => !allowed.includes(method));
+  app.route({
+    method: methods,
+    url,
+    handler: async (request) => {
+      throw new ScimError(405, undefined, `${request.method} is not supported here; use ${allowed.join(', ')}`, { allow: allowed.join(', ') });
+    },
+  });
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function conditions(request: FastifyRequest): Conditions {
+  const ifMatch = header(request, 'if-match');
+  return ifMatch === undefined ? {} : { ifMatch };
 }
 
 /** A path for an error detail: segments too long to be names or ids (attacker-sized) become "…". */
@@ -197,7 +232,7 @@ function listOf(resources: unknown[]) {
 }
 
 function etag(stored: StoredResource): string {
-  return `W/"${stored.revision}"`;
+  return etagOf(stored.revision);
 }
 
 function first(value: string | string[] | undefined): string | undefined {

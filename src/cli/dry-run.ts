@@ -127,7 +127,7 @@ export async function dryRun(
     after = replaced.doc;
     if (type === 'Group') afterMembers = new Set(replaced.members ?? []);
   } else if (method === 'PATCH') {
-    const patched = applyPatch(type, before, normalizePatch(request.body));
+    const patched = applyPatch(type, before, normalizePatch(type, request.body));
     after = patched.doc;
     afterMembers = applyMemberChange(afterMembers, patched.members);
   } else {

@@ -9,7 +9,8 @@ import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
 import { newResource, replaceResource } from '../scim/resource.js';
 import { BUILT_IN_SCHEMAS, type SchemaRegistry } from '../scim/schema-registry.js';
-import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import { checkIfMatch, isWildcard, preconditionFailed } from '../scim/etag.js';
+import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 import { firstAttemptError } from './first-attempt.js';
 import {
   NotFoundError,
@@ -57,6 +58,11 @@ export interface ListQuery {
   count?: number;
   /** Whether group members must be loaded for the answer. */
   withMembers: boolean;
+}
+
+/** Preconditions of a write (RFC 7644 §3.14), from its `If-Match` header. */
+export interface Conditions {
+  ifMatch?: string;
 }
 
 export interface ListResult {
@@ -136,15 +142,19 @@ export function createProvisioning(deps: ProvisioningDeps) {
     if (violations.length > 0) throw badRequest('invalidValue', violations.map((v) => v.detail).join('; '));
   }
 
-  async function checkMembers(change: MemberChange | undefined, groupId?: string): Promise<void> {
-    if (!change) return;
+  /**
+   * Checks that every added member exists and returns the change with each nested group's
+   * `type` recorded (members default to users), so answers carry the right `type` and `$ref`.
+   */
+  async function checkMembers(change: MemberChange | undefined, groupId?: string): Promise<MemberChange | undefined> {
+    if (!change) return undefined;
     const ids = change.kind === 'set' ? change.members : change.add;
     const unique = [...new Set(ids)];
     if (unique.some((id) => id.length > limits.idLength)) {
       throw badRequest('invalidValue', `member ids are at most ${limits.idLength} characters`);
     }
     if (groupId && unique.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
-    if (unique.length === 0) return;
+    if (unique.length === 0) return change;
     const users = await store.getMany('User', unique);
     const found = new Set(users.map((u) => u.id));
     const rest = unique.filter((id) => !found.has(id));
@@ -152,6 +162,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
     for (const g of groups) found.add(g.id);
     const missing = unique.filter((id) => !found.has(id));
     if (missing.length > 0) throw badRequest('invalidValue', `member ${missing.slice(0, 5).join(', ')} does not exist`);
+    if (groups.length === 0) return change;
+    const details = { ...change.details };
+    for (const g of groups) details[g.id] = { ...details[g.id], type: 'Group' };
+    return { ...change, details };
   }
 
   /** Store errors as SCIM errors; a lost compare-and-set race passes through, to be retried. */
@@ -172,16 +186,16 @@ export function createProvisioning(deps: ProvisioningDeps) {
 
     async create(type: ResourceType, body: unknown): Promise<StoredResource> {
       const normalized = normalize(type, body);
-      const { doc, members } = newResource(type, normalized, { id: newId(), now: now() });
+      const { doc, members, memberDetails } = newResource(type, normalized, { id: newId(), now: now() });
       await checkRules(type, doc);
-      const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
-      await checkMembers(change, doc.id);
+      const change = await checkMembers(memberSet(members, memberDetails), doc.id);
       const stored = await store
         .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
         .catch((e) => translate(e, type));
       await deliver(type, stored.id, stored.revision);
       // The store answers without members; a new group's members are exactly the ones just set.
-      return members ? { ...stored, members } : stored;
+      if (!members) return stored;
+      return change?.details ? { ...stored, members, memberDetails: change.details } : { ...stored, members };
     },
 
     get(type: ResourceType, id: string, options: { withMembers: boolean }): Promise<StoredResource> {
@@ -217,16 +231,16 @@ export function createProvisioning(deps: ProvisioningDeps) {
       return { total: matching.length, startIndex, resources: matching.slice(startIndex - 1, startIndex - 1 + count) };
     },
 
-    async replace(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
+    async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);
       return retryingConflicts(async () => {
         const current = await mustGet(type, id);
-        const { doc, members } = replaceResource(current.doc, normalized, now());
+        checkIfMatch(conditions.ifMatch, current.revision);
+        const { doc, members, memberDetails } = replaceResource(current.doc, normalized, now());
         await checkRules(type, doc);
         // A PUT without `members` leaves membership alone (see replaceResource): Entra never
         // reads members back, so silently emptying a group would go unnoticed.
-        const change: MemberChange | undefined = members ? { kind: 'set', members } : undefined;
-        await checkMembers(change, id);
+        const change = await checkMembers(memberSet(members, memberDetails), id);
         const stored = await store
           .update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
           .catch((e) => translate(e, type));
@@ -235,33 +249,44 @@ export function createProvisioning(deps: ProvisioningDeps) {
       });
     },
 
-    async patch(type: ResourceType, id: string, body: unknown): Promise<StoredResource> {
-      const ops = normalizePatch(body, { maxPathLength: limits.pathLength });
+    async patch(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}): Promise<StoredResource> {
+      const ops = normalizePatch(type, body, schemas, { maxPathLength: limits.pathLength });
       return retryingConflicts(async () => {
         const current = await mustGet(type, id);
-        const patched = applyPatch(type, current.doc, ops);
+        checkIfMatch(conditions.ifMatch, current.revision);
+        const patched = applyPatch(type, current.doc, ops, schemas);
         const doc = applyDeclaredExtensions(type, patched.doc, schemas);
-        const members = patched.members;
         // The result must be a resource a POST would accept: a PATCH that leaves it invalid
         // (no userName, a numeric manager.value) is rejected before anything is stored.
         normalizeResource(type, doc, schemas);
-        await checkMembers(members, id);
+        const members = await checkMembers(patched.members, id);
         const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
         if (!docChanged && !members) return current;
-        const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: now().toISOString() } } : null;
+        const modified = now().toISOString();
+        const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
         if (next) await checkRules(type, next);
-        // Membership-only changes skip the revision check: set operations commute, so
-        // concurrent member PATCHes on one group never lose a member.
+        // Membership-only changes skip the revision check (unless If-Match asks for one): set
+        // operations commute, so concurrent member PATCHes on one group never lose a member.
+        const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
         const stored = await store
-          .update(type, id, next ? current.revision : null, next, { ...(members ? { members } : {}), ...confirmOption(type) })
+          .update(type, id, expected, next, { ...(members ? { members, touchedAt: modified } : {}), ...confirmOption(type) })
           .catch((e) => translate(e, type));
         await deliver(type, id, stored.revision);
         return stored;
       });
     },
 
-    async remove(type: ResourceType, id: string): Promise<void> {
-      const result = await store.delete(type, id);
+    async remove(type: ResourceType, id: string, conditions: Conditions = {}): Promise<void> {
+      let expected: number | undefined;
+      if (conditions.ifMatch !== undefined) {
+        const { revision } = await mustGet(type, id);
+        checkIfMatch(conditions.ifMatch, revision);
+        // `*` only asks that the resource exists; a tag asks that nobody wrote in between.
+        if (!isWildcard(conditions.ifMatch)) expected = revision;
+      }
+      const result = await store.delete(type, id, expected).catch((err: unknown) => {
+        throw err instanceof RevisionConflictError ? preconditionFailed() : err;
+      });
       if (!result) throw notFound(`${type} ${id} not found`);
       const groups = await Promise.all(
         result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
@@ -269,6 +294,12 @@ export function createProvisioning(deps: ProvisioningDeps) {
       await changed(type, id, result.revision, groups);
     },
   };
+}
+
+/** The membership a POST or PUT body sets, if it carried `members`. */
+function memberSet(members: string[] | undefined, details: Record<string, MemberDetails> | undefined): MemberChange | undefined {
+  if (!members) return undefined;
+  return details ? { kind: 'set', members, details } : { kind: 'set', members };
 }
 
 function stripMeta(doc: ScimResource): Omit<ScimResource, 'meta'> {

@@ -1,4 +1,5 @@
-import { attributesOf, coreSchemaOf, findAttribute, type AttributeDefinition } from './discovery.js';
+import type { SchemaSource } from './core-schemas.js';
+import { findAttribute, type AttributeDefinition } from './discovery.js';
 import { badRequest } from './errors.js';
 import { findKey, isCoreSchema, isPlainObject } from './filter-match.js';
 import { parsePath } from './paths.js';
@@ -25,57 +26,102 @@ const SERVER_ASSIGNED = new Set(['id', 'meta']);
  * Normalises a POST or PUT body. Client-supplied `id` and `meta` are ignored (server-assigned),
  * nulls are dropped (Q9), known attribute names get their canonical spelling (Q7), string
  * booleans are coerced (Q2) and `manager` becomes `{ value }` (Q6). Strings are never reformatted.
+ * Attributes no schema of the resource defines, read-only ones and empty values are left out
+ * (RFC 7643 §3 and §2.5: unassigned), so they are neither stored nor returned.
  */
-export function normalizeResource(type: ResourceType, body: unknown, schemas: SchemaRegistry = BUILT_IN_SCHEMAS): Record<string, unknown> {
+export function normalizeResource(type: ResourceType, body: unknown, registry: SchemaRegistry = BUILT_IN_SCHEMAS): Record<string, unknown> {
   if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'Request body must be a JSON object');
-  const coreDefinitions = attributesOf(coreSchemaOf(type));
+  const coreDefinitions = registry.coreOf(type).attributes;
   const doc: Record<string, unknown> = {};
+  let schemas: unknown;
   for (const [key, raw] of Object.entries(body)) {
-    if (SERVER_ASSIGNED.has(key.toLowerCase())) continue;
+    const lower = key.toLowerCase();
+    if (SERVER_ASSIGNED.has(lower)) continue;
+    if (lower === 'schemas') {
+      schemas = raw;
+      continue;
+    }
     const value = dropNulls(raw);
     if (value === undefined) continue;
-    if (key.toLowerCase() === SCHEMA_ENTERPRISE_USER.toLowerCase()) {
-      const extension = normalizeEnterprise(value);
-      if (extension !== undefined) doc[SCHEMA_ENTERPRISE_USER] = extension;
+    const extensionUrn = registry.extensionUrn(type, key);
+    if (extensionUrn === SCHEMA_ENTERPRISE_USER) {
+      const normalized = normalizeEnterprise(registry.attributesOf(extensionUrn), value);
+      if (normalized !== undefined) doc[extensionUrn] = normalized;
       continue;
     }
     // A declared extension is checked against its declaration later (extensions.ts).
-    const extensionUrn = schemas.extensionUrn(type, key);
     if (extensionUrn !== undefined) {
       doc[extensionUrn] = value;
       continue;
     }
     const definition = findAttribute(coreDefinitions, key);
-    doc[definition?.name ?? key] = definition ? canonicalValue(definition, value) : value;
+    if (!definition || definition.mutability === 'readOnly') continue;
+    // `members: []` on a PUT empties the group, so it is kept; other empty values are unassigned.
+    const canonical = canonicalValue(definition, value);
+    if (definition.name === 'members' && type === 'Group') doc.members = Array.isArray(canonical) ? canonical : [];
+    else if (!isEmpty(canonical)) doc[definition.name] = canonical;
   }
-  doc.schemas = normalizeSchemas(type, doc.schemas, SCHEMA_ENTERPRISE_USER in doc);
+  doc.schemas = normalizeSchemas(type, schemas, doc, registry);
   assertValidResource(type, doc);
   return doc;
 }
 
-function normalizeSchemas(type: ResourceType, schemas: unknown, hasEnterprise: boolean): string[] {
-  if (schemas === undefined) return hasEnterprise ? [coreSchemaOf(type), SCHEMA_ENTERPRISE_USER] : [coreSchemaOf(type)];
-  if (!Array.isArray(schemas) || !schemas.every((schema) => typeof schema === 'string')) {
+const EXTENSION_URN = /^urn:ietf:params:scim:schemas:extension:/i;
+
+/**
+ * The `schemas` list: as sent (other URNs such as Entra's ADSCIM group schema included, Q8),
+ * the core schema when absent, and every extension the resource carries, which Entra leaves
+ * out for custom extensions (docs §3.2) but RFC 7643 §3 requires. An extension this connection
+ * does not declare is dropped with its attributes.
+ */
+function normalizeSchemas(type: ResourceType, schemas: unknown, doc: Record<string, unknown>, registry: SchemaRegistry): string[] {
+  if (schemas !== undefined && schemas !== null && (!Array.isArray(schemas) || !schemas.every((schema) => typeof schema === 'string'))) {
     throw badRequest('invalidSyntax', 'schemas must be an array of strings');
   }
-  return schemas;
+  const sent = Array.isArray(schemas) ? (schemas as string[]).filter((urn) => !EXTENSION_URN.test(urn) || registry.extensionUrn(type, urn)) : [];
+  const list = sent.length > 0 ? sent : [registry.coreOf(type).id];
+  return withExtensionSchemas(list, doc, registry.extensionsOf(type));
 }
 
-function normalizeEnterprise(value: unknown): Record<string, unknown> | undefined {
+/** `schemas` listing exactly the extensions present in `doc`, other entries kept in order. */
+export function withExtensionSchemas(schemas: readonly string[], doc: Record<string, unknown>, extensions: readonly SchemaSource[]): string[] {
+  const isExtension = (urn: string) => extensions.some((extension) => extension.id.toLowerCase() === urn.toLowerCase());
+  const kept = schemas.filter((urn) => !isExtension(urn) || doc[canonicalExtensionId(urn, extensions)] !== undefined);
+  const listed = new Set(kept.map((urn) => urn.toLowerCase()));
+  for (const extension of extensions) {
+    if (doc[extension.id] !== undefined && !listed.has(extension.id.toLowerCase())) kept.push(extension.id);
+  }
+  return kept;
+}
+
+function canonicalExtensionId(urn: string, extensions: readonly SchemaSource[]): string {
+  return extensions.find((extension) => extension.id.toLowerCase() === urn.toLowerCase())?.id ?? urn;
+}
+
+function normalizeEnterprise(definitions: readonly AttributeDefinition[], value: unknown): Record<string, unknown> | undefined {
   if (!isPlainObject(value)) throw badRequest('invalidValue', `${SCHEMA_ENTERPRISE_USER} must be an object`);
-  const definitions = attributesOf(SCHEMA_ENTERPRISE_USER);
   const extension: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(value)) {
     const definition = findAttribute(definitions, key);
-    const name = definition?.name ?? key;
-    const normalized = name === 'manager' ? normalizeManager(raw) : definition ? canonicalValue(definition, raw) : raw;
-    if (normalized !== undefined) extension[name] = normalized;
+    if (!definition || definition.mutability === 'readOnly') continue;
+    const normalized = definition.name === 'manager' ? normalizeManager(raw) : canonicalValue(definition, dropNulls(raw));
+    if (!isEmpty(normalized)) extension[definition.name] = normalized;
   }
-  return extension;
+  return Object.keys(extension).length === 0 ? undefined : extension;
 }
 
-/** Canonical sub-attribute names and coerced booleans inside one attribute's value. */
-function canonicalValue(definition: AttributeDefinition, value: unknown): unknown {
+/** Unassigned in SCIM terms: absent, an empty string, an empty list or an empty complex value. */
+export function isEmpty(value: unknown): boolean {
+  if (value === undefined || value === null || value === '') return true;
+  if (Array.isArray(value)) return value.length === 0;
+  return isPlainObject(value) && Object.keys(value).length === 0;
+}
+
+/**
+ * Canonical sub-attribute names and coerced booleans inside one attribute's value; sub-attributes
+ * the definition does not know, and elements left empty by that, are dropped (RFC 7643 §3).
+ */
+export function canonicalValue(definition: AttributeDefinition, value: unknown): unknown {
   if (definition.type === 'boolean') return coerceBoolean(value);
   if (definition.type !== 'complex' || !definition.subAttributes) return value;
   const subAttributes = definition.subAttributes;
@@ -84,11 +130,13 @@ function canonicalValue(definition: AttributeDefinition, value: unknown): unknow
     const out: Record<string, unknown> = {};
     for (const [key, sub] of Object.entries(element)) {
       const subDefinition = findAttribute(subAttributes, key);
-      out[subDefinition?.name ?? key] = subDefinition?.type === 'boolean' ? coerceBoolean(sub) : sub;
+      if (!subDefinition || sub === undefined) continue;
+      out[subDefinition.name] = subDefinition.type === 'boolean' ? coerceBoolean(sub) : sub;
     }
     return out;
   };
-  return Array.isArray(value) ? value.map(canonicalElement) : canonicalElement(value);
+  if (!Array.isArray(value)) return canonicalElement(value);
+  return value.map(canonicalElement).filter((element) => !isEmpty(element));
 }
 
 /** `"True"`, `"false"`, `"FALSE"` → boolean (Q2); anything else is returned unchanged. */
@@ -150,18 +198,33 @@ const OPS = new Set(['add', 'replace', 'remove']);
  * Normalises a PATCH body (RFC 7644 §3.5.2) into operations that each carry a path: ops are
  * lower-cased (Q1), path-less maps are expanded key by key, dotted and URN keys included (Q3),
  * booleans coerced (Q2), manager forms unified (Q6), `""`/null values become removes (Q15).
+ * A path naming a whole extension (`urn:…:enterprise:2.0:User`) is expanded like a path-less
+ * map (add and replace merge into the extension) or kept as a remove of the whole extension.
+ * Operations on attributes no schema defines are dropped (RFC 7643 §3; never a 400, Q13).
  */
-export function normalizePatch(body: unknown, options: { maxPathLength?: number } = {}): NormalizedPatchOp[] {
+export function normalizePatch(
+  type: ResourceType,
+  body: unknown,
+  registry: SchemaRegistry = BUILT_IN_SCHEMAS,
+  options: { maxPathLength?: number } = {},
+): NormalizedPatchOp[] {
   if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'PATCH body must be a JSON object');
   const operationsKey = findKey(body, 'Operations');
   const operations = operationsKey === undefined ? undefined : body[operationsKey];
   if (!Array.isArray(operations) || operations.length === 0) {
     throw badRequest('invalidSyntax', 'PATCH body must have a non-empty Operations array');
   }
-  return operations.flatMap((operation, index) => normalizeOperation(operation, index, options.maxPathLength ?? Infinity));
+  const context: OperationContext = { type, registry, maxPathLength: options.maxPathLength ?? Infinity };
+  return operations.flatMap((operation, index) => normalizeOperation(context, operation, index));
 }
 
-function normalizeOperation(operation: unknown, index: number, maxPathLength: number): NormalizedPatchOp[] {
+interface OperationContext {
+  type: ResourceType;
+  registry: SchemaRegistry;
+  maxPathLength: number;
+}
+
+function normalizeOperation(context: OperationContext, operation: unknown, index: number): NormalizedPatchOp[] {
   if (!isPlainObject(operation)) throw badRequest('invalidSyntax', `Operations[${index}] must be an object`);
   const field = (name: string): unknown => {
     const key = findKey(operation, name);
@@ -178,17 +241,26 @@ function normalizeOperation(operation: unknown, index: number, maxPathLength: nu
   const kind = op as NormalizedPatchOp['op'];
   // Checked before the path is parsed or quoted in any detail: its length is the client's choice.
   const checkLength = (candidate: string) => {
-    if (candidate.length > maxPathLength) {
-      throw badRequest('invalidPath', `Operations[${index}]: attribute paths are at most ${maxPathLength} characters`);
+    if (candidate.length > context.maxPathLength) {
+      throw badRequest('invalidPath', `Operations[${index}]: attribute paths are at most ${context.maxPathLength} characters`);
     }
     return candidate;
   };
-  if (typeof path === 'string' && path.trim() !== '') return [normalizePathOp(kind, checkLength(path.trim()), value, index)];
+  const normalizeAll = (entries: [string, unknown][]) =>
+    entries.flatMap(([keyPath, keyValue]) => normalizePathOp(context, kind, checkLength(keyPath), keyValue, index));
+  if (typeof path === 'string' && path.trim() !== '') {
+    const trimmed = checkLength(path.trim());
+    const extension = context.registry.extensionUrn(context.type, trimmed);
+    if (extension === undefined) return normalizePathOp(context, kind, trimmed, value, index);
+    if (kind === 'remove') return [{ op: 'remove', path: extension }];
+    if (!isPlainObject(value)) throw badRequest('invalidValue', `Operations[${index}]: ${kind} on ${extension} requires an object value`);
+    return normalizeAll(Object.entries(value).map(([key, sub]): [string, unknown] => [`${extension}:${key}`, sub]));
+  }
   if (kind === 'remove') throw badRequest('noTarget', `Operations[${index}]: remove requires a path`);
   if (!isPlainObject(value)) {
     throw badRequest('invalidSyntax', `Operations[${index}]: ${kind} without a path requires an object value`);
   }
-  return expandPathless(value).map(([keyPath, keyValue]) => normalizePathOp(kind, checkLength(keyPath), keyValue, index));
+  return normalizeAll(expandPathless(value));
 }
 
 /**
@@ -212,40 +284,78 @@ function isSchemaUrn(key: string): boolean {
 
 const ENTERPRISE_MANAGER = `${SCHEMA_ENTERPRISE_USER}:manager`;
 
-function normalizePathOp(op: NormalizedPatchOp['op'], rawPath: string, rawValue: unknown, index: number): NormalizedPatchOp {
+/** The operation for one attribute path, or none when no schema defines that attribute. */
+function normalizePathOp(context: OperationContext, op: NormalizedPatchOp['op'], rawPath: string, rawValue: unknown, index: number): NormalizedPatchOp[] {
   const parsed = parsePath(rawPath);
   const isManager =
+    context.type === 'User' &&
     parsed.attribute.toLowerCase() === 'manager' &&
     parsed.subAttribute === undefined &&
     parsed.filter === undefined &&
     (parsed.urn === undefined || parsed.urn.toLowerCase() === SCHEMA_ENTERPRISE_USER.toLowerCase());
+  const serverAssigned = (parsed.urn === undefined || isCoreSchema(parsed.urn)) && SERVER_ASSIGNED.has(parsed.attribute.toLowerCase());
+  // id and meta are no schema attributes, but a PATCH on them is an error (`mutability`), not a no-op.
+  if (serverAssigned) return [rawValue === undefined ? { op, path: rawPath } : { op, path: rawPath, value: rawValue }];
+  const target = isManager ? managerDefinition(context.registry) : definedTarget(context, parsed);
+  if (target === undefined) return [];
   const path = isManager ? ENTERPRISE_MANAGER : rawPath;
   if (op === 'remove') {
     const value = dropNulls(rawValue);
-    return value === undefined ? { op, path } : { op, path, value };
+    return [value === undefined ? { op, path } : { op, path, value }];
   }
   if (rawValue === undefined) throw badRequest('invalidSyntax', `Operations[${index}]: ${op} requires a value`);
   let value = dropNulls(rawValue);
   if (isManager) value = normalizeManager(value);
-  else if (targetsBoolean(parsed.attribute, parsed.subAttribute, parsed.urn)) value = coerceBoolean(value);
-  else value = coercePrimary(value);
-  if (value === undefined || value === '') return { op: 'remove', path };
-  return { op, path, value };
+  else if (value !== undefined) value = canonicalTargetValue(target, parsed.filter !== undefined, value);
+  if (value === undefined || value === '') return [{ op: 'remove', path }];
+  // An empty list or object assigns nothing: a replace clears the attribute, an add is a no-op.
+  if (isEmpty(value)) return op === 'replace' ? [{ op: 'remove', path }] : [];
+  return [{ op, path, value }];
 }
 
-function targetsBoolean(attribute: string, subAttribute: string | undefined, urn: string | undefined): boolean {
-  if (subAttribute !== undefined) return subAttribute.toLowerCase() === 'primary';
-  return attribute.toLowerCase() === 'active' && (urn === undefined || isCoreSchema(urn));
+/** What a path writes: a whole attribute, or one sub-attribute of it. */
+interface PathTarget {
+  attribute: AttributeDefinition;
+  subAttribute?: AttributeDefinition;
 }
 
-/** Coerces `primary` (and a nested `active`) inside value objects and arrays. */
-function coercePrimary(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(coercePrimary);
-  if (!isPlainObject(value)) return value;
-  const out: Record<string, unknown> = {};
-  for (const [key, sub] of Object.entries(value)) {
-    const lower = key.toLowerCase();
-    out[key] = lower === 'primary' || lower === 'active' ? coerceBoolean(sub) : coercePrimary(sub);
+function managerDefinition(registry: SchemaRegistry): PathTarget | undefined {
+  const attribute = findAttribute(registry.attributesOf(SCHEMA_ENTERPRISE_USER), 'manager');
+  return attribute && { attribute };
+}
+
+/** The definitions a parsed path names, or undefined when it names an attribute no schema defines. */
+function definedTarget(context: OperationContext, parsed: ReturnType<typeof parsePath>): PathTarget | undefined {
+  const definitions = definitionsFor(context.registry, context.type, parsed.urn);
+  const attribute = findAttribute(definitions, parsed.attribute);
+  if (!attribute) return undefined;
+  // A defined attribute addressed against its schema (a filter on a single value, a part of a
+  // simple value) is a malformed path, not an unknown attribute.
+  if (parsed.filter !== undefined && !attribute.multiValued) throw badRequest('invalidPath', `${attribute.name} is not multi-valued`);
+  if (parsed.subAttribute !== undefined && attribute.type !== 'complex') throw badRequest('invalidPath', `${attribute.name} has no sub-attributes`);
+  if (parsed.subAttribute === undefined) return { attribute };
+  const subAttribute = findAttribute(attribute.subAttributes ?? [], parsed.subAttribute);
+  return subAttribute && { attribute, subAttribute };
+}
+
+/** The value for a defined target: booleans coerced, unknown sub-attributes dropped. */
+function canonicalTargetValue(target: PathTarget, filtered: boolean, value: unknown): unknown {
+  if (target.subAttribute) return canonicalValue(target.subAttribute, value);
+  // `emails[type eq "work"]` takes one element; an unfiltered multi-valued path takes one or many.
+  if (filtered || (target.attribute.multiValued && !Array.isArray(value))) {
+    const [element] = canonicalValue({ ...target.attribute, multiValued: true }, [value]) as unknown[];
+    return element ?? {};
   }
-  return out;
+  return canonicalValue(target.attribute, value);
+}
+
+/**
+ * The attributes a path's schema URN defines for `type`: the core schema's when the path has no
+ * URN or the core URN, a declared extension's, or none (the path names no schema of `type`).
+ */
+export function definitionsFor(registry: SchemaRegistry, type: ResourceType, urn: string | undefined): readonly AttributeDefinition[] {
+  const core = registry.coreOf(type);
+  if (urn === undefined || urn.toLowerCase() === core.id.toLowerCase()) return core.attributes;
+  const extension = registry.extensionUrn(type, urn);
+  return extension === undefined ? [] : registry.attributesOf(extension);
 }

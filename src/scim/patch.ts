@@ -9,12 +9,14 @@ import {
   type ScimResource as LibraryResource,
 } from 'scim-patch';
 import type { Filter } from 'scim2-parse-filter';
-import { attributesOf, coreSchemaOf, findAttribute, type AttributeDefinition } from './discovery.js';
+import type { SchemaSource } from './core-schemas.js';
+import { findAttribute, type AttributeDefinition } from './discovery.js';
 import { badRequest, ScimError, type ScimType } from './errors.js';
 import { findKey, isCoreSchema, isPlainObject, matchesFilter } from './filter-match.js';
-import { assertValidResource, type NormalizedPatchOp } from './normalize.js';
+import { assertValidResource, definitionsFor, isEmpty, withExtensionSchemas, type NormalizedPatchOp } from './normalize.js';
 import { parsePath, type ParsedPath } from './paths.js';
-import { SCHEMA_ENTERPRISE_USER, type MemberChange, type ResourceType, type ScimResource } from './types.js';
+import { BUILT_IN_SCHEMAS, type SchemaRegistry } from './schema-registry.js';
+import { SCHEMA_ENTERPRISE_USER, type MemberChange, type MemberDetails, type ResourceType, type ScimResource } from './types.js';
 
 /**
  * Applies normalised PATCH operations (RFC 7644 §3.5.2) to a stored resource with scim-patch,
@@ -33,38 +35,66 @@ export interface PatchResult {
 
 const READ_ONLY = new Set(['id', 'meta']);
 
-export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly NormalizedPatchOp[]): PatchResult {
+export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly NormalizedPatchOp[], registry: SchemaRegistry = BUILT_IN_SCHEMAS): PatchResult {
   const members = createMemberAccumulator();
   let current = doc;
   for (const op of ops) {
+    const extension = registry.extensionUrn(type, op.path);
+    if (extension !== undefined) {
+      // normalizePatch leaves only the remove of a whole extension on its URN.
+      current = removeKey(current, findKey(current, extension));
+      continue;
+    }
     const parsed = parsePath(op.path);
     const core = parsed.urn === undefined || isCoreSchema(parsed.urn);
     const attribute = parsed.attribute.toLowerCase();
     if (core && READ_ONLY.has(attribute)) throw new ScimError(400, 'mutability', `${parsed.attribute} cannot be changed`);
+    const definitions = definitionsFor(registry, type, parsed.urn);
     if (type === 'Group' && core && attribute === 'members') members.apply(op, parsed);
-    else if (parsed.filter) current = applyFiltered(type, current, op, parsed, parsed.filter);
-    else current = applyPlain(type, current, op, parsed);
+    else if (parsed.filter) current = applyFiltered(definitions, current, op, parsed, parsed.filter);
+    else current = applyPlain(definitions, current, op, parsed);
   }
+  current = withoutEmptyValues(current, registry.extensionsOf(type));
   assertValidResource(type, current);
   const change = members.result();
   return change ? { doc: current, members: change } : { doc: current };
 }
 
-/** Definitions for the attribute a path names, to spell new keys canonically. */
-function definitionsFor(type: ResourceType, parsed: ParsedPath): readonly AttributeDefinition[] {
-  return attributesOf(parsed.urn === undefined ? coreSchemaOf(type) : parsed.urn);
+function removeKey(doc: ScimResource, key: string | undefined): ScimResource {
+  if (key === undefined) return doc;
+  const { [key]: _removed, ...rest } = doc;
+  return rest as ScimResource;
+}
+
+/**
+ * The document without attributes a PATCH left empty (`[]`, `{}`, `""`: unassigned, RFC 7643
+ * §2.5), including empty extensions, and with `schemas` listing exactly the extensions present.
+ */
+function withoutEmptyValues(doc: ScimResource, extensions: readonly SchemaSource[]): ScimResource {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(doc)) {
+    const extension = extensions.some((candidate) => candidate.id.toLowerCase() === key.toLowerCase());
+    const cleaned = extension && isPlainObject(value) ? withoutEmptyAttributes(value) : value;
+    if (key === 'schemas' || key === 'meta' || !isEmpty(cleaned)) out[key] = cleaned;
+  }
+  const result = out as ScimResource;
+  return { ...result, schemas: withExtensionSchemas(result.schemas ?? [], result, extensions) };
+}
+
+function withoutEmptyAttributes(holder: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(holder).filter(([, value]) => !isEmpty(value)));
 }
 
 function holderKey(doc: Record<string, unknown>, urn: string): string {
   return findKey(doc, urn) ?? (urn.toLowerCase() === SCHEMA_ENTERPRISE_USER.toLowerCase() ? SCHEMA_ENTERPRISE_USER : urn);
 }
 
-function applyPlain(type: ResourceType, doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath): ScimResource {
+function applyPlain(definitions: readonly AttributeDefinition[], doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath): ScimResource {
   const extension = parsed.urn !== undefined && !isCoreSchema(parsed.urn);
   const urnKey = extension ? holderKey(doc, parsed.urn as string) : undefined;
   const holder = urnKey === undefined ? doc : doc[urnKey];
   const holderObject = isPlainObject(holder) ? holder : {};
-  const definition = findAttribute(definitionsFor(type, parsed), parsed.attribute);
+  const definition = findAttribute(definitions, parsed.attribute);
   const attributeKey = findKey(holderObject, parsed.attribute) ?? definition?.name ?? parsed.attribute;
   let path = urnKey === undefined ? attributeKey : `${urnKey}:${attributeKey}`;
   if (parsed.subAttribute !== undefined) {
@@ -99,7 +129,7 @@ function toScimError(error: unknown, path: string): ScimError {
   return badRequest(scimType, `${detail} (path ${path})`);
 }
 
-function applyFiltered(type: ResourceType, doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath, filter: Filter): ScimResource {
+function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath, filter: Filter): ScimResource {
   const next = structuredClone(doc);
   let holder: Record<string, unknown> = next;
   if (parsed.urn !== undefined && !isCoreSchema(parsed.urn)) {
@@ -111,7 +141,7 @@ function applyFiltered(type: ResourceType, doc: ScimResource, op: NormalizedPatc
     }
     holder = next[key] as Record<string, unknown>;
   }
-  const definition = findAttribute(definitionsFor(type, parsed), parsed.attribute);
+  const definition = findAttribute(definitions, parsed.attribute);
   const key = findKey(holder, parsed.attribute) ?? definition?.name ?? parsed.attribute;
   const existing = holder[key];
   if (existing !== undefined && !Array.isArray(existing)) throw badRequest('invalidPath', `${parsed.attribute} is not multi-valued (path ${op.path})`);
@@ -176,9 +206,11 @@ function createMemberAccumulator(): MemberAccumulator {
   let set: Set<string> | undefined;
   const add = new Set<string>();
   const remove = new Set<string>();
+  const details: Record<string, MemberDetails> = {};
 
-  const addIds = (ids: string[]): void => {
-    for (const id of ids) {
+  const addMembers = (members: SentMember[]): void => {
+    for (const { id, display } of members) {
+      if (display !== undefined) details[id] = { display };
       if (set) set.add(id);
       else {
         remove.delete(id);
@@ -188,6 +220,7 @@ function createMemberAccumulator(): MemberAccumulator {
   };
   const removeIds = (ids: string[]): void => {
     for (const id of ids) {
+      delete details[id];
       if (set) set.delete(id);
       else {
         add.delete(id);
@@ -203,27 +236,42 @@ function createMemberAccumulator(): MemberAccumulator {
       if (parsed.filter) {
         if (op.op !== 'remove') throw badRequest('invalidPath', `Members can only be removed by filter (path ${op.path})`);
         removeIds(memberIdsFromFilter(parsed.filter, op.path));
-      } else if (op.op === 'add') addIds(memberIds(op.value));
-      else if (op.op === 'replace') set = new Set(memberIds(op.value));
-      else if (op.value === undefined) set = new Set();
-      else removeIds(memberIds(op.value));
+      } else if (op.op === 'add') addMembers(sentMembers(op.value));
+      else if (op.op === 'replace') {
+        set = new Set();
+        for (const id of Object.keys(details)) delete details[id];
+        addMembers(sentMembers(op.value));
+      } else if (op.value === undefined) {
+        set = new Set();
+        for (const id of Object.keys(details)) delete details[id];
+      } else removeIds(sentMembers(op.value).map((member) => member.id));
     },
     result() {
       if (!touched) return undefined;
-      if (set) return { kind: 'set', members: [...set] };
-      return { kind: 'delta', add: [...add], remove: [...remove] };
+      const withDetails = Object.keys(details).length > 0 ? { details: { ...details } } : {};
+      if (set) return { kind: 'set', members: [...set], ...withDetails };
+      return { kind: 'delta', add: [...add], remove: [...remove], ...withDetails };
     },
   };
 }
 
-/** Member ids from a PATCH value: `[{ value, $ref?, display? }]`, one such object, or `[]`. */
-function memberIds(value: unknown): string[] {
+interface SentMember {
+  id: string;
+  display?: string;
+}
+
+/** Members from a PATCH value: `[{ value, $ref?, display?, type? }]`, one such object, or `[]`. */
+function sentMembers(value: unknown): SentMember[] {
   const list = Array.isArray(value) ? value : [value];
   return list.map((member) => {
-    const key = isPlainObject(member) ? findKey(member, 'value') : undefined;
-    const id = key === undefined ? undefined : (member as Record<string, unknown>)[key];
+    const field = (name: string): unknown => {
+      const key = isPlainObject(member) ? findKey(member, name) : undefined;
+      return key === undefined ? undefined : (member as Record<string, unknown>)[key];
+    };
+    const id = field('value');
     if (typeof id !== 'string' || id === '') throw badRequest('invalidValue', 'Each member needs a non-empty string value');
-    return id;
+    const display = field('display');
+    return typeof display === 'string' && display !== '' ? { id, display } : { id };
   });
 }
 

@@ -1,7 +1,7 @@
 import type { StoredResource } from '../store/types.js';
 import { findKey, isPlainObject } from './filter-match.js';
 import { normalizeManager } from './normalize.js';
-import { SCHEMA_ENTERPRISE_USER, type ResourceType, type ScimMeta, type ScimResource } from './types.js';
+import { SCHEMA_ENTERPRISE_USER, type MemberDetails, type ResourceType, type ScimMeta, type ScimResource } from './types.js';
 
 /**
  * Server-assigned parts of a resource (id, meta) and how a stored resource is rendered back to
@@ -14,6 +14,8 @@ export interface ResourceWithMembers {
   doc: ScimResource;
   /** Member ids of a group, when the body carried `members`. */
   members?: string[];
+  /** `display` of the members the body named one for, by member id. */
+  memberDetails?: Record<string, MemberDetails>;
 }
 
 function timestamp(now: Date | string): string {
@@ -50,16 +52,23 @@ function splitMembers(type: ResourceType, doc: ScimResource): ResourceWithMember
   const key = findKey(doc, 'members');
   if (key === undefined) return { doc };
   const { [key]: members, ...rest } = doc;
-  const ids = (Array.isArray(members) ? members : [])
-    .map((member: unknown) => (isPlainObject(member) ? member[findKey(member, 'value') ?? 'value'] : undefined))
-    .filter((id): id is string => typeof id === 'string' && id !== '');
-  return { doc: rest as ScimResource, members: [...new Set(ids)] };
+  const ids: string[] = [];
+  const details: Record<string, MemberDetails> = {};
+  for (const member of Array.isArray(members) ? members : []) {
+    if (!isPlainObject(member) || typeof member.value !== 'string' || member.value === '') continue;
+    ids.push(member.value);
+    if (typeof member.display === 'string' && member.display !== '') details[member.value] = { display: member.display };
+  }
+  const result: ResourceWithMembers = { doc: rest as ScimResource, members: [...new Set(ids)] };
+  if (Object.keys(details).length > 0) result.memberDetails = details;
+  return result;
 }
 
 /**
  * The resource as Entra reads it: `meta.location`, a weak ETag from the revision, group members
- * as `{ value, $ref }` when they were loaded, and `manager` always an object (a string manager
- * breaks Entra's deserialiser, Budibase/budibase#15369).
+ * as `{ value, $ref, type, display? }` when they were loaded, `manager` always an object (a
+ * string manager breaks Entra's deserialiser, Budibase/budibase#15369), and no empty lists:
+ * an empty multi-valued attribute is unassigned and returned absent (RFC 7643 §2.5).
  */
 export function renderResource(stored: StoredResource, options: { baseUrl: string }): ScimResource {
   const endpoint = stored.type === 'User' ? 'Users' : 'Groups';
@@ -73,9 +82,12 @@ export function renderResource(stored: StoredResource, options: { baseUrl: strin
     const { manager: _omit, ...rest } = extension;
     doc[SCHEMA_ENTERPRISE_USER] = manager === undefined ? rest : { ...rest, manager };
   }
-  if (stored.type === 'Group') {
-    if (stored.members === undefined) delete doc.members;
-    else doc.members = stored.members.map((id) => ({ value: id, $ref: `${options.baseUrl}/Users/${id}` }));
+  for (const [key, value] of Object.entries(doc)) {
+    if (Array.isArray(value) && value.length === 0) delete doc[key];
+  }
+  delete doc.members;
+  if (stored.type === 'Group' && stored.members !== undefined && stored.members.length > 0) {
+    doc.members = stored.members.map((id) => renderMember(id, stored.memberDetails?.[id], options.baseUrl));
   }
   return doc;
 }
@@ -91,4 +103,11 @@ function readableManager(value: unknown): { value: string } | undefined {
   } catch {
     return undefined;
   }
+}
+
+function renderMember(id: string, details: MemberDetails | undefined, baseUrl: string): Record<string, string> {
+  const type = details?.type ?? 'User';
+  const member: Record<string, string> = { value: id, $ref: `${baseUrl}/${type === 'Group' ? 'Groups' : 'Users'}/${id}`, type };
+  if (details?.display !== undefined) member.display = details.display;
+  return member;
 }

@@ -46,10 +46,18 @@ export interface RawPatchOperation {
   value?: unknown;
 }
 
+/** What a group keeps about a member besides its id (RFC 7643 §4.2), when there is any. */
+export interface MemberDetails {
+  display?: string;
+  type?: ResourceType;
+}
+
 /**
  * How a write changes a group's membership. Membership is applied as set operations in the
- * store so that concurrent PATCHes on one group never lose a member.
+ * store so that concurrent PATCHes on one group never lose a member. `details` holds the
+ * display and type of added members that have any: a set replaces every member's details, an
+ * add replaces those of the members it names.
  */
 export type MemberChange =
-  | { kind: 'delta'; add: string[]; remove: string[] }
-  | { kind: 'set'; members: string[] };
+  | { kind: 'delta'; add: string[]; remove: string[]; details?: Record<string, MemberDetails> }
+  | { kind: 'set'; members: string[]; details?: Record<string, MemberDetails> };

@@ -14,11 +14,12 @@ import type { ResourceType } from '../scim/types.js';
  *
  * | key                              | type   | holds                                                    |
  * |----------------------------------|--------|----------------------------------------------------------|
- * | `P:<Type>:doc:<id>`              | hash   | `doc` JSON, `rev`, `ix` (index entries), `del`, `delivery` |
+ * | `P:<Type>:doc:<id>`              | hash   | `doc` JSON, `rev`, `ix` (index entries), `del`, `delivery`, `mod` (time of a membership-only change) |
  * | `P:<Type>:order`                 | zset   | live ids, scored by creation sequence                    |
  * | `P:<Type>:seq`                   | string | creation sequence counter                                |
  * | `P:<Type>:ix:<attribute>`        | hash   | folded value → id (unique) or JSON array of ids          |
  * | `P:Group:members:<groupId>`      | set    | member ids                                               |
+ * | `P:Group:memberDetails:<groupId>`| hash   | member id → JSON `{display?, type?}` as sent (only if any) |
  * | `P:memberOf:<memberId>`          | set    | ids of the groups the member is in (reverse index)       |
  * | `P:Group:delivered:<groupId>`    | hash   | member id → the member's target id, as delivered         |
  * | `P:<Type>:dependants:<id>`       | set    | `<Type>:<id>` of resources whose `ref:` field names this one |
@@ -38,6 +39,7 @@ export interface StoreKeys {
   seq(type: ResourceType): string;
   index(type: ResourceType, attribute: string): string;
   members(groupId: string): string;
+  memberDetails(groupId: string): string;
   memberOf(memberId: string): string;
   delivered(groupId: string): string;
   dependants(type: ResourceType, id: string): string;
@@ -55,6 +57,7 @@ export function createStoreKeys(prefix: string): StoreKeys {
     seq: (type) => `${prefix}:${type}:seq`,
     index: (type, attribute) => `${prefix}:${type}:ix:${attribute}`,
     members: (groupId) => `${prefix}:Group:members:${groupId}`,
+    memberDetails: (groupId) => `${prefix}:Group:memberDetails:${groupId}`,
     memberOf: (memberId) => `${prefix}:memberOf:${memberId}`,
     delivered: (groupId) => `${prefix}:Group:delivered:${groupId}`,
     dependants: (type, id) => `${prefix}:${type}:dependants:${id}`,

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 import { decodeDocument, encodeDocument } from './doc-codec.js';
 import { INDEXES, indexEntries, indexValue } from './index-entries.js';
 import { createStoreKeys } from './keys.js';
@@ -36,7 +36,10 @@ interface ResourceRow {
   doc: string | null;
   rev: string | null;
   deleted: boolean;
+  /** When a membership-only change last modified the resource (see the update script). */
+  modified: string | null;
   members?: string[];
+  memberDetails?: Record<string, string>;
 }
 
 type FoundRow = ResourceRow & { doc: string; rev: string };
@@ -61,21 +64,26 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     const loadMembers = withMembers && type === 'Group';
     const tx = redis.multi();
     for (const id of ids) {
-      tx.hmget(keys.doc(type, id), 'doc', 'rev', 'del');
-      if (loadMembers) tx.smembers(keys.members(id));
+      tx.hmget(keys.doc(type, id), 'doc', 'rev', 'del', 'mod');
+      if (loadMembers) tx.smembers(keys.members(id)).hgetall(keys.memberDetails(id));
     }
     const results = execResults(await tx.exec());
-    const step = loadMembers ? 2 : 1;
+    const step = loadMembers ? 3 : 1;
     return ids.map((id, i) => {
-      const [doc = null, rev = null, del = null] = results[i * step] as (string | null)[];
-      const row = { id, doc, rev, deleted: del !== null };
-      return loadMembers ? { ...row, members: (results[i * step + 1] as string[]).sort() } : row;
+      const [doc = null, rev = null, del = null, modified = null] = results[i * step] as (string | null)[];
+      const row: ResourceRow = { id, doc, rev, deleted: del !== null, modified };
+      if (!loadMembers) return row;
+      row.members = (results[i * step + 1] as string[]).sort();
+      const details = results[i * step + 2] as Record<string, string>;
+      if (Object.keys(details).length > 0) row.memberDetails = details;
+      return row;
     });
   }
 
   function toStored(type: ResourceType, row: FoundRow): StoredResource {
-    const stored: StoredResource = { type, id: row.id, revision: Number(row.rev), doc: decodeDocument(row.doc) };
+    const stored: StoredResource = { type, id: row.id, revision: Number(row.rev), doc: withModified(decodeDocument(row.doc), row.modified) };
     if (row.members) stored.members = row.members;
+    if (row.memberDetails) stored.memberDetails = parseDetails(row.memberDetails);
     return stored;
   }
 
@@ -118,8 +126,9 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           keys.prefix,
           type,
           id,
-          doc === null || expectedRevision === null ? '' : String(expectedRevision),
+          expectedRevision === null ? '' : String(expectedRevision),
           doc === null ? '' : encodeDocument(doc, compress),
+          doc === null ? (writeOptions?.touchedAt ?? '') : '',
           ...(doc === null ? ['0'] : entryArgs(type, doc)),
           ...memberArgs(type, writeOptions),
           confirmArg(writeOptions),
@@ -128,13 +137,15 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       if (reply[0] === 'notfound') throw new NotFoundError();
       if (reply[0] === 'revconflict') throw new RevisionConflictError();
       throwOnConflict(reply);
-      const stored = doc ?? decodeDocument(String(reply[2]));
+      const stored = doc ?? withModified(decodeDocument(String(reply[2])), reply[3] ? String(reply[3]) : null);
       return { type, id, revision: Number(reply[1]), doc: stored };
     },
 
-    async delete(type, id) {
-      const reply = asReply(await scripts.remove(keys.doc(type, id), [keys.prefix, type, id]));
+    async delete(type, id, expectedRevision) {
+      const expected = expectedRevision === undefined ? '' : String(expectedRevision);
+      const reply = asReply(await scripts.remove(keys.doc(type, id), [keys.prefix, type, id, expected]));
       if (reply[0] === 'notfound') return null;
+      if (reply[0] === 'revconflict') throw new RevisionConflictError();
       return { revision: Number(reply[1]), affectedGroups: reply.slice(2).map(String).sort() };
     },
 
@@ -286,13 +297,24 @@ function entryArgs(type: ResourceType, doc: ScimResource): string[] {
   return [String(entries.length * 3), ...entries.flatMap((entry) => [entry.mode, entry.attribute, entry.value])];
 }
 
-/** Membership change as the scripts read it: a mode, then the add list and the remove list. */
+/** Membership change as the scripts read it: a mode, the add list, the remove list, the details. */
 function memberArgs(type: ResourceType, options: WriteOptions | undefined): string[] {
   const change: MemberChange | undefined = options?.members;
-  if (!change) return ['none', '0', '0'];
+  if (!change) return ['none', '0', '0', '0'];
   if (type !== 'Group') throw new TypeError('only groups have members');
-  if (change.kind === 'set') return ['set', ...listArgs(change.members), ...listArgs([])];
-  return ['delta', ...listArgs(change.add), ...listArgs(change.remove)];
+  const details = listArgs(Object.entries(change.details ?? {}).flatMap(([id, detail]) => [id, JSON.stringify(detail)]));
+  if (change.kind === 'set') return ['set', ...listArgs(change.members), ...listArgs([]), ...details];
+  return ['delta', ...listArgs(change.add), ...listArgs(change.remove), ...details];
+}
+
+/** The document with `meta.lastModified` from a later membership-only change, if there was one. */
+function withModified(doc: ScimResource, modified: string | null): ScimResource {
+  if (modified === null || modified === '' || !doc.meta) return doc;
+  return { ...doc, meta: { ...doc.meta, lastModified: modified } };
+}
+
+function parseDetails(raw: Record<string, string>): Record<string, MemberDetails> {
+  return Object.fromEntries(Object.entries(raw).map(([id, json]) => [id, JSON.parse(json) as MemberDetails]));
 }
 
 /** How long a first-attempt report waits to be collected by its writer. */

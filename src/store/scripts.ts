@@ -37,6 +37,15 @@ local function seq_key(type) return P .. ':' .. type .. ':seq' end
 local function index_key(type, attribute) return P .. ':' .. type .. ':ix:' .. attribute end
 local function members_key(group_id) return P .. ':Group:members:' .. group_id end
 local function member_of_key(member_id) return P .. ':memberOf:' .. member_id end
+local function member_details_key(group_id) return P .. ':Group:memberDetails:' .. group_id end
+
+-- Member details (display, type) travel as a flat list of id, JSON pairs.
+local function next_details()
+  local details = {}
+  local list = next_list()
+  for i = 1, #list, 2 do details[list[i]] = list[i + 1] end
+  return details
+end
 
 -- The outbox records every accepted write until its delivery job is queued (see
 -- ResourceStore.outboxDue): a crash between the write and the enqueue loses nothing.
@@ -100,16 +109,23 @@ local function remove_entries(type, id, entries)
   end
 end
 
-local function add_member(group_id, member_id)
+-- A set (PUT, POST) replaces a member's details; an add keeps them unless new ones are given.
+local function add_member(group_id, member_id, details, replace_details)
   if member_id == group_id then return end
   if not (is_live(doc_key('User', member_id)) or is_live(doc_key('Group', member_id))) then return end
   redis.call('SADD', members_key(group_id), member_id)
   redis.call('SADD', member_of_key(member_id), group_id)
+  if details[member_id] then
+    redis.call('HSET', member_details_key(group_id), member_id, details[member_id])
+  elseif replace_details then
+    redis.call('HDEL', member_details_key(group_id), member_id)
+  end
 end
 
 local function remove_member(group_id, member_id)
   redis.call('SREM', members_key(group_id), member_id)
   redis.call('SREM', member_of_key(member_id), group_id)
+  redis.call('HDEL', member_details_key(group_id), member_id)
 end
 
 -- First-attempt confirmation (see ResourceStore.settleConfirmation): a write that waits for its
@@ -142,7 +158,7 @@ local function await_confirm(key, type, id, revision, ttl)
   redis.call('SET', confirm_key(type, id), revision, 'PX', ttl)
 end
 
-local function apply_members(group_id, mode, add, remove)
+local function apply_members(group_id, mode, add, remove, details)
   if mode == 'set' then
     local wanted = {}
     for _, member_id in ipairs(add) do wanted[member_id] = true end
@@ -152,19 +168,19 @@ local function apply_members(group_id, mode, add, remove)
   elseif mode == 'delta' then
     for _, member_id in ipairs(remove) do remove_member(group_id, member_id) end
   end
-  for _, member_id in ipairs(add) do add_member(group_id, member_id) end
+  for _, member_id in ipairs(add) do add_member(group_id, member_id, details, mode == 'set') end
 end
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, doc, entries, member mode, add, remove,
+ * KEYS[1] resource hash. ARGV: prefix, type, id, doc, entries, member mode, add, remove, details,
  * confirm ttl ('' or absent = no first-attempt wait).
  * Returns {'ok', revision} | {'conflict', attribute} | {'exists'}.
  */
 const CREATE = `${LIB}
 local type, id, doc = next_arg(), next_arg(), next_arg()
 local entries = next_list()
-local member_mode, add, remove = next_arg(), next_list(), next_list()
+local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
 local key = KEYS[1]
 
@@ -175,7 +191,7 @@ if taken then return {'conflict', taken} end
 redis.call('HSET', key, 'doc', doc, 'rev', 1, 'ix', cjson.encode(entries))
 redis.call('ZADD', order_key(type), redis.call('INCR', seq_key(type)), id)
 add_entries(type, id, entries)
-apply_members(id, member_mode, add, remove)
+apply_members(id, member_mode, add, remove, details)
 outbox_add(type, id, 1)
 if confirm_ttl and confirm_ttl ~= '' then await_confirm(key, type, id, 1, confirm_ttl) end
 return {'ok', 1}
@@ -183,14 +199,17 @@ return {'ok', 1}
 
 /**
  * KEYS[1] resource hash. ARGV: prefix, type, id, expected revision ('' = none), doc ('' = keep),
- * entries, member mode, add, remove, confirm ttl ('' or absent = no first-attempt wait).
- * Returns {'ok', revision} | {'ok', revision, doc} (doc kept) | {'notfound'} | {'revconflict'} |
+ * touched-at ('' = none), entries, member mode, add, remove, details, confirm ttl ('' or absent =
+ * no first-attempt wait). A write that keeps the document (membership only) records its time in
+ * `mod`, which readers lay over `meta.lastModified`; a document write carries its own time and
+ * clears `mod`.
+ * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
  * {'conflict', attribute}.
  */
 const UPDATE = `${LIB}
-local type, id, expected, doc = next_arg(), next_arg(), next_arg(), next_arg()
+local type, id, expected, doc, touched = next_arg(), next_arg(), next_arg(), next_arg(), next_arg()
 local entries = next_list()
-local member_mode, add, remove = next_arg(), next_list(), next_list()
+local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
 local confirm = confirm_ttl and confirm_ttl ~= ''
 local key = KEYS[1]
@@ -209,27 +228,33 @@ if doc ~= '' then
   remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
   add_entries(type, id, entries)
   redis.call('HSET', key, 'doc', doc, 'ix', cjson.encode(entries))
+  redis.call('HDEL', key, 'mod')
+elseif touched ~= '' then
+  redis.call('HSET', key, 'mod', touched)
 end
-apply_members(id, member_mode, add, remove)
+apply_members(id, member_mode, add, remove, details)
 
 local revision = redis.call('HINCRBY', key, 'rev', 1)
 outbox_add(type, id, revision)
 if confirm then await_confirm(key, type, id, revision, confirm_ttl) end
 if doc ~= '' then return {'ok', revision} end
-return {'ok', revision, redis.call('HGET', key, 'doc')}
+return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 'mod') or ''}
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id.
+ * KEYS[1] resource hash. ARGV: prefix, type, id, expected revision ('' = none).
  * Leaves a tombstone (doc, rev, del=1) and takes the resource out of every index, the list order
  * and every membership; each group that lost the resource as a member gets a new revision.
- * Returns {'ok', revision, affected group id...} | {'notfound'}.
+ * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'}.
  */
 const DELETE = `${LIB}
-local type, id = next_arg(), next_arg()
+local type, id, expected = next_arg(), next_arg(), next_arg()
 local key = KEYS[1]
 
 if not is_live(key) then return {'notfound'} end
+if expected ~= '' and tonumber(redis.call('HGET', key, 'rev')) ~= tonumber(expected) then
+  return {'revconflict'}
+end
 clear_prev(key, id)
 remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
 redis.call('ZREM', order_key(type), id)
@@ -242,10 +267,11 @@ if type == 'Group' then
   for _, member_id in ipairs(redis.call('SMEMBERS', members_key(id))) do
     redis.call('SREM', member_of_key(member_id), id)
   end
-  redis.call('DEL', members_key(id))
+  redis.call('DEL', members_key(id), member_details_key(id))
 end
 for _, group_id in ipairs(redis.call('SMEMBERS', member_of_key(id))) do
   redis.call('SREM', members_key(group_id), id)
+  redis.call('HDEL', member_details_key(group_id), id)
   outbox_add('Group', group_id, redis.call('HINCRBY', doc_key('Group', group_id), 'rev', 1))
   result[#result + 1] = group_id
 end

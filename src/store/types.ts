@@ -1,4 +1,4 @@
-import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
+import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 
 /**
  * The bridge's own record of what Entra provisioned, per connection, plus what has been
@@ -13,6 +13,8 @@ export interface StoredResource {
   doc: ScimResource;
   /** Group member ids, only when asked for with `{ members: true }`. */
   members?: string[];
+  /** `display`/`type` of the members that have any, by member id (with `members`). */
+  memberDetails?: Record<string, MemberDetails>;
 }
 
 /** Attributes with an index; lookups on them cost O(1) whatever the number of resources. */
@@ -79,6 +81,11 @@ export interface WriteOptions {
    * (settleConfirmation) until the waiter gives up (collectConfirmation).
    */
   confirmTtlMs?: number;
+  /**
+   * For an update that keeps the document (`doc: null`): the time to report as
+   * `meta.lastModified` from now on, since a membership change modifies the group.
+   */
+  touchedAt?: string;
 }
 
 /** What the first delivery attempt of a waited-for write said. */
@@ -119,9 +126,10 @@ export interface ResourceStore {
   /**
    * Removes the resource from every read path and index at once, bumps its revision and keeps a
    * tombstone so the worker can still delete it in the target. For users, also removes the
-   * user from every group; returns the ids of the groups whose membership changed.
+   * user from every group; returns the ids of the groups whose membership changed. With
+   * `expectedRevision`, throws RevisionConflictError unless that is the current revision.
    */
-  delete(type: ResourceType, id: string): Promise<{ revision: number; affectedGroups: string[] } | null>;
+  delete(type: ResourceType, id: string, expectedRevision?: number): Promise<{ revision: number; affectedGroups: string[] } | null>;
 
   /** Ids whose indexed attribute equals `value` (case-insensitive for userName, displayName, email). */
   findBy(type: ResourceType, attribute: IndexedAttribute, value: string): Promise<string[]>;

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { startPrivateRedis, type DemoRedis } from '../../src/lib/redis-bootstrap.js';
 import {
   groupBody,
@@ -19,11 +20,13 @@ import {
  * Redis outage answered with 503 + Retry-After while the process keeps serving.
  */
 
+const CRM_MAPPING = fileURLToPath(new URL('../../mappings/widgets-crm.yaml', import.meta.url));
+
 let b: ApiBridge;
 let api: ScimClient;
 
 beforeAll(async () => {
-  b = await startApiBridge('api-errors', { connections: [{ id: 'acme' }] });
+  b = await startApiBridge('api-errors', { connections: [{ id: 'acme' }, { id: 'crm', extra: { mapping: CRM_MAPPING } }] });
   api = b.clients.acme!;
 });
 afterAll(async () => {
@@ -90,10 +93,18 @@ describe('request syntax', () => {
     expectScimError(await api.request('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'] }), 400, 'invalidValue');
   });
 
-  it("answers a userName the mapping's rules reject with 400 invalidValue, without echoing it", async () => {
+  it("answers a work email the mapping's rules reject with 400 invalidValue, without echoing it", async () => {
     const name = `not-an-email-${tag()}`;
     submitted.push(name);
-    expectScimError(await api.request('POST', '/Users', userBody(name)), 400, 'invalidValue');
+    const res = await b.clients.crm!.request('POST', '/Users', userBody(name));
+    expect(res.status, res.text).toBe(400);
+    expect(res.body).toMatchObject({ scimType: 'invalidValue' });
+    expect(res.text).not.toContain(name);
+  });
+
+  it('accepts a userName that is not an email address with the sample mapping', async () => {
+    const res = await api.request('POST', '/Users', userBody(`plain-name-${tag()}`));
+    expect(res.status, res.text).toBe(201);
   });
 
   it('answers a PATCH without Operations, or with an unknown op, with 400 invalidSyntax', async () => {

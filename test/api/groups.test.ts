@@ -60,7 +60,7 @@ describe('groups', () => {
 
     const full = await api.request('GET', `/Groups/${created.body.id}`);
     expect(full.body.members).toHaveLength(3);
-    for (const member of full.body.members) expect(member).toEqual({ value: member.value, $ref: `${api.url}/Users/${member.value}` });
+    for (const member of full.body.members) expect(member).toEqual({ value: member.value, $ref: `${api.url}/Users/${member.value}`, type: 'User' });
 
     const lean = await api.request('GET', `/Groups/${created.body.id}?excludedAttributes=members`);
     expect(lean.status).toBe(200);

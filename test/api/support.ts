@@ -136,7 +136,7 @@ export async function startApiBridge(label: string, options: ApiBridgeOptions): 
   };
 }
 
-/** A minimal valid user for the sample mapping (its rule wants an email-shaped userName). */
+/** A minimal valid user, with its userName as work email. */
 export function userBody(userName: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     schemas: [SCHEMA_USER],

@@ -9,14 +9,20 @@ import { captureIo } from './capture-io.js';
  */
 
 const MAPPING = fileURLToPath(new URL('../../mappings/sample-legacy.yaml', import.meta.url));
+/** The sample mapping accepts any userName; the Widgets CRM mapping has a `validate` rule. */
+const CRM_MAPPING = fileURLToPath(new URL('../../mappings/widgets-crm.yaml', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 const USER_STATE = fixture('user-state.json');
 const USER_ID = '5b2f8c3e-1d4a-4c7b-9e0f-2a6d8b1c3e4f';
 const OTHER_USER_ID = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
 
 async function dryRun(...args: string[]) {
+  return dryRunWith(MAPPING, ...args);
+}
+
+async function dryRunWith(mapping: string, ...args: string[]) {
   const { io, out } = captureIo();
-  const code = await main(['dry-run', '--mapping', MAPPING, ...args], io);
+  const code = await main(['dry-run', '--mapping', mapping, ...args], io);
   return { code, ...out };
 }
 
@@ -108,10 +114,10 @@ describe('scim-bridge dry-run', () => {
   });
 
   it.each([
-    ['POST', ['--request', fixture('post-user-bad-username.json')]],
-    ['PATCH', ['--request', fixture('patch-user-bad-username.json'), '--state', USER_STATE]],
+    ['POST', ['--request', fixture('post-user-bad-email.json')]],
+    ['PATCH', ['--request', fixture('patch-user-bad-email.json'), '--state', USER_STATE]],
   ])('exits 1 with the SCIM 400 body when a %s breaks a validate rule', async (_method, args) => {
-    const result = await dryRun(...args);
+    const result = await dryRunWith(CRM_MAPPING, ...args);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     const body = /the bridge would answer 400: (.*)\n$/.exec(result.stderr)?.[1];
@@ -120,7 +126,7 @@ describe('scim-bridge dry-run', () => {
       schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'],
       status: '400',
       scimType: 'invalidValue',
-      detail: 'userName must be an email address',
+      detail: 'the work email must be an email address (Widgets CRM rejects it otherwise)',
     });
   });
 

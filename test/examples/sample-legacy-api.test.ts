@@ -176,6 +176,10 @@ describe('accounts', () => {
     expect((await call('POST', '/api/v1/accounts/acc_999999/enable')).status).toBe(404);
   });
 
+  it('accepts any non-empty login, not only email addresses (SCIM suites send plain user names)', async () => {
+    await createAccount({ login: `plain-user-${++loginCounter}` });
+  });
+
   it('accepts a body-less POST that still says Content-Type: application/json', async () => {
     const id = await createAccount();
     const response = await call('POST', `/api/v1/accounts/${id}/disable`, { headers: { 'content-type': 'application/json' } });
@@ -185,7 +189,7 @@ describe('accounts', () => {
   it.each([
     ['an unknown field', { login: 'x@example.com', firstName: 'Ada' }, { error: 'unknown_field', field: 'firstName' }],
     ['an unknown field next to a bad login', { login: 'nope', nickname: 'A' }, { error: 'unknown_field', field: 'nickname' }],
-    ['a login without "@"', { login: 'ada' }, { error: 'invalid_login', field: 'login' }],
+    ['an empty login', { login: '' }, { error: 'invalid_login', field: 'login' }],
     ['a missing login', { email: 'ada@example.com' }, { error: 'invalid_login', field: 'login' }],
     ['a non-string field', { login: 'x@example.com', email: 42 }, { error: 'invalid_email', field: 'email' }],
     ['a body that is not an object', ['login'], { error: 'invalid_body' }],

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { applyDeclaredExtensions } from '../../src/scim/extensions.js';
 import { normalizePatch, normalizeResource } from '../../src/scim/normalize.js';
+import { createSchemaRegistry } from '../../src/scim/schema-registry.js';
 import { SCHEMA_ENTERPRISE_USER, SCHEMA_GROUP, SCHEMA_USER } from '../../src/scim/types.js';
 import { errorOf } from '../helpers/scim-error.js';
 
@@ -55,7 +57,8 @@ describe('normalizeResource', () => {
     const doc = normalizeResource('User', { userName: 'a', [SCHEMA_ENTERPRISE_USER]: { manager: '271', department: 'D' } });
     expect(doc[SCHEMA_ENTERPRISE_USER]).toEqual({ manager: { value: '271' }, department: 'D' });
     const empty = normalizeResource('User', { userName: 'a', [SCHEMA_ENTERPRISE_USER]: { manager: '' } });
-    expect(empty[SCHEMA_ENTERPRISE_USER]).toEqual({});
+    expect(empty).not.toHaveProperty(SCHEMA_ENTERPRISE_USER);
+    expect(empty.schemas).toEqual([SCHEMA_USER]);
   });
 
   it('keeps string values exactly as sent, including a JSON-looking role value', () => {
@@ -73,6 +76,40 @@ describe('normalizeResource', () => {
     expect(normalizeResource('User', { userName: 'a', [SCHEMA_ENTERPRISE_USER]: { department: 'x' } }).schemas).toEqual([SCHEMA_USER, SCHEMA_ENTERPRISE_USER]);
   });
 
+  it('ignores attributes, sub-attributes and extensions no schema defines (RFC 7643 §3), and read-only ones', () => {
+    const custom = 'urn:ietf:params:scim:schemas:extension:Custom:2.0:User';
+    const doc = normalizeResource('User', {
+      schemas: [SCHEMA_USER, custom],
+      userName: 'a',
+      adreses: [{ street: 'x' }],
+      name: { givenName: 'A', nickname: 'B' },
+      emails: [{ value: 'a@x', label: 'mine' }, { label: 'only unknown' }],
+      groups: [{ value: 'g1' }],
+      [custom]: { badge: '7' },
+      [SCHEMA_ENTERPRISE_USER]: { department: 'D', floor: 3 },
+    });
+    expect(doc).toEqual({
+      schemas: [SCHEMA_USER, SCHEMA_ENTERPRISE_USER],
+      userName: 'a',
+      name: { givenName: 'A' },
+      emails: [{ value: 'a@x' }],
+      [SCHEMA_ENTERPRISE_USER]: { department: 'D' },
+    });
+  });
+
+  it('keeps the attributes of a declared extension', () => {
+    const custom = 'urn:ietf:params:scim:schemas:extension:Custom:2.0:User';
+    const badge = { name: 'badge', type: 'string', multiValued: false, required: false, caseExact: false, mutability: 'readWrite' } as const;
+    const registry = createSchemaRegistry([{ id: custom, resourceType: 'User', required: false, attributes: [badge] }]);
+    const doc = applyDeclaredExtensions('User', normalizeResource('User', { userName: 'a', [custom.toLowerCase()]: { Badge: '7', other: 1 } }, registry), registry);
+    expect(doc).toEqual({ schemas: [SCHEMA_USER, custom], userName: 'a', [custom]: { badge: '7' } });
+  });
+
+  it('leaves empty multi-valued and complex attributes out, but keeps a group PUT emptying members', () => {
+    expect(normalizeResource('User', { userName: 'a', roles: [], emails: [], name: {} })).toEqual({ schemas: [SCHEMA_USER], userName: 'a' });
+    expect(normalizeResource('Group', { displayName: 'g', members: [] }).members).toEqual([]);
+  });
+
   it('spells known attribute names canonically', () => {
     const doc = normalizeResource('User', { UserName: 'a', Active: 'true', Emails: [{ Value: 'x', Primary: 'True' }] });
     expect(doc).toMatchObject({ userName: 'a', active: true, emails: [{ value: 'x', primary: true }] });
@@ -81,24 +118,24 @@ describe('normalizeResource', () => {
 
 describe('normalizePatch', () => {
   it('requires an Operations array, accepting the key in any case', () => {
-    expect(errorOf(() => normalizePatch({ schemas: [] })).scimType).toBe('invalidSyntax');
-    expect(errorOf(() => normalizePatch({ Operations: {} })).scimType).toBe('invalidSyntax');
-    expect(errorOf(() => normalizePatch('x')).scimType).toBe('invalidSyntax');
-    expect(normalizePatch({ operations: [{ op: 'add', path: 'title', value: 't' }] })).toEqual([{ op: 'add', path: 'title', value: 't' }]);
+    expect(errorOf(() => normalizePatch('User', { schemas: [] })).scimType).toBe('invalidSyntax');
+    expect(errorOf(() => normalizePatch('User', { Operations: {} })).scimType).toBe('invalidSyntax');
+    expect(errorOf(() => normalizePatch('User', 'x')).scimType).toBe('invalidSyntax');
+    expect(normalizePatch('User', { operations: [{ op: 'add', path: 'title', value: 't' }] })).toEqual([{ op: 'add', path: 'title', value: 't' }]);
   });
 
   it('lower-cases op and rejects unknown ops', () => {
-    expect(normalizePatch({ Operations: [{ op: 'Replace', path: 'title', value: 't' }] })[0]?.op).toBe('replace');
-    expect(errorOf(() => normalizePatch({ Operations: [{ op: 'Move', path: 'title', value: 't' }] })).scimType).toBe('invalidSyntax');
-    expect(errorOf(() => normalizePatch({ Operations: [{ path: 'title', value: 't' }] })).scimType).toBe('invalidSyntax');
+    expect(normalizePatch('User', { Operations: [{ op: 'Replace', path: 'title', value: 't' }] })[0]?.op).toBe('replace');
+    expect(errorOf(() => normalizePatch('User', { Operations: [{ op: 'Move', path: 'title', value: 't' }] })).scimType).toBe('invalidSyntax');
+    expect(errorOf(() => normalizePatch('User', { Operations: [{ path: 'title', value: 't' }] })).scimType).toBe('invalidSyntax');
   });
 
   it('rejects remove without a path with noTarget', () => {
-    expect(errorOf(() => normalizePatch({ Operations: [{ op: 'Remove' }] })).scimType).toBe('noTarget');
+    expect(errorOf(() => normalizePatch('User', { Operations: [{ op: 'Remove' }] })).scimType).toBe('noTarget');
   });
 
   it('expands path-less maps with dotted and URN keys into one op per key', () => {
-    const ops = normalizePatch({
+    const ops = normalizePatch('User', {
       Operations: [{ op: 'replace', value: { displayName: 'D', 'name.givenName': 'G', [`${SCHEMA_ENTERPRISE_USER}:department`]: 'S' } }],
     });
     expect(ops).toEqual([
@@ -109,7 +146,7 @@ describe('normalizePatch', () => {
   });
 
   it('expands a schema URN key holding an object', () => {
-    const ops = normalizePatch({ Operations: [{ op: 'add', value: { [SCHEMA_ENTERPRISE_USER]: { department: 'S', manager: 'm' } } }] });
+    const ops = normalizePatch('User', { Operations: [{ op: 'add', value: { [SCHEMA_ENTERPRISE_USER]: { department: 'S', manager: 'm' } } }] });
     expect(ops).toEqual([
       { op: 'add', path: `${SCHEMA_ENTERPRISE_USER}:department`, value: 'S' },
       { op: 'add', path: `${SCHEMA_ENTERPRISE_USER}:manager`, value: { value: 'm' } },
@@ -117,11 +154,11 @@ describe('normalizePatch', () => {
   });
 
   it('rejects a path-less add whose value is not an object', () => {
-    expect(errorOf(() => normalizePatch({ Operations: [{ op: 'add', value: 'x' }] })).scimType).toBe('invalidSyntax');
+    expect(errorOf(() => normalizePatch('User', { Operations: [{ op: 'add', value: 'x' }] })).scimType).toBe('invalidSyntax');
   });
 
   it('coerces string booleans for active and primary, also inside value objects', () => {
-    const ops = normalizePatch({
+    const ops = normalizePatch('User', {
       Operations: [
         { op: 'Replace', path: 'active', value: 'False' },
         { op: 'replace', value: { active: 'TRUE' } },
@@ -137,13 +174,13 @@ describe('normalizePatch', () => {
     const path = `${SCHEMA_ENTERPRISE_USER}:manager`;
     const forms = ['m1', { value: 'm1' }, [{ $ref: 'http://x/Users/m1', value: 'm1' }]];
     for (const value of forms) {
-      expect(normalizePatch({ Operations: [{ op: 'Add', path, value }] })).toEqual([{ op: 'add', path, value: { value: 'm1' } }]);
+      expect(normalizePatch('User', { Operations: [{ op: 'Add', path, value }] })).toEqual([{ op: 'add', path, value: { value: 'm1' } }]);
     }
-    expect(normalizePatch({ Operations: [{ op: 'Add', path: 'manager', value: 'm1' }] })).toEqual([{ op: 'add', path, value: { value: 'm1' } }]);
+    expect(normalizePatch('User', { Operations: [{ op: 'Add', path: 'manager', value: 'm1' }] })).toEqual([{ op: 'add', path, value: { value: 'm1' } }]);
   });
 
   it('turns empty-string and null values into removes of that path', () => {
-    const ops = normalizePatch({
+    const ops = normalizePatch('User', {
       Operations: [
         { op: 'replace', path: 'title', value: '' },
         { op: 'add', path: 'nickName', value: null },
@@ -160,7 +197,7 @@ describe('normalizePatch', () => {
   });
 
   it('rejects an add without value and a malformed path', () => {
-    expect(errorOf(() => normalizePatch({ Operations: [{ op: 'add', path: 'title' }] })).scimType).toBe('invalidSyntax');
-    expect(errorOf(() => normalizePatch({ Operations: [{ op: 'add', path: 'a[', value: 1 }] })).scimType).toBe('invalidPath');
+    expect(errorOf(() => normalizePatch('User', { Operations: [{ op: 'add', path: 'title' }] })).scimType).toBe('invalidSyntax');
+    expect(errorOf(() => normalizePatch('User', { Operations: [{ op: 'add', path: 'a[', value: 1 }] })).scimType).toBe('invalidPath');
   });
 });

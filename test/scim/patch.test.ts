@@ -15,7 +15,7 @@ function group(extra: Record<string, unknown> = {}): ScimResource {
 }
 
 function patch(type: ResourceType, doc: ScimResource, ...operations: unknown[]) {
-  return applyPatch(type, doc, normalizePatch({ Operations: operations }));
+  return applyPatch(type, doc, normalizePatch(type, { Operations: operations }));
 }
 
 describe('applyPatch on users', () => {
@@ -116,7 +116,7 @@ describe('applyPatch on users', () => {
 describe('applyPatch on group members', () => {
   it('extracts member adds (with $ref null and display) instead of writing them to the document', () => {
     const result = patch('Group', group(), { op: 'Add', path: 'members', value: [{ $ref: null, value: 'a' }, { value: 'b', display: 'B' }] });
-    expect(result.members).toEqual({ kind: 'delta', add: ['a', 'b'], remove: [] });
+    expect(result.members).toEqual({ kind: 'delta', add: ['a', 'b'], remove: [], details: { b: { display: 'B' } } });
     expect(result.doc).not.toHaveProperty('members');
   });
 

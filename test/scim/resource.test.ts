@@ -66,8 +66,23 @@ describe('renderResource', () => {
 
   it('renders loaded group members with $ref and omits members when not loaded', () => {
     const withMembers = renderResource({ type: 'Group', id: 'g1', revision: 2, doc: groupDoc, members: ['u1'] }, { baseUrl });
-    expect(withMembers.members).toEqual([{ value: 'u1', $ref: `${baseUrl}/Users/u1` }]);
+    expect(withMembers.members).toEqual([{ value: 'u1', $ref: `${baseUrl}/Users/u1`, type: 'User' }]);
     expect(withMembers.meta.location).toBe(`${baseUrl}/Groups/g1`);
     expect(renderResource({ type: 'Group', id: 'g1', revision: 2, doc: groupDoc }, { baseUrl })).not.toHaveProperty('members');
+  });
+
+  it('renders member display and nested groups with their type and $ref', () => {
+    const stored = { type: 'Group' as const, id: 'g1', revision: 2, doc: groupDoc, members: ['g2', 'u1'], memberDetails: { u1: { display: 'Ada' }, g2: { type: 'Group' as const } } };
+    expect(renderResource(stored, { baseUrl }).members).toEqual([
+      { value: 'g2', $ref: `${baseUrl}/Groups/g2`, type: 'Group' },
+      { value: 'u1', $ref: `${baseUrl}/Users/u1`, type: 'User', display: 'Ada' },
+    ]);
+  });
+
+  it('leaves empty multi-valued attributes and an empty member list out', () => {
+    const user = renderResource({ type: 'User', id: 'u1', revision: 1, doc: { ...userDoc, emails: [], roles: [] } }, { baseUrl });
+    expect(user).not.toHaveProperty('emails');
+    expect(user).not.toHaveProperty('roles');
+    expect(renderResource({ type: 'Group', id: 'g1', revision: 1, doc: groupDoc, members: [] }, { baseUrl })).not.toHaveProperty('members');
   });
 });
