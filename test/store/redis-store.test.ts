@@ -7,6 +7,7 @@ import {
   RevisionConflictError,
   UniquenessError,
   type ResourceStore,
+  type WriteOptions,
 } from '../../src/store/types.js';
 import { createTestRedis } from '../helpers/redis.js';
 import { entraUser, scimGroup, unique } from './fixtures.js';
@@ -244,7 +245,7 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
     it('returns the stored document on a membership-only update', async () => {
       const [member] = await createUsers(store, 1);
       const group = await store.create('Group', scimGroup(unique('only-members')));
-      const change = { members: { kind: 'delta', add: [member as string], remove: [] } } as const;
+      const change: WriteOptions = { members: { kind: 'delta', add: [member as string], remove: [] } };
       await expect(store.update('Group', group.id, 5, null, change)).rejects.toBeInstanceOf(RevisionConflictError);
       const updated = await store.update('Group', group.id, null, null, change);
       expect(updated).toEqual({ type: 'Group', id: group.id, revision: 2, doc: group.doc });
