@@ -109,13 +109,14 @@ local function remove_entries(type, id, entries)
   end
 end
 
--- A set (PUT, POST) replaces a member's details; an add keeps them unless new ones are given.
+-- A set (PUT, POST) replaces a member's details; an add keeps them unless new ones are given
+-- (details is nil for a rollback restoring members, which keeps what is stored).
 local function add_member(group_id, member_id, details, replace_details)
   if member_id == group_id then return end
   if not (is_live(doc_key('User', member_id)) or is_live(doc_key('Group', member_id))) then return end
   redis.call('SADD', members_key(group_id), member_id)
   redis.call('SADD', member_of_key(member_id), group_id)
-  if details[member_id] then
+  if details and details[member_id] then
     redis.call('HSET', member_details_key(group_id), member_id, details[member_id])
   elseif replace_details then
     redis.call('HDEL', member_details_key(group_id), member_id)
