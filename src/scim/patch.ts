@@ -48,7 +48,11 @@ export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly 
     const parsed = parsePath(op.path);
     const core = parsed.urn === undefined || isCoreSchema(parsed.urn);
     const attribute = parsed.attribute.toLowerCase();
-    if (core && READ_ONLY.has(attribute)) throw new ScimError(400, 'mutability', `${parsed.attribute} cannot be changed`);
+    if (core && READ_ONLY.has(attribute)) {
+      // Okta's group rename repeats the group's own id in a path-less replace: not a change.
+      if (attribute === 'id' && op.op !== 'remove' && op.value === doc.id && parsed.subAttribute === undefined) continue;
+      throw new ScimError(400, 'mutability', `${parsed.attribute} cannot be changed`);
+    }
     const definitions = definitionsFor(registry, type, parsed.urn);
     if (type === 'Group' && core && attribute === 'members') members.apply(op, parsed);
     else if (parsed.filter) current = applyFiltered(definitions, current, op, parsed, parsed.filter);
