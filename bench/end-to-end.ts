@@ -36,7 +36,7 @@ function provision(): Scenario {
 }
 
 /**
- * `:c:<connection>:…` keys are the store (grouped by kind, e.g. `store User:doc`,
+ * `:c:{<connection>}:…` keys are the store (grouped by kind, e.g. `store User:doc`,
  * `store User:ix:userName`), `:bull:…` keys the delivery queue.
  */
 function keyGroup(rest: string): string {
@@ -81,7 +81,7 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
     const seconds = ((complete ? target.lastCallAt() : Date.now()) - started) / 1000;
     const cpuSeconds = (await cpu()) - cpuBefore;
     // Let the last jobs move to completed before measuring what stays in Redis.
-    await waitFor(async () => (await redis.exists(`${prefix}:c:${CONNECTION}:outbox`)) === 0, 5_000);
+    await waitFor(async () => (await redis.exists(`${prefix}:c:{${CONNECTION}}:outbox`)) === 0, 5_000);
     const memoryAfter = await usedMemory(redis);
     const byGroup = await memoryByPrefix(redis, prefix, keyGroup);
 

@@ -1,10 +1,11 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { BridgeConfig, ConnectionConfig } from './config/schema.js';
 import { createConfirmWaiter, type ConfirmWaiter } from './delivery/confirm-waiter.js';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
 import type { DeliveryLogger } from './delivery/logger.js';
 import { startOutboxSweeper, type OutboxSweeper } from './delivery/outbox.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
+import { createRedisClient } from './lib/redis-connection.js';
 import { loadMapping } from './mapping/load.js';
 import type { MappingPlan } from './mapping/types.js';
 import { createProvisioning, type Provisioning } from './provisioning/service.js';
@@ -50,9 +51,14 @@ export interface RuntimeOptions {
 /** How much longer than its wait a first-attempt marker lives in Redis. */
 const CONFIRM_MARGIN_MS = 5_000;
 
-/** Key layout: `<prefix>:c:<connection>:…` for the store, `<prefix>:bull` for BullMQ. */
+/**
+ * Key layout: `<prefix>:c:{<connection>}:…` for the store, `<prefix>:bull:delivery-{<connection>}:…`
+ * for its BullMQ queue. The `{<connection>}` hash tag puts every key of one connection, store
+ * and queue alike, in one Redis Cluster slot: the store's scripts reach keys they discover while
+ * running (a user's groups), and BullMQ's scripts need all of a queue's keys together.
+ */
 export function storePrefix(config: BridgeConfig, connectionId: string): string {
-  return `${config.redis.prefix}:c:${connectionId}`;
+  return `${config.redis.prefix}:c:{${connectionId}}`;
 }
 
 export function bullPrefix(config: BridgeConfig): string {
@@ -72,9 +78,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 1_000),
   };
   // Auto-pipelining sends the commands of concurrent requests and jobs in one write.
-  const redis = new Redis(redisUrl, { ...clientOptions, enableAutoPipelining: true });
+  const redis = createRedisClient(redisUrl, { ...clientOptions, enableAutoPipelining: true });
   // BullMQ producers share one connection; workers open their own blocking ones.
-  const queueConnection = new Redis(redisUrl, clientOptions);
+  const queueConnection = createRedisClient(redisUrl, clientOptions);
   redis.on('error', () => {});
   queueConnection.on('error', () => {});
   await Promise.all([redis.connect(), queueConnection.connect()]);

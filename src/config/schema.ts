@@ -323,7 +323,10 @@ export const configSchema = z
       .object({
         url: z.string().default('redis://127.0.0.1:6379'),
         /** Prefix of every Redis key the bridge writes. */
-        prefix: z.string().regex(/^[A-Za-z0-9_-]+$/).default('scim-bridge'),
+        prefix: z
+          .string()
+          .regex(/^[A-Za-z0-9_{}-]+$/, 'use letters, digits, "_", "-" and, for one Redis Cluster slot for everything, a {hash tag}')
+          .default('scim-bridge'),
       })
       .strict()
       .default({ url: 'redis://127.0.0.1:6379', prefix: 'scim-bridge' }),

@@ -1,5 +1,6 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { createRedisClient } from '../lib/redis-connection.js';
 import type { DeliveryConfig, TargetConfig } from '../config/schema.js';
 import type { MappingPlan } from '../mapping/types.js';
 import type { ResourceStore } from '../store/types.js';
@@ -75,7 +76,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   const logger = options.logger ?? silentLogger;
   const { connectionId, delivery } = options;
   const ownsRedis = options.connection === undefined;
-  const redis = options.connection ?? new Redis(options.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
+  const redis = options.connection ?? createRedisClient(options.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const shutdown = new AbortController();
   const ownedClient = options.client ? undefined : createOwnedClient(options, shutdown.signal);
   const lockPrefix = options.lockPrefix ?? `${options.prefix}:${connectionId}`;

@@ -8,8 +8,8 @@ import type { ResourceType } from '../scim/types.js';
  * reach keys it only discovers while running (a user's groups, a group's members). Keep the
  * two in step; `test/store/redis-store.test.ts` checks this layout against a real write.
  *
- * For Redis Cluster, put a hash tag in the prefix (`scim-bridge:conn:{acme}`) so that every key
- * of a connection lands in one slot, which multi-key scripts need.
+ * On Redis Cluster every key of a connection must land in one slot, which the multi-key scripts
+ * need: the runtime's store prefix carries a hash tag (`scim-bridge:c:{acme}`, see `storePrefix`).
  * @see https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags
  *
  * | key                              | type   | holds                                                    |

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { deleteMatching } from '../lib/redis-keys.js';
 import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 import { decodeDocument, encodeDocument } from './doc-codec.js';
 import { INDEXES, indexEntries, indexValue } from './index-entries.js';
@@ -276,12 +277,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     },
 
     async clear() {
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', keys.pattern, 'COUNT', 1000);
-        cursor = next;
-        if (found.length > 0) await redis.unlink(...found);
-      } while (cursor !== '0');
+      await deleteMatching(redis, keys.pattern);
     },
   };
 }

@@ -4,8 +4,8 @@ import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/schema.js';
+import { createRedisClient } from '../../src/lib/redis-connection.js';
 import { deleteByPrefix, TEST_REDIS_URL } from './redis.js';
-import { Redis } from 'ioredis';
 
 export const SAMPLE_MAPPING = fileURLToPath(new URL('../../mappings/sample-legacy.yaml', import.meta.url));
 
@@ -33,6 +33,8 @@ export interface BridgeFixture {
 export interface BridgeFixtureOverrides {
   connectionId?: string;
   worker?: boolean;
+  /** Redis to use instead of the test Redis (a private Cluster or Sentinel URL). */
+  redisUrl?: string;
   /** Top-level config keys to add or replace (admin, metrics, timeline…). */
   config?: Record<string, unknown>;
   /** Keys to add or replace in the connection (displayName, delivery…). */
@@ -40,13 +42,14 @@ export interface BridgeFixtureOverrides {
 }
 
 export async function startBridgeFixture(label: string, overrides: BridgeFixtureOverrides = {}): Promise<BridgeFixture> {
+  const redisUrl = overrides.redisUrl ?? TEST_REDIS_URL;
   const legacyToken = randomBytes(12).toString('hex');
   const legacy = await startSampleLegacyApi({ token: legacyToken });
   const secret = randomBytes(16).toString('hex');
   const prefix = `sbtest-${label}-${randomBytes(4).toString('hex')}`;
   const id = overrides.connectionId ?? 'acme';
   const config = configFromObject({
-    redis: { url: TEST_REDIS_URL, prefix },
+    redis: { url: redisUrl, prefix },
     logLevel: 'silent',
     connections: [
       {
@@ -95,7 +98,7 @@ export async function startBridgeFixture(label: string, overrides: BridgeFixture
     async close() {
       await bridge.close();
       await legacy.close();
-      const redis = new Redis(TEST_REDIS_URL);
+      const redis = createRedisClient(redisUrl);
       await deleteByPrefix(redis, prefix);
       await redis.quit();
     },
