@@ -37,13 +37,13 @@ function provision(): Scenario {
 
 /**
  * `:c:{<connection>}:…` keys are the store (grouped by kind, e.g. `store User:doc`,
- * `store User:ix:userName`), `:bull:…` keys the delivery queue.
+ * `store User:ix:userName`), `:{bull}:…` keys the delivery queues.
  */
 function keyGroup(rest: string): string {
   const store = /^:c:[^:]+:(\w+:(?:doc|ix:\w+|order|seq)|outbox|memberOf|lock)/.exec(rest);
   if (store) return `store ${store[1]}`;
   if (rest.startsWith(':c:')) return 'store other';
-  if (rest.startsWith(':bull:')) return 'queue';
+  if (rest.startsWith(':{bull}:')) return 'queue';
   return 'other';
 }
 

@@ -52,17 +52,19 @@ export interface RuntimeOptions {
 const CONFIRM_MARGIN_MS = 5_000;
 
 /**
- * Key layout: `<prefix>:c:{<connection>}:…` for the store, `<prefix>:bull:delivery-{<connection>}:…`
- * for its BullMQ queue. The `{<connection>}` hash tag puts every key of one connection, store
- * and queue alike, in one Redis Cluster slot: the store's scripts reach keys they discover while
- * running (a user's groups), and BullMQ's scripts need all of a queue's keys together.
+ * Key layout: `<prefix>:c:{<connection>}:…` for a connection's store, `<prefix>:{bull}:…` for the
+ * BullMQ queues. On Redis Cluster a multi-key script must stay in one hash slot: the store's
+ * scripts reach keys they discover while running (a user's groups), so a connection's store keys
+ * share the `{<connection>}` tag; BullMQ's scripts need all keys of a queue together, so the
+ * queues share the `{bull}` tag (BullMQ's own Cluster advice: a hash tag in the prefix).
+ * @see https://docs.bullmq.io/bull/patterns/redis-cluster
  */
 export function storePrefix(config: BridgeConfig, connectionId: string): string {
   return `${config.redis.prefix}:c:{${connectionId}}`;
 }
 
 export function bullPrefix(config: BridgeConfig): string {
-  return `${config.redis.prefix}:bull`;
+  return `${config.redis.prefix}:{bull}`;
 }
 
 export async function createRuntime(config: BridgeConfig, options: RuntimeOptions = {}): Promise<Runtime> {

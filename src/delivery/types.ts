@@ -31,11 +31,7 @@ export function deliveryDedupId(data: Pick<DeliveryJobData, 'type' | 'id'>): str
   return `${data.type}-${data.id}`;
 }
 
-/**
- * Queue name of a connection; one queue per connection so one slow target stalls nobody else.
- * The `{<connection>}` hash tag keeps the queue's keys in the slot of the connection's store
- * keys on Redis Cluster (see `storePrefix` in runtime.ts).
- */
+/** Queue name of a connection; one queue per connection so one slow target stalls nobody else. */
 export function queueName(connectionId: string): string {
-  return `delivery-{${connectionId}}`;
+  return `delivery-${connectionId}`;
 }

@@ -51,7 +51,7 @@ describe('admin routes', () => {
     const res = await get('/admin/queues/api/queues', basic('ops', PASSWORD));
     expect(res.status).toBe(200);
     const body = (await res.json()) as { queues: Array<{ name: string; displayName: string; readOnlyMode: boolean; allowRetries: boolean }> };
-    expect(body.queues.map((q) => [q.name, q.displayName, q.readOnlyMode, q.allowRetries])).toEqual([['delivery-{acme}', 'Acme HR', false, true]]);
+    expect(body.queues.map((q) => [q.name, q.displayName, q.readOnlyMode, q.allowRetries])).toEqual([['delivery-acme', 'Acme HR', false, true]]);
 
     const put = (path: string) => fetch(`${fx.bridge.url}${path}`, { method: 'PUT', headers: { authorization: basic('ops', PASSWORD) } });
     expect((await put('/admin/queues/api/queues/delivery-acme/pause')).status).toBe(405);

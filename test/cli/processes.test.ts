@@ -159,7 +159,7 @@ describe('serve --no-worker and worker as separate processes on one Redis', () =
       const id = created.body?.id as string;
 
       // Only the API runs so far: the delivery waits in the connection's queue.
-      const queue = new Queue(queueName('acme'), { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:bull` });
+      const queue = new Queue(queueName('acme'), { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:{bull}` });
       try {
         const waiting = await eventually(async () => (await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')) > 0);
         expect(waiting).toBe(true);

@@ -199,7 +199,7 @@ describe('two API and two worker processes on one Redis', () => {
         expect(teams.find((t) => t.name === name)!.members.sort()).toEqual(expected.sort());
       }
       expect(renamed.length).toBeGreaterThan(0);
-      const queue = new Queue(queueName('acme'), { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:bull` });
+      const queue = new Queue(queueName('acme'), { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:{bull}` });
       try {
         expect(await queue.getJobCountByTypes('failed')).toBe(0);
       } finally {
