@@ -92,7 +92,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const confirming = config.connections.filter((c) => c.delivery.confirm.mode === 'first-attempt');
   let waiter: ConfirmWaiter | undefined;
   if (confirming.length > 0) {
-    const subscriber = new Redis(redisUrl, { ...clientOptions, enableOfflineQueue: true });
+    const subscriber = createRedisClient(redisUrl, { ...clientOptions, enableOfflineQueue: true });
     subscriber.on('error', () => {});
     await subscriber.connect();
     waiter = await createConfirmWaiter(
