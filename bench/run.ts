@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { compare, parseCompareArgs } from './compare.js';
 import { delivery } from './delivery.js';
 import { endToEnd } from './end-to-end.js';
 import { flatCost } from './flat-cost.js';
@@ -12,6 +13,8 @@ import { printTable } from './lib/table.js';
 /**
  * `npm run bench [-- name…]`: runs the benchmarks one after another (all of them by default),
  * prints a table per benchmark and writes every number to bench/results/latest.json.
+ * `npm run bench -- compare --url <SCIM base URL> --token <t>` runs the comparison with another
+ * SCIM endpoint instead (bench/compare.ts).
  * Not part of `npm test`: the numbers depend on the machine and on what else runs on it.
  */
 
@@ -25,7 +28,18 @@ const BENCHMARKS: Record<string, () => Promise<BenchmarkResult>> = {
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
 
-const requested = process.argv.slice(2);
+const args = process.argv.slice(2);
+if (args[0] === 'compare') {
+  let options;
+  try {
+    options = parseCompareArgs(args.slice(1));
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
+  }
+  BENCHMARKS.compare = () => compare(options);
+}
+const requested = args[0] === 'compare' ? ['compare'] : args;
 const unknown = requested.filter((name) => !(name in BENCHMARKS));
 if (unknown.length > 0) {
   console.error(`unknown benchmark ${unknown.join(', ')}; choose from ${Object.keys(BENCHMARKS).join(', ')}`);

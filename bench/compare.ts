@@ -1,0 +1,241 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Pool } from 'undici';
+import { startChild, type BenchChild } from './lib/child.js';
+import { basePathOf, benchConfig } from './lib/config.js';
+import { startFastTarget, type FastTarget } from './lib/fast-target.js';
+import { benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
+import type { BenchmarkResult } from './lib/result.js';
+import { median, percentile, ratio, round } from './lib/stats.js';
+
+/**
+ * `npm run bench -- compare --url <SCIM base URL> --token <token>`: the same Entra-shaped load
+ * against any SCIM endpoint and against the bridge, in one run, so anyone can reproduce a
+ * comparison with another gateway on their own machine. Per round and side: create users the
+ * way Entra does (a `userName eq` probe that misses, then POST), PATCH each (Entra's dialect,
+ * capitalised ops), then DELETE each, so the other endpoint ends as it started. Rounds
+ * alternate which side goes first; the table gives operations per second, latency and the
+ * bridge ÷ other ratio per operation (above 1: the bridge is faster).
+ *
+ * The bridge runs as one process with its delivery worker, delivering every change to a fast
+ * local target: it stores, queues and delivers what the other side may only keep in memory.
+ */
+
+export interface CompareOptions {
+  url: string;
+  token: string;
+  users: number;
+  concurrency: number;
+  rounds: number;
+}
+
+const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 5]';
+const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
+const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
+
+export function parseCompareArgs(args: string[]): CompareOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      users: { type: 'string', default: '2000' },
+      concurrency: { type: 'string', default: '16' },
+      rounds: { type: 'string', default: '5' },
+    },
+    strict: true,
+  });
+  if (!values.url || !values.token) throw new Error(USAGE);
+  const number = (name: string, value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer\n${USAGE}`);
+    return n;
+  };
+  return {
+    url: values.url.replace(/\/+$/, ''),
+    token: values.token,
+    users: number('users', values.users),
+    concurrency: number('concurrency', values.concurrency),
+    rounds: number('rounds', values.rounds),
+  };
+}
+
+interface Side {
+  label: string;
+  pool: Pool;
+  basePath: string;
+  headers: Record<string, string>;
+}
+
+interface PhaseResult {
+  operations: number;
+  seconds: number;
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  firstError?: string;
+}
+
+type Operation = (send: Send) => Promise<void>;
+type Send = (method: string, path: string, body: unknown, expect: number) => Promise<unknown>;
+
+/** Runs `operations` with `concurrency` workers over one keep-alive pool; times each operation. */
+async function runPhase(side: Side, concurrency: number, operations: Operation[]): Promise<PhaseResult> {
+  const times: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const send: Send = async (method, path, body, expect) => {
+    const response = await side.pool.request({
+      method: method as 'GET',
+      path: `${side.basePath}${path}`,
+      headers: { ...side.headers, ...(body === undefined ? {} : { 'content-type': 'application/scim+json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.body.text();
+    if (response.statusCode !== expect) throw new Error(`${method} ${path.split('?')[0]} → ${response.statusCode} ${text.slice(0, 200)}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < operations.length) {
+        const operation = operations[next++]!;
+        const t0 = performance.now();
+        try {
+          await operation(send);
+          times.push(performance.now() - t0);
+        } catch (error) {
+          errors += 1;
+          firstError ??= (error as Error).message;
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const sorted = Float64Array.from(times).sort();
+  return {
+    operations: times.length,
+    seconds: round(seconds, 2),
+    perSecond: Math.round(times.length / seconds),
+    p50Ms: round(percentile(sorted, 50), 2),
+    p99Ms: round(percentile(sorted, 99), 2),
+    errors,
+    ...(firstError ? { firstError } : {}),
+  };
+}
+
+function user(tag: string, i: number): Record<string, unknown> {
+  const userName = `cmp-${tag}-${i}@contoso.example`;
+  return {
+    schemas: [CORE_USER, ENTERPRISE],
+    externalId: randomUUID(),
+    userName,
+    active: true,
+    displayName: `Compare User ${i}`,
+    emails: [{ primary: true, type: 'work', value: userName }],
+    name: { formatted: `Compare User ${i}`, familyName: `User ${i}`, givenName: 'Compare' },
+    [ENTERPRISE]: { department: 'Sales' },
+  };
+}
+
+/** One round on one side: create (probe + POST), PATCH, DELETE `users` users. */
+async function runRound(side: Side, options: CompareOptions, tag: string): Promise<Record<'create' | 'patch' | 'delete', PhaseResult>> {
+  const ids: string[] = [];
+  const indexes = Array.from({ length: options.users }, (_, i) => i);
+  const create = await runPhase(
+    side,
+    options.concurrency,
+    indexes.map((i) => async (send) => {
+      const body = user(tag, i);
+      await send('GET', `/Users?filter=${encodeURIComponent(`userName eq "${body.userName as string}"`)}`, undefined, 200);
+      const created = (await send('POST', '/Users', body, 201)) as { id?: string };
+      if (created?.id) ids.push(created.id);
+    }),
+  );
+  const patch = await runPhase(
+    side,
+    options.concurrency,
+    ids.map((id, i) => async (send) => {
+      await send(
+        'PATCH',
+        `/Users/${encodeURIComponent(id)}`,
+        {
+          schemas: [PATCH_OP],
+          Operations: [
+            { op: 'Replace', path: 'displayName', value: `Compare User ${i} (renamed)` },
+            { op: 'Replace', path: `${ENTERPRISE}:department`, value: 'Marketing' },
+          ],
+        },
+        200,
+      );
+    }),
+  );
+  const remove = await runPhase(
+    side,
+    options.concurrency,
+    ids.map((id) => async (send) => void (await send('DELETE', `/Users/${encodeURIComponent(id)}`, undefined, 204))),
+  );
+  return { create, patch, delete: remove };
+}
+
+export async function compare(options: CompareOptions): Promise<BenchmarkResult> {
+  const prefix = benchPrefix('compare');
+  const redis = connectRedis();
+  const connection = 'compare';
+  let target: FastTarget | undefined;
+  let bridgeChild: BenchChild | undefined;
+  const other = new URL(options.url);
+  const sides: Side[] = [];
+  try {
+    target = await startFastTarget();
+    const config = benchConfig(prefix, [{ id: connection, targetUrl: target.url }]);
+    bridgeChild = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: true });
+    sides.push(
+      { label: 'bridge', pool: new Pool(bridgeChild.url!, { connections: options.concurrency }), basePath: basePathOf(connection), headers: { authorization: `Bearer ${config.secret}` } },
+      { label: other.host, pool: new Pool(other.origin, { connections: options.concurrency }), basePath: other.pathname.replace(/\/+$/, ''), headers: { authorization: `Bearer ${options.token}` } },
+    );
+    const results: Record<string, Array<Record<'create' | 'patch' | 'delete', PhaseResult>>> = { bridge: [], other: [] };
+    const rows: Array<Record<string, string | number>> = [];
+    for (let round = 1; round <= options.rounds; round++) {
+      const order = round % 2 === 1 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const result = await runRound(side, options, `${randomBytes(3).toString('hex')}-r${round}`);
+        results[side.label === 'bridge' ? 'bridge' : 'other']!.push(result);
+        for (const [kind, phase] of Object.entries(result)) {
+          rows.push({ run: `${side.label}, round ${round}, ${kind}`, 'ops/s': phase.perSecond, 'p50 ms': phase.p50Ms, 'p99 ms': phase.p99Ms, errors: phase.errors });
+        }
+      }
+    }
+    const ratios = Object.fromEntries(
+      (['create', 'patch', 'delete'] as const).map((kind) => [
+        kind,
+        median(results.bridge!.map((r, i) => ratio(r[kind].perSecond, results.other![i]![kind].perSecond))),
+      ]),
+    );
+    for (const [kind, value] of Object.entries(ratios)) rows.push({ run: `bridge ÷ ${other.host}, ${kind} (median of rounds)`, 'ops/s': value, 'p50 ms': '', 'p99 ms': '', errors: '' });
+    const errors = [...results.bridge!, ...results.other!].flatMap((r) => Object.values(r)).filter((p) => p.firstError);
+    return {
+      name: 'compare',
+      target: `the same Entra-shaped load against ${options.url} and against the bridge`,
+      headline: { label: 'bridge ÷ other, creates per second (median of rounds)', value: ratios.create! },
+      met: ratios.create! >= 1,
+      rows,
+      notes: [
+        `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first; create = userName probe + POST.`,
+        'The bridge runs API and delivery worker in one process and delivers every change to a local target; the other side is measured as it is.',
+        ...errors.slice(0, 3).map((p) => `first error: ${p.firstError}`),
+      ],
+      raw: { options: { ...options, token: '[redacted]' }, results },
+    };
+  } finally {
+    await Promise.allSettled(sides.map((s) => s.pool.close()));
+    await bridgeChild?.stop();
+    await target?.close();
+    await deleteByPrefix(redis, prefix);
+    await redis.quit();
+  }
+}
