@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { queueName } from '../../src/delivery/types.js';
+import { bullPrefix } from '../../src/runtime.js';
 import { loadMapping } from '../../src/mapping/load.js';
 import { startBridgeFixture, SAMPLE_MAPPING, type BridgeFixture } from '../helpers/bridge.js';
 import { captureIo } from './capture-io.js';
@@ -106,7 +108,7 @@ describe('scim-bridge redeliver', () => {
       ].join('\n'),
     );
     process.env.REDELIVER_TEST_SECRET = 'x'.repeat(32);
-    const queue = new Queue('delivery-acme', { connection: { url: fixture.config.redis.url }, prefix: `${fixture.config.redis.prefix}:bull` });
+    const queue = new Queue(queueName('acme'), { connection: { url: fixture.config.redis.url }, prefix: bullPrefix(fixture.config) });
     // Bounded by count and time.
     const completed = async (redelivered: boolean, count: number) => {
       let done: Array<{ data: { trigger?: string }; returnvalue: unknown }> = [];

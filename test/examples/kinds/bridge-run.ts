@@ -1,3 +1,4 @@
+import { queueName } from '../../../src/delivery/types.js';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
@@ -18,7 +19,7 @@ export const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
 
 export interface ExampleBridge {
   bridge: RunningBridge;
-  /** The Redis key prefix of this run (BullMQ under `<prefix>:bull`). */
+  /** The Redis key prefix of this run (BullMQ under `<prefix>:{bull}`). */
   prefix: string;
   /** Sends a SCIM request as Entra would; returns status and parsed body. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- SCIM bodies are asserted field by field
@@ -63,7 +64,7 @@ export async function startExampleBridge(mapping: string, target: Record<string,
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
     async failures() {
-      const queue = new Queue('delivery-app', { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:bull` });
+      const queue = new Queue(queueName('app'), { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:{bull}` });
       try {
         return (await queue.getJobs(['failed', 'delayed'])).map((job) => `${job.id}: ${job.failedReason}`);
       } finally {
