@@ -115,11 +115,17 @@ export function createProvisioning(deps: ProvisioningDeps) {
   /**
    * Queues delivery of accepted writes, then clears their outbox entries. If this process dies
    * in between, the entries stay and the outbox sweeper queues them (`delivery/outbox.ts`).
+   * The answer does not wait for the clearing: the write is already durable and queued, a lost
+   * clearing only makes the sweeper queue the same (resource, revision) again, which delivers
+   * nothing twice, and commands on one connection keep their order, so a later read of the
+   * outbox sees it done. That saves the SCIM client one Redis round trip per write.
    */
   async function changed(type: ResourceType, id: string, revision: number, alsoGroups: { id: string; revision: number }[] = []) {
     const entries: OutboxEntry[] = [{ type, id, revision }, ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g }))];
     await deps.enqueue(entries.map((e) => ({ connectionId, ...e })));
-    await store.outboxAck(entries);
+    store.outboxAck(entries).catch(() => {
+      // Left for the outbox sweeper (see above).
+    });
   }
 
   /** Store options of a write that waits for its first delivery attempt (first-attempt mode). */
