@@ -6,6 +6,7 @@ import { SCIM_CONTENT_TYPE, scimErrorHandler } from './api/scim-errors.js';
 import { clientErrorHandler, frameworkErrorHandler, requestIdOf } from './api/transport-errors.js';
 import type { BridgeConfig } from './config/schema.js';
 import { registerPassThrough } from './proxy/pass-through.js';
+import { scimProxyPlugin } from './proxy/scim-proxy-plugin.js';
 import type { Runtime } from './runtime.js';
 import { notFound, renderErrorBody } from './scim/errors.js';
 
@@ -78,6 +79,10 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
   });
 
   for (const connection of config.connections) {
+    if (connection.mode === 'proxy') {
+      await app.register(scimProxyPlugin, { prefix: connection.basePath, connection, publicUrl: config.publicUrl, limits });
+      continue;
+    }
     await app.register(scimPlugin, {
       prefix: connection.basePath,
       connection,

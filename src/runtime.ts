@@ -102,6 +102,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   }
   const connections: ConnectionRuntime[] = [];
   for (const connection of config.connections) {
+    // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery queue.
+    if (connection.mappingPath === undefined) continue;
     const plan = await loadMapping(connection.mappingPath);
     const store = createRedisStore(redis, { prefix: storePrefix(config, connection.id) });
     const queue = createDeliveryQueue(connection.id, {

@@ -10,9 +10,9 @@ import { MAX_BULK_OPERATIONS } from '../scim/bulk.js';
 import { renderResource } from '../scim/resource.js';
 import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
-import { createBearerCheck } from './auth.js';
 import { registerBulkRoute } from './bulk-route.js';
-import { parseJsonBody } from './json-body.js';
+import { connectionAuthHook } from './connection-auth.js';
+import { useScimJsonBodies } from './scim-body.js';
 import { urlLengthCheck } from './transport-errors.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
 
@@ -41,34 +41,13 @@ const RESOURCES: [ResourceType, string][] = [
 
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
   const { connection, provisioning, limits } = options;
-  const authorized = createBearerCheck(connection.auth.bearer);
-
-  // Entra sends application/scim+json; other clients send application/json or nothing. Parse
-  // them all as JSON (bounded and prototype-safe, see json-body.ts), and answer bad JSON with a
-  // SCIM 400 rather than Fastify's own error.
-  app.removeAllContentTypeParsers();
+  // Entra sends application/scim+json; see scim-body.ts for how bodies are parsed and bounded.
   const bodyLimit = limits.bodyBytes;
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
-    try {
-      done(null, parseJsonBody(typeof body === 'string' ? body : body.toString('utf8'), limits.nestingDepth));
-    } catch (error) {
-      done(error as Error, undefined);
-    }
-  });
+  useScimJsonBodies(app, limits);
 
   // First, before the bearer check and any parsing; pass-through paths keep the application's own bounds.
   app.addHook('onRequest', urlLengthCheck(limits.urlLength));
-  app.addHook('onRequest', async (request) => {
-    if (!authorized(request.headers.authorization)) {
-      // One detail for every failure (missing, malformed, wrong, other connection's secret).
-      // The body is never read, so the connection is closed: a half-read upload would otherwise
-      // keep the socket busy and stall a graceful shutdown until the client gives up.
-      throw new ScimError(401, undefined, 'missing or invalid bearer token', {
-        'www-authenticate': 'Bearer realm="scim-bridge"',
-        connection: 'close',
-      });
-    }
-  });
+  app.addHook('onRequest', connectionAuthHook(connection));
   if (connection.rateLimit) {
     // After the bearer check (route hooks run after this scope's onRequest hook), so requests
     // without the secret cannot use up the connection's allowance.

@@ -116,7 +116,7 @@ async function validate(args: string[], io: Io): Promise<number> {
     try {
       const config = await loadConfig(file);
       io.stdout(`ok ${file}\n`);
-      return runValidate([...new Set(config.connections.map((c) => c.mappingPath))], io);
+      return runValidate([...new Set(config.connections.flatMap((c) => (c.mappingPath === undefined ? [] : [c.mappingPath])))], io);
     } catch (err) {
       return reportError(err, io);
     }

@@ -151,7 +151,7 @@ export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir
       ...c,
       displayName: c.displayName ?? c.id,
       basePath: c.basePath ?? `/${c.id}/scim/v2`,
-      mappingPath: resolve(options.baseDir, c.mapping),
+      ...(c.mapping === undefined ? {} : { mappingPath: resolve(options.baseDir, c.mapping) }),
     })),
   };
   return deepFreeze(config);

@@ -204,6 +204,40 @@ const connectionId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and "-" (it appears in URLs and queue names)');
 
+/** The named request/response rewrites of a `mode: proxy` connection (docs/reverse-proxy.md). */
+export const PROXY_REWRITES = [
+  'lowercaseOps',
+  'booleanStrings',
+  'memberRemoveValueArray',
+  'expandDottedPaths',
+  'managerAsObject',
+  'dropNulls',
+  'emptyValueAsRemove',
+  'membersFilterValue',
+] as const;
+export type ProxyRewrite = (typeof PROXY_REWRITES)[number];
+
+export const proxySchema = z
+  .object({
+    /** Rewrites turning Entra's dialect into strict RFC 7644; all of them unless listed. */
+    rewrites: z.array(z.enum(PROXY_REWRITES)).default([...PROXY_REWRITES]),
+    /** Requests forwarded at once; more get 503 with Retry-After instead of queueing. */
+    maxInFlight: z.number().int().min(1).max(10_000).default(64),
+    /** Largest upstream answer the bridge reads (it rewrites SCIM answers, so it buffers them). */
+    maxResponseBytes: z.number().int().min(1_024).default(10 * 1_048_576),
+    breaker: z
+      .object({
+        /** Consecutive failures (unreachable, timeout, 502/503/504) that open the circuit. */
+        failures: z.number().int().min(1).default(5),
+        /** How long an open circuit answers 503 before one trial request goes through. */
+        openMs: z.number().int().min(100).default(30_000),
+      })
+      .strict()
+      .default({ failures: 5, openMs: 30_000 }),
+  })
+  .strict();
+export type ProxyConfig = z.infer<typeof proxySchema>;
+
 export const connectionSchema = z
   .object({
     id: connectionId,
@@ -220,9 +254,17 @@ export const connectionSchema = z
         bearer: z.array(secret).min(1, 'give at least one secret'),
       })
       .strict(),
+    /**
+     * `bridge` (default): the bridge stores SCIM and delivers to a REST API through a mapping.
+     * `proxy`: the target is itself a SCIM endpoint; requests are rewritten and forwarded.
+     */
+    mode: z.enum(['bridge', 'proxy']).default('bridge'),
+    /** The application's REST API (bridge mode), or its SCIM base URL (proxy mode). */
     target: targetSchema,
-    /** Mapping file, relative to the config file. */
-    mapping: z.string().min(1),
+    /** Mapping file, relative to the config file (bridge mode only). */
+    mapping: z.string().min(1).optional(),
+    /** Options of a `mode: proxy` connection. */
+    proxy: proxySchema.optional(),
     delivery: deliverySchema.default(deliverySchema.parse({})),
     /** Pass-through of this connection's application paths (overrides the top-level upstream there). */
     upstream: connectionUpstreamSchema.optional(),
@@ -233,7 +275,12 @@ export const connectionSchema = z
   })
   .strict()
   .superRefine((connection, ctx) => checkUniqueExtensions(connection.extensions, ['extensions'], ctx));
-export type ConnectionConfig = z.infer<typeof connectionSchema> & { basePath: string; mappingPath: string; displayName: string };
+export type ConnectionConfig = z.infer<typeof connectionSchema> & {
+  basePath: string;
+  /** Absolute mapping path; undefined for `mode: proxy` connections, which have no mapping. */
+  mappingPath?: string;
+  displayName: string;
+};
 
 const listenSchema = z
   .object({
@@ -353,6 +400,12 @@ export const configSchema = z
       if (paths.has(basePath))
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'basePath'], message: `base path ${basePath} is used twice` });
       paths.add(basePath);
+      if (c.mode === 'bridge' && c.mapping === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'mapping'], message: 'a mapping file is required (or set mode: proxy)' });
+      }
+      if (c.mode === 'bridge' && c.proxy !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['connections', i, 'proxy'], message: 'proxy options need mode: proxy' });
+      }
       const prefix = c.upstream?.prefix;
       if (prefix !== undefined && (prefix === basePath || prefix.startsWith(`${basePath}/`))) {
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'upstream', 'prefix'], message: `must not lie inside the SCIM base path ${basePath}` });

@@ -113,12 +113,13 @@ async function readCapped(response: Dispatcher.ResponseData, limit: number, what
   return Buffer.concat(chunks).toString('utf8');
 }
 
-interface AuthHeaders {
+/** The target's credentials as headers (also used by `mode: proxy` connections). */
+export interface AuthHeaders {
   headers(): Promise<{ headers: Record<string, string>; token?: string }>;
   invalidate(token: string): void;
 }
 
-function createAuthHeaders(auth: TargetAuth, timeoutMs: number): AuthHeaders {
+export function createAuthHeaders(auth: TargetAuth, timeoutMs: number): AuthHeaders {
   const fixed = (headers: Record<string, string>): AuthHeaders => ({
     headers: () => Promise.resolve({ headers }),
     invalidate: () => undefined,

@@ -26,6 +26,8 @@ export const ERROR_CODES = {
   GW_DELIVERY_PAUSED: "The connection's deliveries are paused (the target asked to slow down, or the circuit breaker is open).",
   GW_DELIVERY_BREAKER_OPEN: "The connection's circuit breaker opened after repeated target failures; deliveries pause and one probe tests the target.",
   GW_DELIVERY_EXPIRED: 'A delivery job grew older than delivery.maxAgeMs and failed for good.',
+  GW_PROXY_UNAVAILABLE: 'A mode: proxy connection refused a request at once: its circuit breaker is open or too many requests are in flight (503 with Retry-After).',
+  GW_PROXY_UPSTREAM_AUTH: "The upstream SCIM service refused the bridge's credentials (401/403); Entra got 502.",
   GW_CLI_USAGE: 'The command line is not valid.',
 } as const;
 

@@ -267,7 +267,7 @@ function normalizeOperation(context: OperationContext, operation: unknown, index
  * Path-less value maps (`{"name.givenName": "x", "urn:…:User:department": "y"}`) become one
  * `[path, value]` per key; a schema URN key holding an object is expanded one level further.
  */
-function expandPathless(value: Record<string, unknown>): [string, unknown][] {
+export function expandPathless(value: Record<string, unknown>): [string, unknown][] {
   return Object.entries(value).flatMap(([key, sub]): [string, unknown][] => {
     if (isSchemaUrn(key) && isPlainObject(sub)) {
       if (isCoreSchema(key)) return expandPathless(sub);

@@ -1,0 +1,226 @@
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Pool } from 'undici';
+import { connectionAuthHook } from '../api/connection-auth.js';
+import { useScimJsonBodies } from '../api/scim-body.js';
+import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
+import { urlLengthCheck } from '../api/transport-errors.js';
+import { proxySchema, type ConnectionConfig, type LimitsConfig } from '../config/schema.js';
+import { createAuthHeaders } from '../delivery/http-client.js';
+import { renderErrorBody, ScimError } from '../scim/errors.js';
+import { createSchemaRegistry } from '../scim/schema-registry.js';
+import type { ResourceType } from '../scim/types.js';
+import { createCircuitBreaker } from './circuit-breaker.js';
+import { forwardedHeaders } from './forwarded-headers.js';
+import { fixResponseBody, rewriteLocation } from './scim-response.js';
+import { rewriteFilter, rewritePatch, rewriteResource } from './scim-rewrites.js';
+import { rewriteQuery } from './query-string.js';
+import { classifyUpstreamError } from './upstream-errors.js';
+
+/**
+ * A `mode: proxy` connection: Entra authenticates as for any connection, then each request is
+ * forwarded to the connection's target, itself a SCIM endpoint, with the target's credentials.
+ * Bodies and filters go through the connection's named rewrites (scim-rewrites.ts); answers
+ * come back with the target's URLs replaced by the bridge's. SCIM bodies are small and must be
+ * rewritten, so both are buffered (bounded); the target's failures become SCIM errors with a
+ * detail, and a circuit breaker and an in-flight limit keep a dead target from hanging Entra.
+ */
+
+export interface ScimProxyOptions {
+  connection: ConnectionConfig;
+  /** External URL of the bridge (`publicUrl` in config); derived from the request when absent. */
+  publicUrl?: string;
+  limits: LimitsConfig;
+}
+
+/** What the preHandler prepared for the synchronous hooks of one forwarded request. */
+interface Forwarding {
+  credentials: Record<string, string>;
+  token?: string;
+  query: string;
+  publicBase: string;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOptions): Promise<void> {
+  const { connection } = options;
+  const settings = connection.proxy ?? proxySchema.parse({});
+  const enabled = new Set(settings.rewrites);
+  const target = new URL(connection.target.baseUrl);
+  const targetBase = `${target.origin}${target.pathname.replace(/\/+$/, '')}`;
+  const extraHeaders = Object.fromEntries(Object.entries(connection.target.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const credentials = createAuthHeaders(connection.target.auth, connection.target.timeoutMs);
+  const breaker = createCircuitBreaker(settings.breaker);
+  // The connection's schemas (built-in and declared extensions) tell the rewrites which attributes are boolean.
+  const registry = createSchemaRegistry(connection.extensions);
+  const pool = new Pool(target.origin, {
+    connections: settings.maxInFlight,
+    connect: { timeout: connection.target.timeoutMs },
+    headersTimeout: connection.target.timeoutMs,
+    bodyTimeout: connection.target.timeoutMs,
+  });
+  const forwarding = new WeakMap<FastifyRequest, Forwarding>();
+  let inFlight = 0;
+
+  useScimJsonBodies(app, options.limits);
+  app.addHook('onRequest', urlLengthCheck(options.limits.urlLength));
+  app.addHook('onRequest', connectionAuthHook(connection));
+  app.setErrorHandler(scimErrorHandler);
+  app.addHook('onClose', async () => {
+    await pool.close();
+  });
+
+  app.addHook('preHandler', async (request) => {
+    // The in-flight limit first: a refused request must not take the breaker's half-open trial.
+    if (inFlight >= settings.maxInFlight) {
+      request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, inFlight }, 'too many proxied requests in flight');
+      throw unavailable('too many requests are in flight to the upstream SCIM service', 1_000);
+    }
+    const admission = breaker.admit();
+    if (!admission.allowed) {
+      request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, breaker: breaker.state }, 'circuit open: not forwarding');
+      throw unavailable('the upstream SCIM service is failing; the bridge stopped forwarding for a moment', admission.retryAfterMs);
+    }
+    inFlight += 1;
+    const prepared: Forwarding = { credentials: {}, query: '', publicBase: publicBaseOf(request) };
+    forwarding.set(request, prepared);
+    // Tokens are fetched here because the header rewrite below is synchronous.
+    try {
+      const auth = await credentials.headers();
+      prepared.credentials = auth.headers;
+      if (auth.token !== undefined) prepared.token = auth.token;
+    } catch {
+      breaker.failed();
+      throw new ScimError(502, undefined, 'the bridge could not obtain credentials for the upstream SCIM service');
+    }
+    const type = resourceTypeOf(request.url, connection.basePath);
+    prepared.query = rewriteQuery(request.url, (filter) => rewriteFilter(filter, enabled));
+    if (WRITE_METHODS.has(request.method) && request.body !== undefined) {
+      const body =
+        request.method === 'PATCH'
+          ? rewritePatch({ type, registry }, request.body, enabled)
+          : type
+            ? rewriteResource({ type, registry }, request.body, enabled)
+            : request.body;
+      // A string body is sent as is, with the client's content type.
+      request.body = JSON.stringify(body);
+    }
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (forwarding.has(request)) inFlight -= 1;
+    request.log.info(
+      {
+        proxy: 'scim',
+        connection: connection.id,
+        method: request.method,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'proxied request',
+    );
+  });
+
+  const proxyOptions: FastifyHttpProxyOptions = {
+    upstream: target.origin,
+    rewritePrefix: target.pathname.replace(/\/+$/, '') || '/',
+    // Fastify parses (and bounds) the JSON so the rewrites can work on it.
+    proxyPayloads: false,
+    internalRewriteLocationHeader: false,
+    undici: pool,
+    disableRequestLogging: true,
+    replyOptions: {
+      retryDelay: () => null,
+      queryString: (_search, _url, request) => forwarding.get(request as FastifyRequest)?.query ?? '',
+      rewriteRequestHeaders: (request, headers) => {
+        // Entra's bridge secret never travels on; the target gets its own credentials.
+        const { authorization: _secret, cookie: _cookie, ...rest } = headers;
+        const prepared = forwarding.get(request as FastifyRequest);
+        return { ...rest, ...extraHeaders, ...forwardedHeaders(request), ...prepared?.credentials };
+      },
+      rewriteHeaders: (headers, request) => {
+        const prepared = request ? forwarding.get(request as FastifyRequest) : undefined;
+        // The body may be rewritten below, so its length is recomputed on send.
+        const { 'content-length': _length, ...rest } = headers;
+        if (typeof rest.location === 'string' && prepared) rest.location = rewriteLocation(rest.location, targetBase, prepared.publicBase);
+        return rest;
+      },
+      onResponse: (request, reply, res) => {
+        void relayAnswer(request as FastifyRequest, reply as FastifyReply, res.statusCode, res.stream);
+      },
+      onError: (reply, { error }) => {
+        breaker.failed();
+        const failure = classifyUpstreamError(error);
+        reply.log.warn({ code: failure.code, connection: connection.id }, 'proxied SCIM request failed');
+        void reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
+      },
+    },
+  };
+  await app.register(httpProxy, proxyOptions as Parameters<typeof httpProxy>[1]);
+
+  /** Reads the target's answer (bounded), fixes it for Entra and sends it. */
+  async function relayAnswer(request: FastifyRequest, reply: FastifyReply, status: number, stream: NodeJS.ReadableStream) {
+    const prepared = forwarding.get(request)!;
+    if (status === 502 || status === 503 || status === 504) breaker.failed();
+    else breaker.succeeded();
+    if (status === 401 || status === 403) {
+      // The target refused the bridge, not Entra: a 401 would make Entra distrust its own secret.
+      if (prepared.token !== undefined) credentials.invalidate(prepared.token);
+      drain(stream);
+      request.log.warn({ code: 'GW_PROXY_UPSTREAM_AUTH', connection: connection.id, upstreamStatus: status }, 'upstream refused the bridge credentials');
+      reply.removeHeader('www-authenticate');
+      return reply.code(502).type(SCIM_CONTENT_TYPE).send(renderErrorBody(502, 'the upstream SCIM service refused the bridge credentials'));
+    }
+    let body: Buffer;
+    try {
+      body = await readBounded(stream, settings.maxResponseBytes);
+    } catch (error) {
+      breaker.failed();
+      const tooLarge = (error as Error).message === 'too large';
+      const failure = tooLarge ? { status: 502 as const, detail: 'the upstream SCIM answer is too large' } : classifyUpstreamError(error);
+      return reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
+    }
+    if (body.length === 0) return reply.send();
+    const contentType = String(reply.getHeader('content-type') ?? '');
+    if (!/json/i.test(contentType)) return reply.send(body);
+    return reply.send(fixResponseBody(body.toString('utf8'), targetBase, prepared.publicBase));
+  }
+
+  function publicBaseOf(request: FastifyRequest): string {
+    const origin = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`;
+    return `${origin}${connection.basePath}`;
+  }
+}
+
+function unavailable(detail: string, retryAfterMs: number): ScimError {
+  return new ScimError(503, undefined, detail, { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) });
+}
+
+function resourceTypeOf(url: string, basePath: string): ResourceType | undefined {
+  const rest = (url.split('?')[0] ?? '').slice(basePath.length).toLowerCase();
+  if (rest === '/users' || rest.startsWith('/users/')) return 'User';
+  if (rest === '/groups' || rest.startsWith('/groups/')) return 'Group';
+  return undefined;
+}
+
+async function readBounded(stream: NodeJS.ReadableStream, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    size += buffer.length;
+    if (size > limit) {
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      throw new Error('too large');
+    }
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function drain(stream: NodeJS.ReadableStream): void {
+  stream.on('error', () => {});
+  stream.resume();
+}
