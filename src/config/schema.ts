@@ -274,7 +274,14 @@ export const connectionSchema = z
     extensions: z.array(extensionSchema).default([]),
   })
   .strict()
-  .superRefine((connection, ctx) => checkUniqueExtensions(connection.extensions, ['extensions'], ctx));
+  .superRefine((connection, ctx) => checkUniqueExtensions(connection.extensions, ['extensions'], ctx))
+  // Checked even when other keys of the connection are wrong, so a missing mapping is reported
+  // together with them.
+  .refine((c: { mode?: unknown; mapping?: unknown } | null) => typeof c !== 'object' || c === null || c.mode === 'proxy' || c.mapping !== undefined, {
+    message: 'is required (unless mode: proxy)',
+    path: ['mapping'],
+    when: () => true,
+  });
 export type ConnectionConfig = z.infer<typeof connectionSchema> & {
   basePath: string;
   /** Absolute mapping path; undefined for `mode: proxy` connections, which have no mapping. */
@@ -400,9 +407,6 @@ export const configSchema = z
       if (paths.has(basePath))
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'basePath'], message: `base path ${basePath} is used twice` });
       paths.add(basePath);
-      if (c.mode === 'bridge' && c.mapping === undefined) {
-        ctx.addIssue({ code: 'custom', path: ['connections', i, 'mapping'], message: 'a mapping file is required (or set mode: proxy)' });
-      }
       if (c.mode === 'bridge' && c.proxy !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'proxy'], message: 'proxy options need mode: proxy' });
       }
