@@ -63,19 +63,23 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
   async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
     const loadMembers = withMembers && type === 'Group';
-    const tx = redis.multi();
-    for (const id of ids) {
-      tx.hmget(keys.doc(type, id), 'doc', 'rev', 'del', 'mod');
-      if (loadMembers) tx.smembers(keys.members(id)).hgetall(keys.memberDetails(id));
+    if (!loadMembers) {
+      // One HMGET per resource; auto-pipelining sends them (and other requests' commands) in
+      // one write. A MULTI would only add two commands: one hash read is atomic by itself.
+      const rows = await Promise.all(ids.map((id) => redis.hmget(keys.doc(type, id), 'doc', 'rev', 'del', 'mod')));
+      return ids.map((id, i) => {
+        const [doc = null, rev = null, del = null, modified = null] = rows[i]!;
+        return { id, doc, rev, deleted: del !== null, modified };
+      });
     }
+    // A group with its members: one MULTI, so document and membership are one snapshot.
+    const tx = redis.multi();
+    for (const id of ids) tx.hmget(keys.doc(type, id), 'doc', 'rev', 'del', 'mod').smembers(keys.members(id)).hgetall(keys.memberDetails(id));
     const results = execResults(await tx.exec());
-    const step = loadMembers ? 3 : 1;
     return ids.map((id, i) => {
-      const [doc = null, rev = null, del = null, modified = null] = results[i * step] as (string | null)[];
-      const row: ResourceRow = { id, doc, rev, deleted: del !== null, modified };
-      if (!loadMembers) return row;
-      row.members = (results[i * step + 1] as string[]).sort();
-      const details = results[i * step + 2] as Record<string, string>;
+      const [doc = null, rev = null, del = null, modified = null] = results[i * 3] as (string | null)[];
+      const row: ResourceRow = { id, doc, rev, deleted: del !== null, modified, members: (results[i * 3 + 1] as string[]).sort() };
+      const details = results[i * 3 + 2] as Record<string, string>;
       if (Object.keys(details).length > 0) row.memberDetails = details;
       return row;
     });
