@@ -232,10 +232,19 @@ interface JsonataError {
   message?: string;
 }
 
+/**
+ * Expressions run on untrusted input (whatever Entra sent), so every evaluation has a budget:
+ * jsonata stops it with D1012 after `timeout` ms and with D1011 past `stack` nested evaluation
+ * steps (runaway recursion), instead of holding the event loop. A validate rule that stops this
+ * way rejects the write (400); a field expression fails the delivery with GW_MAP_EVAL. Normal
+ * mapping expressions need a few milliseconds and a nesting of a few dozen steps.
+ */
+export const EXPRESSION_BUDGET = { timeout: 2_000, stack: 500 } as const;
+
 /** Compiles JSONata once; a syntax error points at the offending character inside the expression. */
 export function compileExpression(source: string, path: (string | number)[], problems: CompileProblem[]): CompiledExpression | undefined {
   try {
-    const expression = jsonata(source);
+    const expression = jsonata(source, { ...EXPRESSION_BUDGET });
     return { source, readsGroups: /\$groups\b/.test(source), evaluate: (input, bindings) => expression.evaluate(input, bindings) };
   } catch (err) {
     const { code, position, message } = err as JsonataError;

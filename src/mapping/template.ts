@@ -130,7 +130,18 @@ function interpolate(template: Template, resolve: PlaceholderResolver, encode: (
 
 /** Renders a URL path: every value is URL-encoded and a missing value is an error, never "undefined". */
 export function renderPath(template: Template, resolve: PlaceholderResolver): string {
-  return interpolate(template, resolve, encodeURIComponent);
+  return interpolate(template, resolve, encodePathValue);
+}
+
+/** Unpaired UTF-16 surrogates: valid in JSON (`"\ud800"`), but encodeURIComponent throws on them. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * One value as one URL component: `/`, `?`, `#`, `%` and control characters are escaped, so a
+ * value can never add a path segment or a query (delivery/target-url.ts refuses `.` and `..`).
+ */
+function encodePathValue(value: string): string {
+  return encodeURIComponent(value.replace(LONE_SURROGATE, '\uFFFD'));
 }
 
 /**
