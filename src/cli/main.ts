@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { constants, realpathSync } from 'node:fs';
+import { constants as fsConstants, realpathSync } from 'node:fs';
+import { constants } from 'node:os';
 import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -127,7 +128,7 @@ async function validate(args: string[], io: Io): Promise<number> {
 /** A config file that cannot be read is an I/O error (exit 2), not an invalid config (exit 1). */
 async function readable(file: string, io: Io): Promise<boolean> {
   try {
-    await access(file, constants.R_OK);
+    await access(file, fsConstants.R_OK);
     return true;
   } catch (err) {
     io.stderr(`scim-bridge: cannot read the config file ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})\n`);
@@ -144,11 +145,19 @@ export function reportError(err: unknown, io: Io): number {
   return 2;
 }
 
+/**
+ * Resolves on the first SIGINT or SIGTERM, which starts the graceful shutdown (running deliveries
+ * get `shutdown.graceMs`). A second signal during the shutdown exits at once, with 128 + the
+ * signal number; jobs still running are then taken over by other workers as stalled jobs.
+ */
 export function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       process.off('SIGINT', done);
       process.off('SIGTERM', done);
+      const now = (signal: NodeJS.Signals) => process.exit(128 + (constants.signals[signal] ?? 0));
+      process.once('SIGINT', now);
+      process.once('SIGTERM', now);
       resolve();
     };
     process.on('SIGINT', done);

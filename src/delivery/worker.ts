@@ -24,7 +24,8 @@ import { queueName, type DeliveryJobData } from './types.js';
  *
  * Stalled jobs: a killed worker's job keeps its lock for at most `lockDurationMs`; the other
  * workers look for expired locks every `stalledIntervalMs`, so another worker takes the job
- * within about `lockDurationMs + stalledIntervalMs`.
+ * within about `lockDurationMs + stalledIntervalMs`, and can deliver it once the dead worker's
+ * resource lease has expired too (`target.timeoutMs + lockDurationMs` at most).
  *
  * It opens its own Redis connection (BullMQ workers need `maxRetriesPerRequest: null` and
  * block on reads) and closes everything it opened.
@@ -100,7 +101,9 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     client,
     enqueue,
     rateLimit: (delayMs) => producer.queue.rateLimit(delayMs),
-    lock: createResourceLock(redis, { prefix: lockPrefix }),
+    // The lease must outlive one call (it is extended before each); past that, a killed worker's
+    // resources are free again after at most timeoutMs + lockDurationMs.
+    lock: createResourceLock(redis, { prefix: lockPrefix, ttlMs: (options.target?.timeoutMs ?? 10_000) + delivery.lockDurationMs }),
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
   });
