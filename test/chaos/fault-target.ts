@@ -31,8 +31,6 @@ export interface FaultTarget {
   groups: Map<string, { id: string; name: string; members: Set<string> }>;
   calls: number;
   faults: Record<Fault, number>;
-  /** Turns fault injection off (for the final convergence) or on. */
-  setFaulty(faulty: boolean): void;
   close(): Promise<void>;
 }
 
@@ -56,11 +54,10 @@ export async function startFaultTarget(options: { seed: number; faultRate: numbe
   // 429 pauses the whole connection for a second, so it is drawn less often than the rest.
   const kinds: Array<[Fault, number]> = [['500', 3], ['503', 3], ['429', 1], ['timeout', 2], ['drop', 3], ['late', 3]];
   const weight = kinds.reduce((sum, [, w]) => sum + w, 0);
-  let faulty = true;
   let nextId = 0;
 
   function draw(): Fault | undefined {
-    if (!faulty || random() >= options.faultRate) return undefined;
+    if (random() >= options.faultRate) return undefined;
     let pick = random() * weight;
     for (const [kind, w] of kinds) {
       pick -= w;
@@ -125,9 +122,6 @@ export async function startFaultTarget(options: { seed: number; faultRate: numbe
     groups,
     calls: 0,
     faults,
-    setFaulty(value: boolean) {
-      faulty = value;
-    },
   } as FaultTarget;
 
   const server = await startServer((req: IncomingMessage, res: ServerResponse) => {
