@@ -4,6 +4,9 @@ import { createConfirmWaiter, type ConfirmWaiter } from './delivery/confirm-wait
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
 import type { DeliveryLogger } from './delivery/logger.js';
 import { startOutboxSweeper, type OutboxSweeper } from './delivery/outbox.js';
+import { createTargetClient } from './delivery/http-client.js';
+import { reconcile } from './delivery/reconcile.js';
+import { startReconcileSchedule, type ReconcileSchedule } from './delivery/reconcile-schedule.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createRedisClient } from './lib/redis-connection.js';
 import { loadMapping } from './mapping/load.js';
@@ -135,6 +138,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
 
   const workers: DeliveryWorker[] = [];
   const sweepers: OutboxSweeper[] = [];
+  const schedules: ReconcileSchedule[] = [];
   const byId = new Map(connections.map((c) => [c.config.id, c]));
 
   return {
@@ -167,10 +171,33 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         sweepers.push(
           startOutboxSweeper({ connectionId: c.config.id, store: c.store, enqueue: (jobs) => c.queue.enqueueMany(jobs), logger }),
         );
+        if (c.config.reconcile) {
+          const { store, plan, queue } = c;
+          const connectionId = c.config.id;
+          const target = c.config.target;
+          schedules.push(
+            await startReconcileSchedule({
+              connectionId,
+              redisUrl,
+              prefix: bullPrefix(config),
+              everyMs: c.config.reconcile.every,
+              logger,
+              async run() {
+                const client = createTargetClient(target);
+                try {
+                  return await reconcile({ connectionId, store, plan, client, enqueue: (jobs) => queue.enqueueMany(jobs) }, { dryRun: false });
+                } finally {
+                  await client.close();
+                }
+              },
+            }),
+          );
+        }
       }
     },
     async close() {
       await Promise.allSettled(sweepers.map((s) => s.stop()));
+      await Promise.allSettled(schedules.map((s) => s.close()));
       await Promise.allSettled(workers.map((w) => w.close(config.shutdown.graceMs)));
       await Promise.allSettled(connections.map((c) => c.queue.close()));
       await waiter?.close();

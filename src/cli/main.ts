@@ -12,6 +12,7 @@ import { runDryRun } from './dry-run.js';
 import { runExplain } from './explain.js';
 import { runInit } from './init.js';
 import { runRedeliver } from './redeliver.js';
+import { runReconcile } from './reconcile.js';
 import { runHealthcheck } from './healthcheck.js';
 import { runHashPassword } from './hash-password.js';
 import { runValidate } from './validate.js';
@@ -38,6 +39,9 @@ Commands:
   explain <mapping.yaml>                  which SCIM attribute feeds each field, which calls each change causes
   init [FILE | -]                         write a commented starter mapping (default mappings/my-app.yaml)
   redeliver <connection> [--config FILE]  queue a delivery of every user and group (after a mapping change)
+  reconcile <connection> [--config FILE] [--dry-run] [--json]
+                                          compare the target with the bridge (mapping list rules),
+                                          re-deliver what drifted, report orphans
   demo                                    start the bridge in front of the bundled sample legacy API
   healthcheck [--url URL]                 exit 0 when the bridge's /readyz answers 2xx (container probes)
   hash-password [--token] < secret        print the hash for admin.passwordHash (or admin.tokenHashes)
@@ -61,6 +65,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return runInit(rest, io);
     case 'redeliver':
       return runRedeliver(rest, io);
+    case 'reconcile':
+      return runReconcile(rest, io, reportError);
     case 'demo':
       return runDemo(rest, io);
     case 'healthcheck':

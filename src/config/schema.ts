@@ -266,6 +266,11 @@ export const connectionSchema = z
     /** Options of a `mode: proxy` connection. */
     proxy: proxySchema.optional(),
     delivery: deliverySchema.default(deliverySchema.parse({})),
+    /** A scheduled `scim-bridge reconcile` (needs `list:` rules in the mapping). */
+    reconcile: z
+      .object({ every: z.number().int().min(60_000).describe('Interval in ms between reconcile runs (at least a minute).') })
+      .strict()
+      .optional(),
     /** Pass-through of this connection's application paths (overrides the top-level upstream there). */
     upstream: connectionUpstreamSchema.optional(),
     /** Optional throttle of this connection's SCIM requests (off by default). */

@@ -67,10 +67,17 @@ export function createConfirmReporter(deps: ConfirmReporterDeps): ReportedRun {
   };
 }
 
+/** Permanent failures that are the target refusing the data: they roll back and reach Entra. */
+const REJECTION_CODES = ['GW_DELIVERY_REJECTED', 'GW_DELIVERY_INVALID_VALUE'];
+
 function rejectionOf(err: unknown, context: JobContext): ConfirmOutcome | undefined {
   const permanent = err instanceof UnrecoverableError || (err instanceof Error && err.name === 'UnrecoverableError');
   const answer = context.lastAnswer;
-  if (!permanent || !answer || !(err as Error).message.startsWith('GW_DELIVERY_REJECTED')) return undefined;
-  if (answer.status < 400 || answer.status >= 500) return undefined;
-  return { kind: 'rejected', status: answer.status, detail: targetDetail(answer.bodyText) };
+  if (!permanent || !answer) return undefined;
+  const code = REJECTION_CODES.find((c) => (err as Error).message.startsWith(c));
+  if (!code) return undefined;
+  const clientError = answer.status >= 400 && answer.status < 500;
+  // A mapping's `means: invalid` rule may apply to any status; it still is a refused value.
+  if (!clientError && code === 'GW_DELIVERY_REJECTED') return undefined;
+  return { kind: 'rejected', status: clientError ? answer.status : 400, detail: targetDetail(answer.bodyText) };
 }

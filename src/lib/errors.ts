@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   GW_DELIVERY_EXPIRED: 'A delivery job grew older than delivery.maxAgeMs and failed for good.',
   GW_PROXY_UNAVAILABLE: 'A mode: proxy connection refused a request at once: its circuit breaker is open or too many requests are in flight (503 with Retry-After).',
   GW_PROXY_UPSTREAM_AUTH: "The upstream SCIM service refused the bridge's credentials (401/403); Entra got 502.",
+  GW_RECONCILE_LIST: "Reconcile could not list the target's resources with the mapping's list rule.",
   GW_CLI_USAGE: 'The command line is not valid.',
 } as const;
 

@@ -1,6 +1,6 @@
 import jsonata from 'jsonata';
 import type { ResourceType } from '../scim/types.js';
-import type { CallDefinition, FieldRule, GroupsSection, MappingFile, ResponseRule, UsersSection, ValidateRule } from './schema.js';
+import type { CallDefinition, FieldRule, GroupsSection, ListRule, MappingFile, ResponseRule, UsersSection, ValidateRule } from './schema.js';
 import { scimPathProblem } from './scim-path.js';
 import { createTargetIdReader, createValueReader, type Answer } from './target-id.js';
 import { parseTemplate, placeholders, TemplateSyntaxError, type Placeholder, type Template } from './template.js';
@@ -97,6 +97,8 @@ export interface CompiledSection {
   calls: Map<ActionKind, CompiledCall[]>;
   /** Whether the fields read the user's groups. */
   usesGroups: boolean;
+  /** How reconcile lists the target (`list:`), when the section has one. */
+  list?: ListRule;
 }
 
 export interface CompiledMapping {
@@ -156,7 +158,7 @@ function compileSection(key: 'users' | 'groups', section: UsersSection | GroupsS
   }
   const usesGroups = fields.some((field) => field.source.kind === 'groups' || (field.source.kind === 'expr' && field.source.expression.readsGroups) || field.when?.readsGroups === true);
   if (usesGroups && key === 'groups') problems.push({ path: [key, 'fields'], message: 'fromGroups and $groups read a user\'s groups; use them under users:' });
-  return { key, fields, rules, calls, usesGroups };
+  return { key, fields, rules, calls, usesGroups, ...(section.list ? { list: section.list } : {}) };
 }
 
 function compileFields(key: string, fields: Record<string, FieldRule>, problems: CompileProblem[]): CompiledField[] {

@@ -36,6 +36,7 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
     name: mapping.name,
     file: mapping.file,
     supports: (type) => mapping.sections.has(type),
+    listRule: (type) => mapping.sections.get(type)?.list,
     has: (type, action) => callsOf(type, action).length > 0,
     callCount: (type, action) => callsOf(type, action).length,
     planCall: planOne,

@@ -240,6 +240,36 @@ function idCallSchema(kind: string, description: string) {
   });
 }
 
+const responsePath = z
+  .string()
+  .regex(/^(?:[^.[\]\s]+|\[\d+\])(?:\.[^.[\]\s]+|\[\d+\])*$/, 'write a dotted path such as "id", "data.items" or "data[0].id"');
+
+/** How `scim-bridge reconcile` reads every account (or group) the target holds, page by page. */
+export const listRuleSchema = strictObject(
+  {
+    path: z
+      .string()
+      .startsWith('/', 'the list path starts with "/", e.g. /api/accounts?page={page}&size={size}')
+      .describe('GET path of one page; placeholders `{page}`, `{offset}`, `{size}` and `{cursor}` (empty on the first page).'),
+    paging: z
+      .enum(['page', 'offset', 'cursor'])
+      .default('page')
+      .describe('`page`: `{page}` counts up from `start`; `offset`: `{offset}` grows by the page size from `start`; `cursor`: `{cursor}` is read from each answer at `next`.'),
+    start: z.number().int().min(0).describe('First page number or first offset. Default 1 for page, 0 for offset paging.').optional(),
+    size: z.number().int().min(1).max(1_000).default(100).describe('Items asked for per page (`{size}`).'),
+    items: responsePath.describe('Where the page\'s items are in the answer (`data`, `result.items`). Default: the answer is the list.').optional(),
+    id: responsePath.default('id').describe('The target id inside one item.'),
+    next: responsePath.describe('Cursor paging: where the next cursor is in the answer; none (or empty) means this was the last page.').optional(),
+  },
+  'the list rule',
+)
+  .superRefine((rule, ctx) => {
+    if (rule.paging === 'cursor' && rule.next === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['next'], message: 'cursor paging needs `next`: where the next cursor is in the answer' });
+    }
+  })
+  .describe('Used by `scim-bridge reconcile` to compare the target with the bridge: how to list what the target holds.');
+
 const userCalls = {
   lookup: idCallSchema(
     'lookup',
@@ -250,9 +280,11 @@ const userCalls = {
   deactivate: callSchema('deactivate', 'Runs when `active` turns false. Define `reactivate` with it, or map `active` in fields instead.').optional(),
   reactivate: callSchema('reactivate', 'Runs when `active` turns true again. Define `deactivate` with it.').optional(),
   delete: callSchema('delete', 'Runs when Entra deletes the resource; a 404 or 410 answer counts as success.').optional(),
+  list: listRuleSchema.optional(),
 };
 
 const groupCalls = {
+  list: userCalls.list,
   lookup: userCalls.lookup,
   create: userCalls.create,
   update: userCalls.update,
@@ -329,6 +361,7 @@ export type FieldRule = z.infer<typeof fieldRuleSchema>;
 export type FieldRuleObject = z.infer<typeof fieldRuleObjectSchema>;
 export type ValidateRule = z.infer<typeof validateRuleSchema>;
 export type HttpMethod = z.infer<typeof httpMethodSchema>;
+export type ListRule = z.infer<typeof listRuleSchema>;
 
 /** One call definition, whichever section and kind it belongs to. */
 export interface CallDefinition {

@@ -1,3 +1,4 @@
+import type { ListRule } from './schema.js';
 import type { MemberRef, ResourceType, ScimResource } from '../scim/types.js';
 
 /**
@@ -143,4 +144,6 @@ export interface MappingPlan {
   usesGroups(type: ResourceType): boolean;
   /** The mapping's input rules (`validate:`) for a resource about to be accepted. */
   check(type: ResourceType, resource: ScimResource): Promise<RuleViolation[]>;
+  /** How `scim-bridge reconcile` lists the target's resources of this type (`list:`), if it can. */
+  listRule?(type: ResourceType): ListRule | undefined;
 }
