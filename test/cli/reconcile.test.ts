@@ -222,7 +222,7 @@ describe('scheduled reconcile', () => {
     const scheduled = { ...config, logLevel: 'silent' as const, connections: config.connections.map((c) => ({ ...c, reconcile: { every: 60_000 } })) };
     bridge = await startBridge(scheduled, { api: false, worker: true });
     const { Queue } = await import('bullmq');
-    const queue = new Queue(reconcileQueueName('acme'), { connection: fixture.redis, prefix: `${fixture.prefix}:bull` });
+    const queue = new Queue(reconcileQueueName('acme'), { connection: fixture.redis, prefix: `${fixture.prefix}:{bull}` });
     try {
       expect((await queue.getJobSchedulers()).map((s) => ({ key: s.key, every: s.every }))).toEqual([{ key: 'reconcile', every: 60_000 }]);
     } finally {

@@ -193,7 +193,7 @@ describe('first-attempt confirmation across processes', () => {
     const redis = new Redis(TEST_REDIS_URL);
     try {
       const failed = await eventually(
-        async () => (await redis.zcard(`${prefix}:bull:delivery-acme:failed`)) > 0,
+        async () => (await redis.zcard(`${prefix}:{bull}:delivery-acme:failed`)) > 0,
         { timeoutMs: 30_000 },
       );
       expect(failed).toBe(true);
