@@ -5,7 +5,7 @@ import type { Conditions, Provisioning } from '../provisioning/service.js';
 import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
 import { notFound, ScimError, badRequest } from '../scim/errors.js';
 import { etagOf, tagsMatch } from '../scim/etag.js';
-import { project } from '../scim/projection.js';
+import { project, type ProjectionOptions } from '../scim/projection.js';
 import { MAX_BULK_OPERATIONS } from '../scim/bulk.js';
 import { renderResource } from '../scim/resource.js';
 import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
@@ -13,6 +13,7 @@ import type { StoredResource } from '../store/types.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { connectionAuthHook } from './connection-auth.js';
 import { useScimJsonBodies } from './scim-body.js';
+import { searchFromBody, searchFromQuery, type SearchRequest } from './search-request.js';
 import { urlLengthCheck } from './transport-errors.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
 
@@ -77,8 +78,50 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   const send = (reply: FastifyReply, status: number, body: unknown) => reply.code(status).type(SCIM_CONTENT_TYPE).send(body);
 
-  const present = (request: FastifyRequest, stored: StoredResource) =>
-    project(renderResource(stored, { baseUrl: baseUrlOf(request) }), projection(request.query as Query));
+  const present = (request: FastifyRequest, stored: StoredResource, view: ProjectionOptions = projection(request.query as Query)) =>
+    project(renderResource(stored, { baseUrl: baseUrlOf(request) }), view);
+
+  /** A SearchRequest body, held to the same bounds as the query parameters of a GET. */
+  const searchBody = (body: unknown): SearchRequest => {
+    const search = searchFromBody(body);
+    checkQueryLimits({ filter: search.filter, attributes: search.attributes, excludedAttributes: search.excludedAttributes }, limits);
+    return search;
+  };
+
+  /** A ListResponse for a search over one resource type, or over both (`/.search` at the root). */
+  async function answerSearch(request: FastifyRequest, reply: FastifyReply, types: readonly ResourceType[], search: SearchRequest) {
+    const view: ProjectionOptions = { attributes: search.attributes, excludedAttributes: search.excludedAttributes };
+    const result = await searchTypes(types, search);
+    return send(reply, 200, {
+      schemas: [SCHEMA_LIST_RESPONSE],
+      totalResults: result.total,
+      startIndex: result.startIndex,
+      itemsPerPage: result.resources.length,
+      Resources: result.resources.map((r) => present(request, r, view)),
+    });
+  }
+
+  /**
+   * One page over several types: each type's matches in turn (Users, then Groups), each sorted
+   * on its own, with startIndex and count applied across the concatenation.
+   */
+  async function searchTypes(types: readonly ResourceType[], search: SearchRequest) {
+    const startIndex = Math.max(1, search.startIndex ?? 1);
+    let skip = startIndex - 1;
+    let room = search.count;
+    let total = 0;
+    const resources: StoredResource[] = [];
+    for (const type of types) {
+      const withMembers = type === 'Group' && wantsMembers(search);
+      const query = { ...search, startIndex: skip + 1, withMembers, ...(room === undefined ? {} : { count: room }) };
+      const result = await provisioning.list(type, query);
+      total += result.total;
+      resources.push(...result.resources);
+      skip = Math.max(0, skip - result.total);
+      if (room !== undefined) room = Math.max(0, room - result.resources.length);
+    }
+    return { total, startIndex, resources };
+  }
 
   for (const [type, segment] of RESOURCES) {
     const location = (request: FastifyRequest, id: string) => `${baseUrlOf(request)}/${segment}/${id}`;
@@ -89,25 +132,12 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
       return send(reply, 201, present(request, stored));
     });
 
-    app.get(`/${segment}`, async (request, reply) => {
-      const query = request.query as Query;
-      const result = await provisioning.list(type, {
-        filter: first(query.filter),
-        startIndex: integer(query, 'startIndex'),
-        count: integer(query, 'count'),
-        withMembers: type === 'Group' && wantsMembers(query),
-      });
-      return send(reply, 200, {
-        schemas: [SCHEMA_LIST_RESPONSE],
-        totalResults: result.total,
-        startIndex: result.startIndex,
-        itemsPerPage: result.resources.length,
-        Resources: result.resources.map((r) => present(request, r)),
-      });
-    });
+    app.get(`/${segment}`, async (request, reply) => answerSearch(request, reply, [type], searchFromQuery(request.query as Query)));
+    app.post(`/${segment}/.search`, async (request, reply) => answerSearch(request, reply, [type], searchBody(request.body)));
+    methodNotAllowed(app, `/${segment}/.search`, ['POST']);
 
     app.get<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      const stored = await provisioning.get(type, request.params.id, { withMembers: wantsMembers(request.query as Query) });
+      const stored = await provisioning.get(type, request.params.id, { withMembers: wantsMembers(projection(request.query as Query)) });
       void reply.header('etag', etag(stored));
       // RFC 7644 §3.14: a client holding the current version gets 304 and no body.
       const ifNoneMatch = header(request, 'if-none-match');
@@ -144,6 +174,9 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   // A bulk request is one body, so the body limit is its maxPayloadSize (413 above it).
   registerBulkRoute(app, { provisioning, baseUrlOf, send });
+  app.post('/.search', async (request, reply) => answerSearch(request, reply, ['User', 'Group'], searchBody(request.body)));
+  methodNotAllowed(app, '/.search', ['POST']);
+
   app.get('/ServiceProviderConfig', async (request, reply) =>
     send(reply, 200, serviceProviderConfig(baseUrlOf(request), { bulk: { maxOperations: MAX_BULK_OPERATIONS, maxPayloadSize: bodyLimit } })),
   );
@@ -218,17 +251,6 @@ function first(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Paging numbers past this are all "beyond the last page"; it keeps them exact integers. */
-const MAX_PAGING_NUMBER = 2 ** 31 - 1;
-
-function integer(query: Query, name: string): number | undefined {
-  const raw = first(query[name]);
-  if (raw === undefined || raw === '') return undefined;
-  // Digits only: `1e21` and `0x10` are numbers to Number() but not integers a client means.
-  if (!/^[+-]?\d{1,20}$/.test(raw.trim())) throw badRequest('invalidValue', `${name} must be an integer`);
-  return Math.max(-MAX_PAGING_NUMBER, Math.min(MAX_PAGING_NUMBER, Number(raw)));
-}
-
 /** Bounds on the query parameters the SCIM routes read, checked before any of them is used. */
 function checkQueryLimits(query: Query, limits: LimitsConfig): void {
   const filter = query.filter;
@@ -245,14 +267,13 @@ function checkQueryLimits(query: Query, limits: LimitsConfig): void {
   }
 }
 
-function projection(query: Query): { attributes?: string; excludedAttributes?: string } {
+function projection(query: Query): ProjectionOptions {
   return { attributes: first(query.attributes), excludedAttributes: first(query.excludedAttributes) };
 }
 
 /** Whether a group answer must carry `members` (skipped when excluded, the common Entra case). */
-function wantsMembers(query: Query): boolean {
+function wantsMembers(view: ProjectionOptions): boolean {
   const names = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim().toLowerCase());
-  const attributes = first(query.attributes);
-  if (attributes) return names(attributes).some((n) => n === 'members' || n.startsWith('members.') || n.endsWith(':members'));
-  return !names(first(query.excludedAttributes)).includes('members');
+  if (view.attributes) return names(view.attributes).some((n) => n === 'members' || n.startsWith('members.') || n.endsWith(':members'));
+  return !names(view.excludedAttributes).includes('members');
 }

@@ -4,7 +4,6 @@ import type { DeliveryJobData } from '../delivery/types.js';
 import type { MappingPlan } from '../mapping/types.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
 import { applyDeclaredExtensions } from '../scim/extensions.js';
-import { compileFilter } from '../scim/filter.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
 import { newResource, replaceResource } from '../scim/resource.js';
@@ -12,6 +11,7 @@ import { BUILT_IN_SCHEMAS, type SchemaRegistry } from '../scim/schema-registry.j
 import { checkIfMatch, isWildcard, preconditionFailed } from '../scim/etag.js';
 import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 import { firstAttemptError } from './first-attempt.js';
+import { createLister } from './list.js';
 import {
   NotFoundError,
   RevisionConflictError,
@@ -52,28 +52,13 @@ export interface ProvisioningDeps {
   casBudgetMs?: number;
 }
 
-export interface ListQuery {
-  filter?: string;
-  startIndex?: number;
-  count?: number;
-  /** Whether group members must be loaded for the answer. */
-  withMembers: boolean;
-}
 
 /** Preconditions of a write (RFC 7644 §3.14), from its `If-Match` header. */
 export interface Conditions {
   ifMatch?: string;
 }
 
-export interface ListResult {
-  total: number;
-  startIndex: number;
-  resources: StoredResource[];
-}
 
-/** RFC 7644 §3.4.2.4: servers may cap `count`; advertised in ServiceProviderConfig. */
-export const MAX_PAGE_SIZE = 200;
-const DEFAULT_PAGE_SIZE = 100;
 /**
  * A write that loses a compare-and-set race (another request changed the resource between our
  * read and our write) reads again and retries, after a short random pause so that many
@@ -208,34 +193,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
       return mustGet(type, id, options.withMembers && type === 'Group');
     },
 
-    async list(type: ResourceType, query: ListQuery): Promise<ListResult> {
-      const startIndex = Math.max(1, Math.trunc(query.startIndex ?? 1) || 1);
-      const count = Math.min(MAX_PAGE_SIZE, Math.max(0, Math.trunc(query.count ?? DEFAULT_PAGE_SIZE)));
-      const withMembers = type === 'Group' && query.withMembers;
+    /** Filtered, sorted, paged queries (`list.ts`). */
+    list: createLister(store, schemas),
 
-      if (!query.filter) {
-        const page = await store.list(type, startIndex, count);
-        const resources = count === 0 ? [] : await store.getMany(type, page.ids, { members: withMembers });
-        return { total: page.total, startIndex, resources };
-      }
-
-      const filter = compileFilter(type, query.filter, schemas);
-      const needMembers = type === 'Group' && (withMembers || filter.needsMembers);
-      let candidates: string[];
-      switch (filter.lookup.kind) {
-        case 'id':
-          candidates = [filter.lookup.id];
-          break;
-        case 'index':
-          candidates = await store.findBy(type, filter.lookup.attribute, filter.lookup.value);
-          break;
-        default:
-          candidates = (await store.list(type, 1, Number.MAX_SAFE_INTEGER)).ids;
-      }
-      const loaded = await store.getMany(type, candidates, { members: needMembers });
-      const matching = loaded.filter((r) => filter.matches(r.doc, r.members));
-      return { total: matching.length, startIndex, resources: matching.slice(startIndex - 1, startIndex - 1 + count) };
-    },
 
     async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);

@@ -101,7 +101,7 @@ export function serviceProviderConfig(baseUrl: string, limits?: ProviderLimits):
     bulk: limits ? { supported: true, ...limits.bulk } : { supported: false, maxOperations: 0, maxPayloadSize: 0 },
     filter: { supported: true, maxResults: MAX_FILTER_RESULTS },
     changePassword: { supported: false },
-    sort: { supported: false },
+    sort: { supported: true },
     etag: { supported: true },
     authenticationSchemes: [
       {

@@ -1,19 +1,32 @@
 import { parse, type Filter } from 'scim2-parse-filter';
+// The same case folding as the store's indexes, so an index lookup and a scan agree.
+import { foldCase } from '../store/index-entries.js';
 import { SCHEMA_GROUP, SCHEMA_USER } from './types.js';
 
 /**
  * Evaluates a parsed SCIM filter (scim2-parse-filter AST) against one object, the SCIM way:
- * attribute names are case-insensitive (RFC 7643 §2.1), string comparison is case-insensitive
- * unless the attribute is caseExact, and `"True"` matches a boolean `true` (Entra sends both).
- * The library's own `filter()` compares case-sensitively, hence this evaluator.
+ * attribute names are case-insensitive (RFC 7643 §2.1), values compare by the attribute's type
+ * from its schema (strings case-insensitively unless caseExact, dateTimes by instant, numbers by
+ * value, booleans only for equality), and `"True"` matches a boolean `true` (Entra sends both).
+ * The library's own `filter()` compares case-sensitively and untyped, hence this evaluator. It is
+ * the one evaluator of the bridge: list filters, PATCH value filters and mapping paths use it.
  * @see https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2
  */
 
 type Scalar = string | number | boolean | null;
 
+/** What comparing an attribute needs to know from its schema. */
+export interface AttributeInfo {
+  type: 'string' | 'boolean' | 'complex' | 'reference' | 'dateTime' | 'decimal' | 'integer' | 'binary';
+  caseExact: boolean;
+}
+
 export interface MatchOptions {
-  /** Whether string comparison on this attribute path is case-sensitive (e.g. `id`, `externalId`). */
-  isCaseExact?: (attrPath: string) => boolean;
+  /**
+   * The schema facts of a full attribute path (`userName`, `emails.type`, `urn:…:User:department`);
+   * undefined for an attribute no schema defines, whose values compare untyped and case-insensitively.
+   */
+  describe?: (attrPath: string) => AttributeInfo | undefined;
 }
 
 const CORE_SCHEMAS = new Set([SCHEMA_USER.toLowerCase(), SCHEMA_GROUP.toLowerCase()]);
@@ -69,32 +82,54 @@ export function matchesFilter(target: unknown, filter: Filter, options: MatchOpt
       return filter.filters.some((f) => matchesFilter(target, f, options));
     case 'not':
       return !matchesFilter(target, filter.filter, options);
-    case '[]':
-      return resolveAll(target, filter.attrPath).some((element) => matchesFilter(element, filter.valFilter, options));
+    case '[]': {
+      // Inside `emails[…]`, `type` means `emails.type`.
+      const describe = options.describe;
+      const inner: MatchOptions = describe ? { describe: (path) => describe(`${filter.attrPath}.${path}`) } : {};
+      return resolveAll(target, filter.attrPath).some((element) => matchesFilter(element, filter.valFilter, inner));
+    }
     case 'pr':
       return resolveAll(target, filter.attrPath).some((value) => value !== '' && !(isPlainObject(value) && Object.keys(value).length === 0));
     case 'ne':
-      return !resolveAll(target, filter.attrPath).some((value) => compare(value, 'eq', filter.compValue, caseExact(filter.attrPath, options)));
+      return !resolveAll(target, filter.attrPath).some((value) => compare(value, 'eq', filter.compValue, options.describe?.(filter.attrPath)));
     default:
-      return resolveAll(target, filter.attrPath).some((value) => compare(value, filter.op, filter.compValue, caseExact(filter.attrPath, options)));
+      return resolveAll(target, filter.attrPath).some((value) => compare(value, filter.op, filter.compValue, options.describe?.(filter.attrPath)));
   }
-}
-
-function caseExact(attrPath: string, options: MatchOptions): boolean {
-  return options.isCaseExact?.(attrPath) ?? false;
 }
 
 /** Compares one attribute value with a filter literal; a complex value compares by its `value`. */
-function compare(actual: unknown, op: string, expected: Scalar, exact: boolean): boolean {
+function compare(actual: unknown, op: string, expected: Scalar, info: AttributeInfo | undefined): boolean {
   const value = isPlainObject(actual) ? actual.value : actual;
   if (expected === null) return op === 'eq' ? value === undefined || value === null : false;
-  if (typeof value === 'boolean' || typeof expected === 'boolean') {
-    return op === 'eq' && String(value).toLowerCase() === String(expected).toLowerCase();
+  if (value === undefined || value === null || isPlainObject(value) || Array.isArray(value)) return false;
+  const type = info?.type ?? untypedKind(value, expected);
+  switch (type) {
+    case 'boolean':
+      return op === 'eq' && String(value).toLowerCase() === String(expected).toLowerCase();
+    case 'dateTime':
+      if (op === 'eq' || ORDERED.has(op)) return compareOrdered(Date.parse(String(value)), op, Date.parse(String(expected)));
+      return compareText(String(value), op, String(expected), info?.caseExact ?? false);
+    case 'integer':
+    case 'decimal':
+      if (op === 'eq' || ORDERED.has(op)) return compareOrdered(Number(value), op, Number(expected));
+      return compareText(String(value), op, String(expected), true);
+    default:
+      return compareText(String(value), op, String(expected), info?.caseExact ?? false);
   }
-  if (typeof value === 'number' && typeof expected === 'number') return compareOrdered(value, op, expected);
-  if (typeof value !== 'string' && typeof value !== 'number') return false;
-  const left = exact ? String(value) : String(value).toLowerCase();
-  const right = exact ? String(expected) : String(expected).toLowerCase();
+}
+
+const ORDERED = new Set(['gt', 'ge', 'lt', 'le']);
+
+/** An attribute no schema describes: booleans and numbers by what the stored value is. */
+function untypedKind(value: unknown, expected: Scalar): AttributeInfo['type'] {
+  if (typeof value === 'boolean' || typeof expected === 'boolean') return 'boolean';
+  if (typeof value === 'number' && typeof expected === 'number') return 'decimal';
+  return 'string';
+}
+
+function compareText(value: string, op: string, expected: string, exact: boolean): boolean {
+  const left = exact ? value : foldCase(value);
+  const right = exact ? expected : foldCase(expected);
   switch (op) {
     case 'co':
       return left.includes(right);
@@ -107,6 +142,7 @@ function compare(actual: unknown, op: string, expected: Scalar, exact: boolean):
   }
 }
 
+/** NaN (an unparseable dateTime or number) compares false with everything. */
 function compareOrdered<T extends string | number>(left: T, op: string, right: T): boolean {
   switch (op) {
     case 'eq':

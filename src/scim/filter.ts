@@ -2,20 +2,27 @@ import type { Filter } from 'scim2-parse-filter';
 import type { IndexedAttribute } from '../store/types.js';
 import { attributesOf } from './discovery.js';
 import { badRequest } from './errors.js';
-import { isCoreSchema, matchesFilter, parseFilterExpression, splitAttrPath } from './filter-match.js';
+import { isCoreSchema, matchesFilter, parseFilterExpression, splitAttrPath, type AttributeInfo } from './filter-match.js';
+import { rewriteValuePathComparisons } from './filter-value-paths.js';
 import { BUILT_IN_SCHEMAS, type SchemaRegistry } from './schema-registry.js';
 import { SCHEMA_ENTERPRISE_USER, type ResourceType, type ScimResource } from './types.js';
 
 /**
- * `GET /Users?filter=…` and `/Groups?filter=…` (RFC 7644 §3.4.2.2), compiled into a plan the store
- * can answer cheaply: one id or index lookup when the filter pins an indexed attribute (Entra's
- * matching queries always do), a scan otherwise, and `matches()` to check each candidate.
+ * `GET /Users?filter=…` and `/Groups?filter=…` (RFC 7644 §3.4.2.2): the one filter engine.
+ * The text is parsed to an AST with scim2-parse-filter (after a linear pre-pass for value-path
+ * comparisons), checked against the schemas (every operator, `and`/`or`/`not`, grouping, value
+ * paths; ordering operators only on types that have an order), then planned into the cheapest
+ * store lookup: the id, an index (`userName`, `externalId`, `displayName`, emails), a group's
+ * reverse membership index, or a paged scan; `matches()` evaluates the whole filter on each
+ * candidate, comparing by attribute type and `caseExact` from the schema.
  * @see https://www.rfc-editor.org/rfc/rfc7644#section-3.4.2.2
  */
 
 export type FilterLookup =
   | { kind: 'id'; id: string }
   | { kind: 'index'; attribute: IndexedAttribute; value: string }
+  /** Groups that have this member (`members[value eq "U"]`, `members eq "U"`). */
+  | { kind: 'memberOf'; member: string }
   | { kind: 'scan' };
 
 export interface FilterPlan {
@@ -38,151 +45,109 @@ export function compileFilter(type: ResourceType, filter: string, schemas: Schem
     // The parser quotes the offending token, which may be a submitted value (PII): drop it.
     throw badRequest('invalidFilter', `Invalid filter: ${(error as Error).message.replace(/"[^"]*"/g, '"…"')}`);
   }
-  validate(ast, false);
   if (type === 'User') qualifyEnterpriseAttributes(ast);
+  const describe = (attrPath: string) => describeAttribute(type, attrPath, schemas);
+  validate(ast, '', describe);
   const needsMembers = type === 'Group' && referencesMembers(ast);
   return {
     lookup: chooseLookup(type, ast),
     needsMembers,
     matches(resource, members) {
       const target = needsMembers ? { ...resource, members: (members ?? []).map((value) => ({ value })) } : resource;
-      return matchesFilter(target, ast, { isCaseExact: (attrPath) => isCaseExact(type, attrPath, schemas) });
+      return matchesFilter(target, ast, { describe });
     },
   };
 }
 
+/** Common attributes (RFC 7643 §3.1) that no schema lists but every resource has. */
+const COMMON: Record<string, AttributeInfo> = {
+  id: { type: 'string', caseExact: true },
+  'meta.created': { type: 'dateTime', caseExact: false },
+  'meta.lastmodified': { type: 'dateTime', caseExact: false },
+  'meta.resourcetype': { type: 'string', caseExact: true },
+  'meta.location': { type: 'reference', caseExact: true },
+  'meta.version': { type: 'string', caseExact: true },
+};
+
 /**
- * `emails[type eq "work"].value eq "x"` → `emails[(type eq "work") and value eq "x"]`, for
- * `attr[filter].sub op value`, `attr[filter].sub pr` and the older `attr[filter] op value`
- * (MicrosoftDocs/azure-docs#83855); scim2-parse-filter reads the first as an uncorrelated `and`.
- *
- * A single left-to-right scan rather than a regex: the filter is untrusted, and every pattern
- * tried for this backtracked quadratically on long inputs. Each character is read a bounded
- * number of times: a failed match resumes where its scan stopped, and the value filter's scan
- * stops at the next bracket, so two scans never cover the same text.
+ * Type and caseExact of an attribute path from the connection's schemas (core, enterprise and
+ * declared extensions). A multi-valued or complex attribute compared as a whole (`emails co "x"`,
+ * `manager eq "m"`) compares its `value` sub-attribute, as RFC 7644 §3.4.2.2 describes.
  */
-function rewriteValuePathComparisons(filter: string): string {
-  let out = '';
-  let i = 0;
-  while (i < filter.length) {
-    if (filter[i] === '"') {
-      const end = quotedEnd(filter, i);
-      out += filter.slice(i, end);
-      i = end;
-      continue;
-    }
-    if (!PATH_CHAR.test(filter[i]!)) {
-      out += filter[i];
-      i++;
-      continue;
-    }
-    const attributeEnd = runEnd(filter, i, PATH_CHAR);
-    const attribute = filter.slice(i, attributeEnd);
-    const inner = /^[A-Za-z]/.test(attribute) && filter[attributeEnd] === '[' ? valueFilterEnd(filter, attributeEnd + 1) : -1;
-    if (inner === -1) {
-      out += attribute;
-      i = attributeEnd;
-      continue;
-    }
-    const rewritten = comparisonAfter(filter, inner + 1);
-    const valueFilter = filter.slice(attributeEnd + 1, inner);
-    if (rewritten) {
-      out += `${attribute}[(${valueFilter}) and ${rewritten.sub ?? 'value'}${rewritten.comparison}]`;
-      i = rewritten.end;
-    } else {
-      out += filter.slice(i, inner + 1);
-      i = inner + 1;
-    }
+export function describeAttribute(type: ResourceType, attrPath: string, schemas: SchemaRegistry): AttributeInfo | undefined {
+  const common = COMMON[canonical(attrPath)];
+  if (common) return common;
+  const resolved = schemas.resolve(type, attrPath);
+  if (!resolved) return undefined;
+  let definition = resolved.sub ?? resolved.attribute;
+  if (definition.type === 'complex') {
+    const value = definition.subAttributes?.find((sub) => sub.name === 'value');
+    if (!value) return { type: 'complex', caseExact: false };
+    definition = value;
   }
-  return out;
+  return { type: definition.type, caseExact: definition.caseExact };
 }
 
-const PATH_CHAR = /[\w$:.-]/;
-const NAME_START = /[A-Za-z$]/;
-const NAME_CHAR = /[\w$-]/;
-const SPACE = /\s/;
-const COMPARISON_OPERATORS = new Set(['eq', 'ne', 'co', 'sw', 'ew', 'gt', 'lt', 'ge', 'le']);
+type Describe = (attrPath: string) => AttributeInfo | undefined;
 
-/** Index of the quote closing the literal that starts at `start`, or -1 when it is unterminated. */
-function closingQuote(text: string, start: number): number {
-  let i = start + 1;
-  while (i < text.length && text[i] !== '"') i += text[i] === '\\' ? 2 : 1;
-  return i < text.length ? i : -1;
-}
-
-/** Index just past the quoted literal starting at `start` (the end for an unterminated one). */
-function quotedEnd(text: string, start: number): number {
-  const close = closingQuote(text, start);
-  return close === -1 ? text.length : close + 1;
-}
-
-function runEnd(text: string, start: number, chars: RegExp): number {
-  let i = start;
-  while (i < text.length && chars.test(text[i]!)) i++;
-  return i;
-}
-
-/** Index of the `]` closing a value filter that starts at `start`; -1 at a nested `[` or the end. */
-function valueFilterEnd(text: string, start: number): number {
-  let i = start;
-  while (i < text.length) {
-    const c = text[i];
-    if (c === ']') return i;
-    if (c === '[') return -1;
-    i = c === '"' ? quotedEnd(text, i) : i + 1;
-  }
-  return -1;
-}
-
-/** `.sub op value` or `.sub pr` (sub optional) right after a value filter's `]`, or undefined. */
-function comparisonAfter(text: string, start: number): { sub?: string; comparison: string; end: number } | undefined {
-  let i = start;
-  let sub: string | undefined;
-  if (text[i] === '.' && NAME_START.test(text[i + 1] ?? '')) {
-    const subEnd = runEnd(text, i + 2, NAME_CHAR);
-    sub = text.slice(i + 1, subEnd);
-    i = subEnd;
-  }
-  const operatorStart = runEnd(text, i, SPACE);
-  if (operatorStart === i) return undefined;
-  const operatorEnd = runEnd(text, operatorStart, /[A-Za-z]/);
-  const operator = text.slice(operatorStart, operatorEnd).toLowerCase();
-  let end: number;
-  if (operator === 'pr') {
-    end = operatorEnd;
-  } else if (COMPARISON_OPERATORS.has(operator)) {
-    const valueStart = runEnd(text, operatorEnd, SPACE);
-    if (valueStart === operatorEnd || valueStart === text.length) return undefined;
-    if (text[valueStart] === '"') {
-      const close = closingQuote(text, valueStart);
-      if (close === -1) return undefined;
-      end = close + 1;
-    } else {
-      end = runEnd(text, valueStart, /[^\s()"\]]/);
-      if (end === valueStart) return undefined;
-    }
-  } else {
-    return undefined;
-  }
-  return { ...(sub === undefined ? {} : { sub }), comparison: text.slice(i, end), end };
-}
-
-function validate(filter: Filter, insideValuePath: boolean): void {
+/**
+ * Structural and type checks: attribute paths well formed, no nested value filters, ordering
+ * operators (`gt ge lt le`) not on booleans or binaries, and literals of the attribute's type
+ * (a dateTime that parses, a number for a numeric attribute). Attributes no schema defines are
+ * allowed and match nothing: Entra may be configured to match on any attribute.
+ */
+function validate(filter: Filter, prefix: string, describe: Describe): void {
   switch (filter.op) {
     case 'and':
     case 'or':
-      filter.filters.forEach((f) => validate(f, insideValuePath));
+      filter.filters.forEach((f) => validate(f, prefix, describe));
       return;
     case 'not':
-      validate(filter.filter, insideValuePath);
+      validate(filter.filter, prefix, describe);
       return;
     case '[]':
-      if (insideValuePath) throw badRequest('invalidFilter', `Nested value filter on ${filter.attrPath} is not allowed`);
+      if (prefix !== '') throw badRequest('invalidFilter', `Nested value filter on ${filter.attrPath} is not allowed`);
       checkAttributePath(filter.attrPath);
-      validate(filter.valFilter, true);
+      validate(filter.valFilter, `${filter.attrPath}.`, describe);
+      return;
+    case 'pr':
+      checkAttributePath(filter.attrPath);
+      return;
+    default: {
+      checkAttributePath(filter.attrPath);
+      const info = describe(`${prefix}${filter.attrPath}`);
+      if (info) checkComparison(filter.op, filter.attrPath, filter.compValue, info);
+    }
+  }
+}
+
+const ORDERING = new Set(['gt', 'ge', 'lt', 'le']);
+
+function checkComparison(op: string, attrPath: string, literal: unknown, info: AttributeInfo): void {
+  if (literal === null) return;
+  const fail = (why: string) => badRequest('invalidFilter', `${op} on ${attrPath}: ${why}`);
+  switch (info.type) {
+    case 'boolean':
+      if (ORDERING.has(op) || !['eq', 'ne'].includes(op)) throw fail('a boolean can only be compared with eq or ne');
+      // Entra quotes booleans in filters (`roles[primary eq "True"]`, docs Q12).
+      if (typeof literal !== 'boolean' && !(typeof literal === 'string' && /^(?:true|false)$/i.test(literal))) {
+        throw fail('the value must be true or false');
+      }
+      return;
+    case 'binary':
+    case 'complex':
+      if (ORDERING.has(op)) throw fail(`a ${info.type} attribute has no order`);
+      return;
+    case 'dateTime':
+      if ((op === 'eq' || op === 'ne' || ORDERING.has(op)) && (typeof literal !== 'string' || Number.isNaN(Date.parse(literal)))) {
+        throw fail('the value must be a dateTime such as "2024-05-01T12:00:00Z"');
+      }
+      return;
+    case 'integer':
+    case 'decimal':
+      if ((op === 'eq' || op === 'ne' || ORDERING.has(op)) && Number.isNaN(Number(literal))) throw fail('the value must be a number');
       return;
     default:
-      checkAttributePath(filter.attrPath);
   }
 }
 
@@ -221,13 +186,6 @@ function canonical(attrPath: string): string {
   return urn === undefined || isCoreSchema(urn) ? path : `${urn.toLowerCase()}:${path}`;
 }
 
-/** `id` and every attribute its schema declares caseExact (externalId, declared extension attributes). */
-function isCaseExact(type: ResourceType, attrPath: string, schemas: SchemaRegistry): boolean {
-  if (canonical(attrPath) === 'id') return true;
-  const resolved = schemas.resolve(type, attrPath);
-  return (resolved?.sub ?? resolved?.attribute)?.caseExact ?? false;
-}
-
 function referencesMembers(filter: Filter): boolean {
   switch (filter.op) {
     case 'and':
@@ -245,7 +203,10 @@ interface Candidate {
   lookup: FilterLookup;
 }
 
-/** The most selective indexed clause of a top-level `and`: id > userName/displayName > externalId > email. */
+/**
+ * The most selective lookup a top-level `and` allows: id > userName/group displayName > a
+ * group's membership > user displayName > externalId > email. Anything else is a scan.
+ */
 function chooseLookup(type: ResourceType, ast: Filter): FilterLookup {
   const candidates = topLevelClauses(ast)
     .map((clause) => candidateFor(type, clause))
@@ -260,11 +221,14 @@ function topLevelClauses(ast: Filter): Filter[] {
 
 function candidateFor(type: ResourceType, clause: Filter): Candidate | undefined {
   if (clause.op === '[]') {
-    if (type !== 'User' || canonical(clause.attrPath) !== 'emails') return undefined;
+    const attribute = canonical(clause.attrPath);
     const value = topLevelClauses(clause.valFilter)
       .map((inner) => (inner.op === 'eq' && canonical(inner.attrPath) === 'value' ? literal(inner.compValue) : undefined))
       .find((v) => v !== undefined);
-    return value === undefined ? undefined : { rank: 4, lookup: { kind: 'index', attribute: 'email', value } };
+    if (value === undefined) return undefined;
+    if (type === 'User' && attribute === 'emails') return { rank: 5, lookup: { kind: 'index', attribute: 'email', value } };
+    if (type === 'Group' && attribute === 'members') return { rank: 2, lookup: { kind: 'memberOf', member: value } };
+    return undefined;
   }
   if (clause.op !== 'eq') return undefined;
   const value = literal(clause.compValue);
@@ -276,11 +240,15 @@ function candidateFor(type: ResourceType, clause: Filter): Candidate | undefined
     case 'username':
       return type === 'User' ? index(1, 'userName') : undefined;
     case 'displayname':
-      return index(type === 'Group' ? 1 : 2, 'displayName');
+      return index(type === 'Group' ? 1 : 3, 'displayName');
+    case 'members':
+    case 'members.value':
+      return type === 'Group' ? { rank: 2, lookup: { kind: 'memberOf', member: value } } : undefined;
     case 'externalid':
-      return index(3, 'externalId');
+      return index(4, 'externalId');
+    case 'emails':
     case 'emails.value':
-      return type === 'User' ? index(4, 'email') : undefined;
+      return type === 'User' ? index(5, 'email') : undefined;
     default:
       return undefined;
   }

@@ -12,7 +12,7 @@ describe('serviceProviderConfig', () => {
       bulk: { supported: false },
       filter: { supported: true, maxResults: 200 },
       changePassword: { supported: false },
-      sort: { supported: false },
+      sort: { supported: true },
       etag: { supported: true },
       authenticationSchemes: [{ type: 'oauthbearertoken' }],
       meta: { location: `${baseUrl}/ServiceProviderConfig` },
