@@ -118,7 +118,9 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
   // route wins; connection prefixes are more specific than the host-wide upstream.
   const reserved = [...BRIDGE_PATHS, ...basePaths];
   for (const connection of config.connections) {
-    if (connection.upstream) await registerPassThrough(app, { upstream: connection.upstream, prefix: connection.upstream.prefix, reserved });
+    if (connection.upstream) {
+      await registerPassThrough(app, { upstream: connection.upstream, prefix: connection.upstream.prefix, reserved, connectionId: connection.id });
+    }
   }
   if (config.upstream) await registerPassThrough(app, { upstream: config.upstream, prefix: '', reserved });
 

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import { forwardedHeaders } from './forwarded-headers.js';
+import { recordProxied } from './metrics.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 
 /**
@@ -24,6 +25,8 @@ export interface PassThroughOptions {
    * path under them that no bridge route matched gets the bridge's 404, never the application.
    */
   reserved: readonly string[];
+  /** The connection whose prefix this is (metrics label); none for the host-wide upstream. */
+  connectionId?: string;
 }
 
 /** Hop-by-hop and handshake headers the WebSocket client sets itself. */
@@ -45,6 +48,7 @@ export async function registerPassThrough(app: FastifyInstance, options: PassThr
       if (isReserved(pathOf(request.url), options.reserved)) return reply.callNotFound();
     });
     scope.addHook('onResponse', async (request, reply) => {
+      recordProxied('pass-through', options.connectionId ?? '', reply.statusCode, reply.elapsedTime);
       request.log.info(
         { proxy: 'pass-through', upstream: target.origin, method: request.method, path: pathOf(request.url), status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
         'proxied request',

@@ -12,6 +12,7 @@ import { createSchemaRegistry } from '../scim/schema-registry.js';
 import type { ResourceType } from '../scim/types.js';
 import { createCircuitBreaker } from './circuit-breaker.js';
 import { forwardedHeaders } from './forwarded-headers.js';
+import { recordProxied } from './metrics.js';
 import { fixResponseBody, rewriteLocation } from './scim-response.js';
 import { rewriteFilter, rewritePatch, rewriteResource } from './scim-rewrites.js';
 import { rewriteQuery } from './query-string.js';
@@ -110,6 +111,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
 
   app.addHook('onResponse', async (request, reply) => {
     if (forwarding.has(request)) inFlight -= 1;
+    recordProxied('scim', connection.id, reply.statusCode, reply.elapsedTime);
     request.log.info(
       {
         proxy: 'scim',

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { register } from 'prom-client';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -267,5 +268,11 @@ describe('pass-through to the application', () => {
     const slow = await fetch(`${base}/slow`);
     expect(slow.status).toBe(504);
     expect(await slow.json()).toEqual({ error: 'the upstream did not answer in time', code: 'GW_PROXY_TIMEOUT' });
+  });
+
+  it('counts proxied requests in the metrics registry', async () => {
+    const text = await register.getSingleMetricAsString('scim_bridge_proxy_requests_total');
+    expect(text).toMatch(/scim_bridge_proxy_requests_total\{kind="pass-through",connection="",status="2xx"\} [1-9]/);
+    expect(text).toMatch(/kind="pass-through",connection="beta",status="5xx"\} [1-9]/);
   });
 });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
@@ -249,6 +250,8 @@ describe('mode: proxy in front of a strict SCIM server', () => {
       members: ((g.members as { value: string }[] | undefined) ?? []).map((m) => m.value),
     }));
     expect(groups).toEqual([{ displayName: 'Engineers', externalId: '8aa1a0c0-c4c3-4bc0-b4a5-2ef676900159', members: [ada.body.id] }]);
+    // Proxied traffic is counted like any other.
+    expect(await register.getSingleMetricAsString('scim_bridge_proxy_requests_total')).toMatch(/kind="scim",connection="acme",status="2xx"\} [1-9]/);
   });
 
   it('authenticates Entra as any connection, and never forwards its secret', async () => {
