@@ -113,6 +113,7 @@ export async function dryRun(
       targetId: TARGET_ID,
       revision: 1,
       bodyHash: await fieldsHash(plan, type, before, await contextFor(plan, type, before, resolver)),
+      ...(plan.usesPrevious(type) ? { fields: await plan.fields(type, before, await contextFor(plan, type, before, resolver)) } : {}),
       ...(type === 'User' ? { active: before.active !== false } : {}),
     },
     members: new Map(beforeMembers.map((id) => [id, memberTargetId(id)])),

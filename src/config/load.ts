@@ -46,6 +46,7 @@ const SECRET_PATHS: RegExp[] = [
   /^admin\.tokens\.\d+$/,
   /^connections\.\d+\.auth\.bearer\.\d+$/,
   /^connections\.\d+\.target\.auth\.(token|password|value|clientSecret)$/,
+  /^connections\.\d+\.target\.signing\.secret$/,
 ];
 
 export interface LoadConfigOptions {

@@ -45,6 +45,17 @@ export const targetSchema = z
     headers: z.record(z.string(), z.string()).default({}),
     /** Largest answer body read from the target; a larger one fails the call for good. */
     maxResponseBytes: z.number().int().min(1_024).default(2 * 1024 * 1024),
+    /**
+     * Webhook targets: every call's body is signed with HMAC-SHA256 of this secret, sent as
+     * `<header>: sha256=<hex>` (with the Unix time signed too, in `<header>-Timestamp`).
+     */
+    signing: z
+      .object({
+        secret,
+        header: z.string().regex(/^[A-Za-z0-9-]+$/, 'a header name').default('X-Signature'),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 export type TargetConfig = z.infer<typeof targetSchema>;

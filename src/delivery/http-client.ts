@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import type { TargetAuth, TargetConfig } from '../config/schema.js';
 import { BridgeError } from '../lib/errors.js';
@@ -64,6 +65,7 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
         // A mapping may name a JSON flavour (e.g. application/merge-patch+json); default to plain JSON.
         headers['content-type'] ??= 'application/json';
       }
+      if (target.signing) Object.assign(headers, signatureHeaders(target.signing, body ?? ''));
       const response = await pool.request({
         origin: base.origin,
         path,
@@ -86,6 +88,17 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
       await pool.close();
     },
   };
+}
+
+/**
+ * Webhook signature: HMAC-SHA256 over `<timestamp>.<body>`, so a receiver can reject replays of
+ * old deliveries. Receivers verify with the same secret and a constant-time comparison.
+ */
+export function signatureHeaders(signing: { secret: string; header: string }, body: string, now = Date.now()): Record<string, string> {
+  const timestamp = String(Math.floor(now / 1000));
+  const digest = createHmac('sha256', signing.secret).update(`${timestamp}.${body}`).digest('hex');
+  const name = signing.header.toLowerCase();
+  return { [name]: `sha256=${digest}`, [`${name}-timestamp`]: timestamp };
 }
 
 /**

@@ -123,6 +123,7 @@ export async function planDelivery(input: PlanInput): Promise<DeliveryPlan> {
         createPending: false,
         bodyHash: await fieldsHash(mapping, type, current.doc, context),
         active: type === 'User' ? true : undefined,
+        ...(await kept(mapping, type, current.doc, context)),
       },
       ...(state.createPending && !mapping.has(type, 'lookup') ? { unsure: true as const } : {}),
     });
@@ -159,6 +160,7 @@ async function contextOf(
     targetIds.set(referenceKey(reference.type, reference.id), targetId ?? null);
   }
   context.targetIds = targetIds;
+  if (mapping.usesPrevious(type) && input.delivered.state?.fields) context.previous = input.delivered.state.fields;
   return { context, references, pending };
 }
 
@@ -226,7 +228,7 @@ async function attributeSteps(
   if (toggle && wantActive) steps.push({ key: 'reactivate', action: { kind: 'reactivate' }, after: { active: true } });
   const hash = await fieldsHash(mapping, type, doc, context);
   if (hash !== state.bodyHash && mapping.has(type, 'update')) {
-    steps.push({ key: `update:${hash}`, action: { kind: 'update' }, after: { bodyHash: hash } });
+    steps.push({ key: `update:${hash}`, action: { kind: 'update' }, after: { bodyHash: hash, ...(await kept(mapping, type, doc, context)) } });
   }
   if (toggle && !wantActive) steps.push({ key: 'deactivate', action: { kind: 'deactivate' }, after: { active: false } });
   return steps;
@@ -282,6 +284,11 @@ export async function evaluating<T>(evaluate: () => Promise<T>): Promise<T> {
     const message = error instanceof Error ? error.message : String(error);
     throw new MappingFailed(/^GW_MAP_/.test(message) ? message : `GW_MAP_EVAL ${message}`, { cause: error });
   }
+}
+
+/** The fields to keep as "previous" after this delivery, when the mapping sends them. */
+async function kept(mapping: MappingPlan, type: ResourceType, doc: ScimResource, context: EvalContext): Promise<Partial<DeliveryState>> {
+  return mapping.usesPrevious(type) ? { fields: await evaluating(() => mapping.fields(type, doc, context)) } : {};
 }
 
 /** Hash of the mapped fields: an update is due when it differs from the last one delivered. */

@@ -85,6 +85,8 @@ export interface CompiledCall {
   rules: CompiledResponseRule[];
   /** Whether rendering needs the mapped fields (so calls like delete skip evaluating them). */
   needsFields: boolean;
+  /** Whether a template uses `{previous…}`. */
+  usesPrevious: boolean;
   /** e.g. `users.create` for a lone call, `users.create[1]` in a list. */
   where: string;
 }
@@ -99,6 +101,8 @@ export interface CompiledSection {
   usesGroups: boolean;
   /** How reconcile lists the target (`list:`), when the section has one. */
   list?: ListRule;
+  /** Whether a call template uses `{previous…}`. */
+  usesPrevious: boolean;
 }
 
 export interface CompiledMapping {
@@ -158,7 +162,8 @@ function compileSection(key: 'users' | 'groups', section: UsersSection | GroupsS
   }
   const usesGroups = fields.some((field) => field.source.kind === 'groups' || (field.source.kind === 'expr' && field.source.expression.readsGroups) || field.when?.readsGroups === true);
   if (usesGroups && key === 'groups') problems.push({ path: [key, 'fields'], message: 'fromGroups and $groups read a user\'s groups; use them under users:' });
-  return { key, fields, rules, calls, usesGroups, ...(section.list ? { list: section.list } : {}) };
+  const usesPrevious = [...calls.values()].flat().some((call) => call.usesPrevious);
+  return { key, fields, rules, calls, usesGroups, usesPrevious, ...(section.list ? { list: section.list } : {}) };
 }
 
 function compileFields(key: string, fields: Record<string, FieldRule>, problems: CompileProblem[]): CompiledField[] {
@@ -274,11 +279,13 @@ function compileCall(
 ): CompiledCall {
   const where = base.length === 3 ? `${key}.${kind}[${base[2]}]` : base.join('.');
   let needsFields = false;
+  let usesPrevious = false;
   const check = (template: Template, path: (string | number)[]): Template => {
     for (const part of placeholders(template)) {
       const message = placeholderProblem(part.placeholder, kind, key, fieldNames, known);
       if (message) problems.push({ path, message, offset: part.offset });
       if (part.placeholder.kind === 'field' || part.placeholder.kind === 'fields') needsFields = true;
+      if (part.placeholder.kind === 'previous') usesPrevious = true;
     }
     return template;
   };
@@ -341,7 +348,7 @@ function compileCall(
   });
   const when = definition.when === undefined ? undefined : compileExpression(definition.when, [...base, 'when'], problems);
   if (when) needsFields = true;
-  return { kind, method: definition.method, path: compiledPath, headers, body, reader, ...(when ? { when } : {}), capture, rules, needsFields, where };
+  return { kind, method: definition.method, path: compiledPath, headers, body, reader, ...(when ? { when } : {}), capture, rules, needsFields, usesPrevious, where };
 }
 
 function compileBody(value: unknown, path: (string | number)[], template: (source: string, path: (string | number)[]) => Template): BodyNode {
@@ -368,6 +375,10 @@ function placeholderProblem(
       return known.targetId
         ? undefined
         : `{targetId} is not known yet in ${kind} (the target has not given an id); use {fields.<name>} or {resource.<path>}, or use it in a later call of a list, after the call with targetId`;
+    case 'previous':
+      return placeholder.name === undefined || fieldNames.has(placeholder.name) || [...fieldNames].some((name) => name.startsWith(`${placeholder.name}.`))
+        ? undefined
+        : `unknown field "${placeholder.name}": {previous.${placeholder.name}} must name a key of ${key}.fields`;
     case 'captured':
       return known.captured.has(placeholder.name)
         ? undefined

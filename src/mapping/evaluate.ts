@@ -2,6 +2,7 @@ import type { ResourceType, ScimResource } from '../scim/types.js';
 import type { ActionKind, BodyNode, CompiledCall, CompiledExpression, CompiledField, CompiledMapping, CompiledSection } from './compile.js';
 import { MappingEvaluationError } from './errors.js';
 import { getValue } from './scim-path.js';
+import { SCIM_ID_SPEC } from './target-id.js';
 import { MissingValueError, renderPath, renderValue, type Placeholder, type PlaceholderResolver } from './template.js';
 import {
   referenceKey,
@@ -57,6 +58,7 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
       return section ? findReferences(section, resource, context) : [];
     },
     usesGroups: (type) => sectionOf(type)?.usesGroups ?? false,
+    usesPrevious: (type) => sectionOf(type)?.usesPrevious ?? false,
     async check(type, resource) {
       const section = sectionOf(type);
       return section ? checkRules(section, resource) : [];
@@ -259,6 +261,9 @@ async function planCall(section: CompiledSection, call: CompiledCall, input: Map
         return member?.id;
       case 'captured':
         return captured[placeholder.name];
+      case 'previous':
+        // Before the first delivery there is nothing previous: null, not a missing value.
+        return placeholder.name === undefined ? (context.previous ?? null) : (fieldAt(context.previous, placeholder.name) ?? null);
       case 'resource':
         return getValue(input.resource, placeholder.path);
     }
@@ -276,7 +281,8 @@ async function planCall(section: CompiledSection, call: CompiledCall, input: Map
   }
   if (call.body) request.body = renderBody(call.body, resolve, `${call.where}.body`);
   const planned: PlannedCall = { request, where: call.where };
-  if (call.reader) planned.reader = call.reader;
+  // `targetId: scim:id`: the target keys the resource by the bridge's own id (webhooks, directories).
+  if (call.reader) planned.reader = call.reader.spec === SCIM_ID_SPEC ? { spec: SCIM_ID_SPEC, readTargetId: () => input.resource.id } : call.reader;
   if (call.capture.length > 0) planned.capture = (answer) => Object.fromEntries(call.capture.map(([name, read]) => [name, read(answer)]));
   if (call.rules.length > 0) planned.respond = (answer) => respond(call, answer);
   return planned;

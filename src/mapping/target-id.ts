@@ -19,8 +19,12 @@ export interface Answer {
   body: unknown;
 }
 
+/** `targetId: scim:id`: no id from the answer; the bridge's SCIM id is the target id (bound in evaluate.ts). */
+export const SCIM_ID_SPEC = 'scim:id';
+
 /** Parses a `targetId:` spec; throws an Error whose message says how to write a valid one. */
 export function createTargetIdReader(spec: string): ResponseReader {
+  if (spec === SCIM_ID_SPEC) return { spec, readTargetId: () => undefined };
   const read = createValueReader(spec);
   return { spec, readTargetId: (response) => asId(read(response)) };
 }

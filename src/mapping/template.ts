@@ -11,6 +11,7 @@ export type Placeholder =
   | { kind: 'memberTargetId' }
   | { kind: 'memberId' }
   | { kind: 'captured'; name: string }
+  | { kind: 'previous'; name?: string }
   | { kind: 'resource'; path: string };
 
 /** A placeholder and where it starts in the template text (for error columns). */
@@ -37,7 +38,7 @@ export class TemplateSyntaxError extends Error {
 }
 
 const PLACEHOLDER_HELP =
-  'use {targetId}, {fields}, {fields.<name>}, {member.targetId}, {member.id}, {captured.<name>} or {resource.<SCIM path>}';
+  'use {targetId}, {fields}, {fields.<name>}, {previous}, {previous.<name>}, {member.targetId}, {member.id}, {captured.<name>} or {resource.<SCIM path>}';
 
 export function parseTemplate(source: string): Template {
   const parts: (string | PlaceholderPart)[] = [];
@@ -88,6 +89,8 @@ function parsePlaceholder(text: string, offset: number): Placeholder {
   if (text === 'member.targetId') return { kind: 'memberTargetId' };
   if (text === 'member.id') return { kind: 'memberId' };
   if (text.startsWith('fields.') && text.length > 'fields.'.length) return { kind: 'field', name: text.slice('fields.'.length) };
+  if (text === 'previous') return { kind: 'previous' };
+  if (text.startsWith('previous.') && text.length > 'previous.'.length) return { kind: 'previous', name: text.slice('previous.'.length) };
   if (text.startsWith('captured.') && text.length > 'captured.'.length) return { kind: 'captured', name: text.slice('captured.'.length) };
   if (text.startsWith('resource.') && text.length > 'resource.'.length) return { kind: 'resource', path: text.slice('resource.'.length) };
   throw new TemplateSyntaxError(`unknown placeholder {${text}}; ${PLACEHOLDER_HELP}`, offset);

@@ -54,6 +54,8 @@ export interface EvalContext {
   groups?: GroupInfo[];
   /** Resolved references: referenceKey → target id, or null when the resource no longer exists. */
   targetIds?: ReadonlyMap<string, string | null>;
+  /** The fields as last delivered (for `{previous…}`); undefined before the first delivery. */
+  previous?: Record<string, unknown>;
 }
 
 export interface MappingInput {
@@ -142,6 +144,8 @@ export interface MappingPlan {
   references(type: ResourceType, resource: ScimResource, context?: EvalContext): Promise<Reference[]>;
   /** Whether the type's fields read the user's groups (`fromGroups`, `$groups`). */
   usesGroups(type: ResourceType): boolean;
+  /** Whether the type's calls send the fields as last delivered (`{previous}`): then they are kept. */
+  usesPrevious(type: ResourceType): boolean;
   /** The mapping's input rules (`validate:`) for a resource about to be accepted. */
   check(type: ResourceType, resource: ScimResource): Promise<RuleViolation[]>;
   /** How `scim-bridge reconcile` lists the target's resources of this type (`list:`), if it can. */

@@ -63,6 +63,8 @@ export interface DeliveryState {
   progress?: { step: string; done: number; captured: Record<string, unknown> };
   /** Groups: hash of displayName and externalId as last seen, to re-deliver members on a rename. */
   nameHash?: string;
+  /** The mapped fields as last delivered, kept only when the mapping sends `{previous}`. */
+  fields?: Record<string, unknown>;
 }
 
 /** One accepted write, identified by resource and the revision it produced. */

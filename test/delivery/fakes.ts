@@ -162,6 +162,7 @@ export function createFakePlan(options: FakePlanOptions = {}): MappingPlan {
       return [];
     },
     usesGroups: () => false,
+    usesPrevious: () => false,
     async fields(type, resource) {
       if (options.failWith) throw options.failWith;
       return fields(type, resource);
