@@ -43,6 +43,7 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
     }
     const log = app?.log ?? consoleLogger(config.logLevel);
     for (const warning of runtime.redisWarnings) log.warn({ code: 'GW_STORE_UNSAFE' }, warning);
+    runtime.watchMappings(log);
     if (worker) await runtime.startWorkers(log);
   } catch (err) {
     await app?.close();

@@ -9,8 +9,8 @@ import { reconcile } from './delivery/reconcile.js';
 import { startReconcileSchedule, type ReconcileSchedule } from './delivery/reconcile-schedule.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createRedisClient } from './lib/redis-connection.js';
-import { loadMapping } from './mapping/load.js';
-import type { MappingPlan } from './mapping/types.js';
+import { loadReloadableMapping, type ReloadablePlan } from './mapping/reloadable.js';
+import { watchMappings, type MappingWatcher } from './mapping/watch.js';
 import { createProvisioning, type Provisioning } from './provisioning/service.js';
 import { createSchemaRegistry } from './scim/schema-registry.js';
 import { createRedisStore } from './store/redis-store.js';
@@ -25,7 +25,8 @@ import type { ResourceStore } from './store/types.js';
 export interface ConnectionRuntime {
   config: ConnectionConfig;
   store: ResourceStore;
-  plan: MappingPlan;
+  /** Hot-reloadable: see watchMappings. */
+  plan: ReloadablePlan;
   queue: DeliveryQueue;
   provisioning: Provisioning;
 }
@@ -39,6 +40,8 @@ export interface Runtime {
   ping(): Promise<boolean>;
   /** Starts one BullMQ worker per connection in this process. */
   startWorkers(logger: DeliveryLogger): Promise<void>;
+  /** Reloads the mapping files on SIGHUP and when they change on disk; stopped by close(). */
+  watchMappings(logger: DeliveryLogger): MappingWatcher;
   /**
    * Stops the workers (running jobs get `shutdown.graceMs`, then go back to the queue) and
    * closes every connection.
@@ -107,7 +110,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   for (const connection of config.connections) {
     // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery queue.
     if (connection.mappingPath === undefined) continue;
-    const plan = await loadMapping(connection.mappingPath);
+    const plan = await loadReloadableMapping(connection.mappingPath);
     const store = createRedisStore(redis, { prefix: storePrefix(config, connection.id) });
     const queue = createDeliveryQueue(connection.id, {
       connection: queueConnection,
@@ -137,6 +140,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   }
 
   const workers: DeliveryWorker[] = [];
+  const watchers: MappingWatcher[] = [];
   const sweepers: OutboxSweeper[] = [];
   const schedules: ReconcileSchedule[] = [];
   const byId = new Map(connections.map((c) => [c.config.id, c]));
@@ -195,7 +199,16 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         }
       }
     },
+    watchMappings(logger) {
+      const watcher = watchMappings(
+        connections.map((c) => ({ connectionId: c.config.id, plan: c.plan })),
+        logger,
+      );
+      watchers.push(watcher);
+      return watcher;
+    },
     async close() {
+      for (const watcher of watchers) watcher.close();
       await Promise.allSettled(sweepers.map((s) => s.stop()));
       await Promise.allSettled(schedules.map((s) => s.close()));
       await Promise.allSettled(workers.map((w) => w.close(config.shutdown.graceMs)));

@@ -47,6 +47,8 @@ export interface DeliveryResult {
   outcome: 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting';
   /** Target calls made by this attempt. */
   calls: number;
+  /** Version of the mapping the job ran with (hot-reloadable mappings). */
+  mapping?: string;
 }
 
 /** The parts of a BullMQ job the processor uses. */
@@ -67,6 +69,8 @@ interface Run {
   context: EvalContext;
   /** A follow-up job (a reference linked, a group changed): re-plan even an already delivered revision. */
   recheck: boolean;
+  /** The mapping this job runs with, taken once at its start (it may be reloaded meanwhile). */
+  mapping: MappingPlan;
 }
 
 /** What one step's calls came to. */
@@ -80,7 +84,7 @@ interface CallsDone {
 const MAX_PLANS = 4;
 
 export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
-  const { store, plan: mapping, client } = deps;
+  const { store, client } = deps;
   const logger = deps.logger ?? silentLogger;
   const lockRetryMs = deps.lockRetryMs ?? 500;
   const resolver = storeResolver(store);
@@ -88,7 +92,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   return async function processDelivery(job, token) {
     const { type, id, revision } = job.data;
     const log: DeliveryLogFields = { jobId: job.id, connectionId: deps.connectionId, type, resourceId: id, revision };
-    if (!mapping.supports(type) && !(type === 'Group' && mapping.usesGroups('User'))) return { outcome: 'unsupported', calls: 0 };
+    const mapping = currentMapping(deps.plan);
+    const version = versionOf(mapping);
+    if (!mapping.supports(type) && !(type === 'Group' && mapping.usesGroups('User'))) return { outcome: 'unsupported', calls: 0, ...version };
 
     const lease = await deps.lock.acquire(type, id);
     if (!lease) {
@@ -97,11 +103,11 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       throw new DelayedError();
     }
     const recheck = job.data.trigger !== undefined;
-    const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck };
+    const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck, mapping };
     try {
       const outcome = await converge(run);
-      logger.info({ ...log, calls: run.calls, outcome }, 'delivery done');
-      return { outcome, calls: run.calls };
+      logger.info({ ...log, calls: run.calls, outcome, ...version }, 'delivery done');
+      return { outcome, calls: run.calls, ...version };
     } catch (error) {
       if (error instanceof MappingFailed) throw new UnrecoverableError(error.message);
       throw error;
@@ -117,7 +123,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       if (saved) run.state = saved;
       if (current) run.doc = current.doc;
       const members = run.type === 'Group' && current ? await store.getDeliveredMembers(run.id) : new Map<string, string>();
-      const planned = await planDelivery({ type: run.type, current, delivered: { state: saved, members }, mapping, resolver, recheck: run.recheck });
+      const planned = await planDelivery({ type: run.type, current, delivered: { state: saved, members }, mapping: run.mapping, resolver, recheck: run.recheck });
       run.context = planned.context;
       for (const reference of planned.references) await store.addDependant(reference, { type: run.type, id: run.id });
       if (planned.outcome === 'pending') {
@@ -202,13 +208,13 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   async function callsOf(run: Run, step: Pick<DeliveryStep, 'key' | 'goneIsOk' | 'link'>, action: TargetAction): Promise<CallsDone> {
     const resource = run.doc;
     if (!resource) throw new TypeError('callsOf() before the resource was read');
-    const count = mapping.callCount(run.type, action.kind);
+    const count = run.mapping.callCount(run.type, action.kind);
     const saved = run.state.progress;
     const progress = saved && saved.step === step.key ? { ...saved, captured: { ...saved.captured } } : { step: step.key ?? action.kind, done: 0, captured: {} };
     const responses: CallsDone['responses'] = [];
     for (let index = progress.done; index < count; index += 1) {
       const input = { type: run.type, resource, targetId: run.state.targetId, action, context: run.context, captured: progress.captured };
-      const planned = await evaluating(() => mapping.planCall(input, index));
+      const planned = await evaluating(() => run.mapping.planCall(input, index));
       if (planned) {
         const response = await send(run, action, planned, step.goneIsOk);
         if (response === 'exists') return { responses, exists: true };
@@ -326,6 +332,17 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     run.state = { ...run.state, ...patch };
     await store.setDeliveryState(run.type, run.id, run.state);
   }
+}
+
+/** A reloadable mapping's version of the moment; a plain plan as it is. */
+function currentMapping(plan: MappingPlan): MappingPlan {
+  const reloadable = plan as MappingPlan & { current?: () => MappingPlan };
+  return typeof reloadable.current === 'function' ? reloadable.current() : plan;
+}
+
+function versionOf(plan: MappingPlan): { mapping?: string } {
+  const { version } = plan as MappingPlan & { version?: unknown };
+  return typeof version === 'string' ? { mapping: version } : {};
 }
 
 /** The planner's questions, answered from the store's delivery states. */

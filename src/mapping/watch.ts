@@ -1,0 +1,68 @@
+import { watch, type FSWatcher } from 'node:fs';
+import type { DeliveryLogger } from '../delivery/logger.js';
+import { MappingLoadError } from './errors.js';
+import type { ReloadablePlan } from './reloadable.js';
+
+/**
+ * Hot reload of mapping files: on SIGHUP, and when a file changes on disk (debounced, since
+ * editors write in several steps), every connection's mapping is read again. A valid new
+ * version applies to the jobs that start after it (logged with its version); an invalid one is
+ * logged with each `file:line:col` problem (GW_MAP_INVALID) and the running version stays.
+ */
+
+export interface WatchedMapping {
+  connectionId: string;
+  plan: ReloadablePlan;
+}
+
+export interface MappingWatcher {
+  /** Reloads every mapping now (what SIGHUP does); resolves when done. */
+  reloadAll(): Promise<void>;
+  close(): void;
+}
+
+const DEBOUNCE_MS = 200;
+
+export function watchMappings(mappings: WatchedMapping[], logger: DeliveryLogger): MappingWatcher {
+  const timers = new Map<string, NodeJS.Timeout>();
+  const reload = async ({ connectionId, plan }: WatchedMapping): Promise<void> => {
+    try {
+      const { changed, version } = await plan.reload();
+      if (changed) logger.info({ connectionId, file: plan.file, mapping: version }, 'mapping reloaded: new jobs use this version');
+    } catch (error) {
+      if (!(error instanceof MappingLoadError)) throw error;
+      logger.error(
+        { connectionId, file: plan.file, code: 'GW_MAP_INVALID', mapping: plan.version, issues: error.message.split('\n') },
+        'mapping not reloaded: the new version is invalid, the running one stays',
+      );
+    }
+  };
+  const reloadAll = async () => {
+    for (const mapping of mappings) await reload(mapping);
+  };
+  const onSignal = () => void reloadAll();
+  process.on('SIGHUP', onSignal);
+
+  const watchers: FSWatcher[] = [];
+  for (const mapping of mappings) {
+    try {
+      const watcher = watch(mapping.plan.file, () => {
+        clearTimeout(timers.get(mapping.connectionId));
+        timers.set(mapping.connectionId, setTimeout(() => void reload(mapping), DEBOUNCE_MS));
+      });
+      watcher.on('error', () => watcher.close());
+      watchers.push(watcher);
+    } catch {
+      // A file that cannot be watched (some network file systems) still reloads on SIGHUP.
+      logger.warn({ connectionId: mapping.connectionId, file: mapping.plan.file }, 'cannot watch the mapping file; reload it with SIGHUP');
+    }
+  }
+  return {
+    reloadAll,
+    close() {
+      process.off('SIGHUP', onSignal);
+      for (const watcher of watchers) watcher.close();
+      for (const timer of timers.values()) clearTimeout(timer);
+    },
+  };
+}
