@@ -46,6 +46,7 @@ export async function loadReloadableMapping(file: string): Promise<ReloadablePla
     usesGroups: delegate('usesGroups'),
     usesPrevious: delegate('usesPrevious'),
     check: delegate('check'),
+    listRule: (type) => active.listRule?.(type),
     current: () => active,
     async reload() {
       const next = await loadVersioned(file);
