@@ -4,6 +4,7 @@ import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './api/scim-errors.js';
 import { clientErrorHandler, frameworkErrorHandler, requestIdOf } from './api/transport-errors.js';
+import { tokenEndpointPlugin } from './api/token-endpoint.js';
 import type { BridgeConfig } from './config/schema.js';
 import { registerPassThrough } from './proxy/pass-through.js';
 import { scimProxyPlugin } from './proxy/scim-proxy-plugin.js';
@@ -80,18 +81,37 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
 
   for (const connection of config.connections) {
     if (connection.mode === 'proxy') {
-      await app.register(scimProxyPlugin, { prefix: connection.basePath, connection, publicUrl: config.publicUrl, limits });
+      await app.register(scimProxyPlugin, {
+        prefix: connection.basePath,
+        connection,
+        authenticator: runtime.connection(connection.id).auth.authenticator,
+        publicUrl: config.publicUrl,
+        limits,
+      });
       continue;
     }
     await app.register(scimPlugin, {
       prefix: connection.basePath,
       connection,
       provisioning: runtime.connection(connection.id).provisioning,
+      authenticator: runtime.connection(connection.id).auth.authenticator,
       publicUrl: config.publicUrl,
       limits,
     });
   }
 
+  for (const connection of config.connections) {
+    const { auth } = runtime.connection(connection.id);
+    if (connection.tokenPath && auth.accessTokens) {
+      await app.register(tokenEndpointPlugin, {
+        path: connection.tokenPath,
+        connectionId: connection.id,
+        authenticator: auth.authenticator,
+        accessTokens: auth.accessTokens,
+        scopes: connection.auth.oauth2?.scopes ?? [],
+      });
+    }
+  }
   // The ops routes exist only when admin credentials are configured.
   if (config.admin) await app.register(adminPlugin, { prefix: ADMIN_PREFIX, admin: config.admin, runtime });
 

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createConnectionAuth, type ConnectionAuth } from './auth/connection-auth.js';
 import type { BridgeConfig, ConnectionConfig } from './config/schema.js';
 import { createConfirmWaiter, type ConfirmWaiter } from './delivery/confirm-waiter.js';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
@@ -29,6 +30,8 @@ export interface ConnectionRuntime {
   plan: ReloadablePlan;
   queue: DeliveryQueue;
   provisioning: Provisioning;
+  /** Who may call the connection's SCIM routes and token endpoint. */
+  auth: ConnectionAuth;
 }
 
 export interface Runtime {
@@ -136,7 +139,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         : {}),
       limits: config.limits,
     });
-    connections.push({ config: connection, store, plan, queue, provisioning });
+    const auth = await createConnectionAuth(redis, config.redis.prefix, connection);
+    connections.push({ config: connection, store, plan, queue, provisioning, auth });
   }
 
   const workers: DeliveryWorker[] = [];

@@ -10,8 +10,9 @@ import { MAX_BULK_OPERATIONS } from '../scim/bulk.js';
 import { renderResource } from '../scim/resource.js';
 import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
+import type { ConnectionAuthenticator } from '../auth/authenticator.js';
+import { connectionAuthHook } from './auth.js';
 import { registerBulkRoute } from './bulk-route.js';
-import { connectionAuthHook } from './connection-auth.js';
 import { useScimJsonBodies } from './scim-body.js';
 import { searchFromBody, searchFromQuery, type SearchRequest } from './search-request.js';
 import { urlLengthCheck } from './transport-errors.js';
@@ -27,6 +28,7 @@ import { SCIM_CONTENT_TYPE, scimErrorHandler } from './scim-errors.js';
 export interface ScimPluginOptions {
   connection: ConnectionConfig;
   provisioning: Provisioning;
+  authenticator: ConnectionAuthenticator;
   /** External URL of the bridge (`publicUrl` in config); derived from the request when absent. */
   publicUrl?: string;
   /** Input bounds (config `limits`). */
@@ -48,7 +50,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   // First, before the bearer check and any parsing; pass-through paths keep the application's own bounds.
   app.addHook('onRequest', urlLengthCheck(limits.urlLength));
-  app.addHook('onRequest', connectionAuthHook(connection));
+  app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
   if (connection.rateLimit) {
     // After the bearer check (route hooks run after this scope's onRequest hook), so requests
     // without the secret cannot use up the connection's allowance.

@@ -67,6 +67,59 @@ export function digestEquals(a: string, b: string): boolean {
   return left.length === right.length && left.length > 0 && timingSafeEqual(left, right);
 }
 
+/**
+ * Generated secrets Entra presents (bearer tokens, OAuth client secrets) are stored as
+ * `sha256:<64 hex>`: they carry 256 bits of entropy, so one SHA-256 is enough and a check
+ * costs microseconds per request.
+ */
+export type SecretHash = `sha256:${string}`;
+
+const SECRET_HASH_FORMAT = /^sha256:[0-9a-f]{64}$/;
+
+/** A new random secret (32 bytes, base64url): 43 characters, 256 bits of entropy. */
+export function generateSecret(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** A short random id (hex), to name a secret in listings and logs without revealing it. */
+export function generateId(bytes = 6): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+export function hashSecret(secret: string): SecretHash {
+  return `sha256:${sha256Hex(secret)}`;
+}
+
+export function isSecretHash(value: string): value is SecretHash {
+  return SECRET_HASH_FORMAT.test(value);
+}
+
+/**
+ * A config entry as a hash: `sha256:…` entries (any letter case) are taken as they are,
+ * anything else is a plaintext secret (from `${env:…}` or `${file:…}`) and is hashed here, so
+ * the plaintext is not kept in the frozen config.
+ */
+export function toSecretHash(entry: string): SecretHash {
+  const lower = entry.toLowerCase();
+  return isSecretHash(lower) ? lower : hashSecret(entry);
+}
+
+/** True when `secret` hashes to `hash`, compared in constant time. */
+export function verifySecret(secret: string, hash: SecretHash): boolean {
+  return digestEquals(sha256Hex(secret), hash.slice('sha256:'.length));
+}
+
+/**
+ * True when `secret` matches any of `hashes`. Every hash is compared (no early exit), so the
+ * position of a match does not show in the timing.
+ */
+export function verifyAny(secret: string, hashes: readonly SecretHash[]): boolean {
+  const presented = sha256Hex(secret);
+  let matched = false;
+  for (const hash of hashes) matched = digestEquals(presented, hash.slice('sha256:'.length)) || matched;
+  return matched;
+}
+
 interface ParsedHash {
   options: ScryptOptions;
   salt: Buffer;

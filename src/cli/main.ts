@@ -15,6 +15,7 @@ import { runRedeliver } from './redeliver.js';
 import { runReconcile } from './reconcile.js';
 import { runHealthcheck } from './healthcheck.js';
 import { runHashPassword } from './hash-password.js';
+import { runSecrets } from './secrets.js';
 import { runValidate } from './validate.js';
 
 /**
@@ -45,6 +46,8 @@ Commands:
   demo                                    start the bridge in front of the bundled sample legacy API
   healthcheck [--url URL]                 exit 0 when the bridge's /readyz answers 2xx (container probes)
   hash-password [--token] < secret        print the hash for admin.passwordHash (or admin.tokenHashes)
+  secrets create|rotate|revoke|list <connection> [--kind bearer|client] [--config FILE]
+                                          manage a connection's SCIM secrets and OAuth clients in Redis
 
 The config file defaults to $SCIM_BRIDGE_CONFIG, then config/default.yaml.
 `;
@@ -73,6 +76,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return runHealthcheck(rest, io);
     case 'hash-password':
       return runHashPassword(rest, io);
+    case 'secrets':
+      return runSecrets(rest, io);
     case undefined:
     case 'help':
     case '--help':

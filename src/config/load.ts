@@ -4,8 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import type { z } from 'zod';
 import { BridgeError, type ErrorCode } from '../lib/errors.js';
-import { hashPassword, sha256Hex } from '../auth/secret-hash.js';
-import { configSchema, type AdminConfig, type BridgeConfig, type RawConfig } from './schema.js';
+import { hashPassword, isSecretHash, sha256Hex, toSecretHash } from '../auth/secret-hash.js';
+import { configSchema, type AdminConfig, type BridgeConfig, type ConnectionAuthConfig, type RawConfig } from './schema.js';
 
 /**
  * Loads `config/*.yaml`: resolves `${env:NAME}`, `${env:NAME:-default}` and `${file:PATH}`
@@ -45,6 +45,8 @@ const SECRET_PATHS: RegExp[] = [
   /^admin\.password$/,
   /^admin\.tokens\.\d+$/,
   /^connections\.\d+\.auth\.bearer\.\d+$/,
+  /^connections\.\d+\.auth\.oauth2\.clients\.\d+\.secret$/,
+  /^connections\.\d+\.auth\.oauth2\.signingKey$/,
   /^connections\.\d+\.target\.auth\.(token|password|value|clientSecret)$/,
   /^connections\.\d+\.target\.signing\.secret$/,
 ];
@@ -124,7 +126,9 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
     Scalar(key, node, ancestry) {
       if (key === 'key') return;
       const path = pathOf(ancestry, node);
-      if (SECRET_PATHS.some((re) => re.test(path)) && !secretPlaceholder.has(path)) {
+      // A `sha256:…` hash is not a secret: it may be written as it is.
+      const isHash = typeof node.value === 'string' && isSecretHash(node.value.toLowerCase());
+      if (SECRET_PATHS.some((re) => re.test(path)) && !secretPlaceholder.has(path) && !isHash) {
         // A `${env:NAME:-default}` default, or text around a placeholder, is a literal secret too.
         const hint = fromPlaceholder.has(path) ? ' alone, without a default or other text around it' : '';
         literalSecrets.push(
@@ -151,8 +155,10 @@ export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir
     connections: raw.connections.map((c) => ({
       ...c,
       displayName: c.displayName ?? c.id,
+      auth: hashConnectionSecrets(c.auth),
       basePath: c.basePath ?? `/${c.id}/scim/v2`,
       ...(c.mapping === undefined ? {} : { mappingPath: resolve(options.baseDir, c.mapping) }),
+      ...(c.auth.oauth2 ? { tokenPath: c.auth.oauth2.tokenPath ?? `/${c.id}/oauth2/token` } : {}),
     })),
   };
   return deepFreeze(config);
@@ -166,6 +172,15 @@ function resolveAdmin(admin: NonNullable<RawConfig['admin']>): AdminConfig {
     ...(passwordHash === undefined ? {} : { passwordHash }),
     tokenHashes: [...admin.tokenHashes, ...admin.tokens.map(sha256Hex)],
     allow: admin.allow,
+  };
+}
+
+/** Secrets Entra presents are only kept as hashes: the plaintext is dropped here, at load. */
+function hashConnectionSecrets(auth: ConnectionAuthConfig): ConnectionAuthConfig {
+  return {
+    ...auth,
+    bearer: auth.bearer.map(toSecretHash),
+    ...(auth.oauth2 ? { oauth2: { ...auth.oauth2, clients: auth.oauth2.clients.map((c) => ({ ...c, secret: toSecretHash(c.secret) })) } } : {}),
   };
 }
 

@@ -163,6 +163,68 @@ export const connectionUpstreamSchema = upstreamSchema
   })
   .strict();
 export type ConnectionUpstreamConfig = z.infer<typeof connectionUpstreamSchema>;
+/** An OAuth scope token (RFC 6749 §3.3). */
+const scopeToken = z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope is printable ASCII without spaces, quotes or backslashes');
+
+/** A secret, or its hash `sha256:<64 hex>` (which may be written literally). */
+const secretOrHash = secret.describe('a secret from ${env:…}/${file:…}, or its hash "sha256:<64 hex digits>"');
+
+/**
+ * How Entra authenticates to this connection. Any combination works; secrets made with
+ * `scim-bridge secrets create` are accepted too, whatever is configured here.
+ */
+export const connectionAuthSchema = z
+  .object({
+    /** Accepted bearer secrets (or their sha256: hashes). List two during a rotation, then remove the old one. */
+    bearer: z.array(secretOrHash).default([]),
+    /**
+     * Longest time a secret created, rotated or revoked with `scim-bridge secrets` goes unseen by
+     * a running API (it caches the list it read from Redis this long).
+     */
+    managedSecretsCacheMs: z.number().int().min(0).max(300_000).default(5_000),
+    /** The bridge's own OAuth2 token endpoint (client credentials grant) for this connection. */
+    oauth2: z
+      .object({
+        /** Path of the token endpoint. Default `/<id>/oauth2/token`. */
+        tokenPath: z
+          .string()
+          .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/" and have no trailing "/", e.g. /acme/oauth2/token')
+          .optional(),
+        /** Lifetime of the access tokens it issues (Entra expects 1 to 6 hours). */
+        tokenTtlSeconds: z.number().int().min(60).max(6 * 3600).default(3600),
+        /**
+         * Scopes a client may ask for. Empty (default): a requested scope is ignored, as Entra
+         * sends none. Otherwise a scope outside this list is refused with invalid_scope.
+         */
+        scopes: z.array(scopeToken).default([]),
+        /** Clients from config, besides those made with `scim-bridge secrets create --kind client`. */
+        clients: z
+          .array(z.object({ id: z.string().regex(/^[\x21-\x7e]{1,128}$/, 'printable ASCII, no spaces'), secret: secretOrHash }).strict())
+          .default([]),
+        /** HS256 signing key (at least 32 characters). Default: a random key kept in Redis. */
+        signingKey: secret.min(32, 'use at least 32 characters (256 bits)').optional(),
+      })
+      .strict()
+      .optional(),
+    /** Access tokens of an external authorisation server, checked against its JWKS. */
+    jwt: z
+      .object({
+        issuer: z.string().min(1),
+        audience: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+        jwksUrl: z.url(),
+        /** Scopes (`scope`, `scp` or `roles` claim) the token must carry. */
+        requiredScopes: z.array(scopeToken).default([]),
+        algorithms: z
+          .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA']))
+          .min(1)
+          .default(['RS256', 'PS256', 'ES256', 'EdDSA']),
+        clockToleranceSeconds: z.number().int().min(0).max(300).default(60),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type ConnectionAuthConfig = z.infer<typeof connectionAuthSchema>;
 
 /**
  * What one request may cost the bridge. Every bound applies before the input is used, and
@@ -259,12 +321,7 @@ export const connectionSchema = z
       .string()
       .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/" and have no trailing "/", e.g. /acme/scim/v2')
       .optional(),
-    auth: z
-      .object({
-        /** Accepted bearer secrets. List two during a rotation, then remove the old one. */
-        bearer: z.array(secret).min(1, 'give at least one secret'),
-      })
-      .strict(),
+    auth: connectionAuthSchema.default({ bearer: [], managedSecretsCacheMs: 5_000 }),
     /**
      * `bridge` (default): the bridge stores SCIM and delivers to a REST API through a mapping.
      * `proxy`: the target is itself a SCIM endpoint; requests are rewritten and forwarded.
@@ -303,6 +360,8 @@ export type ConnectionConfig = z.infer<typeof connectionSchema> & {
   /** Absolute mapping path; undefined for `mode: proxy` connections, which have no mapping. */
   mappingPath?: string;
   displayName: string;
+  /** Path of the OAuth2 token endpoint, when `auth.oauth2` is set. */
+  tokenPath?: string;
 };
 
 const listenSchema = z
@@ -429,6 +488,12 @@ export const configSchema = z
       const prefix = c.upstream?.prefix;
       if (prefix !== undefined && (prefix === basePath || prefix.startsWith(`${basePath}/`))) {
         ctx.addIssue({ code: 'custom', path: ['connections', i, 'upstream', 'prefix'], message: `must not lie inside the SCIM base path ${basePath}` });
+      }
+      if (c.auth.oauth2) {
+        const tokenPath = c.auth.oauth2.tokenPath ?? `/${c.id}/oauth2/token`;
+        if (paths.has(tokenPath))
+          ctx.addIssue({ code: 'custom', path: ['connections', i, 'auth', 'oauth2', 'tokenPath'], message: `path ${tokenPath} is used twice` });
+        paths.add(tokenPath);
       }
     });
   });

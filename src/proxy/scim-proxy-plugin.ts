@@ -1,7 +1,8 @@
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
-import { connectionAuthHook } from '../api/connection-auth.js';
+import { connectionAuthHook } from '../api/auth.js';
+import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { useScimJsonBodies } from '../api/scim-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
 import { urlLengthCheck } from '../api/transport-errors.js';
@@ -29,6 +30,7 @@ import { classifyUpstreamError } from './upstream-errors.js';
 
 export interface ScimProxyOptions {
   connection: ConnectionConfig;
+  authenticator: ConnectionAuthenticator;
   /** External URL of the bridge (`publicUrl` in config); derived from the request when absent. */
   publicUrl?: string;
   limits: LimitsConfig;
@@ -66,7 +68,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
 
   useScimJsonBodies(app, options.limits);
   app.addHook('onRequest', urlLengthCheck(options.limits.urlLength));
-  app.addHook('onRequest', connectionAuthHook(connection));
+  app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
   app.setErrorHandler(scimErrorHandler);
   app.addHook('onClose', async () => {
     await pool.close();

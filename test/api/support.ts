@@ -71,6 +71,8 @@ export function scimClient(url: string, secret: string): ScimClient {
 
 export interface ApiBridge {
   bridge: RunningBridge;
+  /** The Redis key prefix of this bridge. */
+  prefix: string;
   config: BridgeConfig;
   /** One client per connection, keyed by connection id, using that connection's first secret. */
   clients: Record<string, ScimClient>;
@@ -80,8 +82,8 @@ export interface ApiBridge {
 }
 
 export interface ApiBridgeOptions {
-  /** Connection ids with how many secrets each accepts, and optional config keys (e.g. `extensions`). */
-  connections: { id: string; secrets?: number; extra?: Record<string, unknown> }[];
+  /** Connection ids with how many secrets each accepts, further `auth` settings, and optional config keys (e.g. `extensions`). */
+  connections: { id: string; secrets?: number; auth?: Record<string, unknown>; extra?: Record<string, unknown> }[];
   /** Overrides of config `limits`. */
   limits?: Record<string, number>;
   /** Redis URL; the shared test Redis by default. */
@@ -105,7 +107,7 @@ export async function startApiBridge(label: string, options: ApiBridgeOptions): 
     ...(options.limits ? { limits: options.limits } : {}),
     connections: options.connections.map((c) => ({
       id: c.id,
-      auth: { bearer: secrets[c.id] },
+      auth: { bearer: secrets[c.id], ...c.auth },
       target: { baseUrl: 'http://127.0.0.1:9', auth: { type: 'none' } },
       mapping: SAMPLE_MAPPING,
       ...c.extra,
@@ -117,6 +119,7 @@ export async function startApiBridge(label: string, options: ApiBridgeOptions): 
   );
   return {
     bridge,
+    prefix,
     config,
     clients,
     secrets,

@@ -52,7 +52,7 @@ function uniquePrefix(label: string): string {
 /** Child env: ours minus anything that would steer the child elsewhere, plus `extra`. */
 function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-  for (const name of ['REDIS_URL', 'PORT', 'SCIM_BRIDGE_CONFIG', 'DEMO_SCIM_SECRET', 'DEMO_LEGACY_URL', 'DEMO_LEGACY_TOKEN', 'DEMO_REDIS_PREFIX', 'DEMO_ADMIN_PASSWORD']) {
+  for (const name of ['REDIS_URL', 'PORT', 'SCIM_BRIDGE_CONFIG', 'DEMO_SCIM_SECRET', 'DEMO_OAUTH_CLIENT_SECRET', 'DEMO_OAUTH_CLIENT_ID', 'DEMO_LEGACY_URL', 'DEMO_LEGACY_TOKEN', 'DEMO_REDIS_PREFIX', 'DEMO_ADMIN_PASSWORD']) {
     delete env[name];
   }
   return { ...env, ...extra };
@@ -204,7 +204,7 @@ describe('serve --no-worker and worker as separate processes on one Redis', () =
 
 describe('demo', () => {
   it(
-    'prints the Tenant URL with the real port and the Secret Token first, serves them and delivers to its legacy API',
+    'prints the Tenant URL, Secret Token and the OAuth fields first, serves both modes and delivers to its legacy API',
     async () => {
       const prefix = uniquePrefix('demo');
       // LOG_LEVEL=info: request logs must not get in front of the two lines the admin pastes.
@@ -238,6 +238,32 @@ describe('demo', () => {
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const account = await eventually(async () => (await legacyAccounts(legacyUrl!, legacyToken!)).find((a) => a.login === userName));
       expect(account).toMatchObject({ login: userName, status: 'ENABLED' });
+
+      // The OAuth mode: the next four lines, in this order; a token from the printed endpoint
+      // (client_secret_basic, as Entra sends it) opens the second connection.
+      const [oauthTenantLine, endpointLine, clientIdLine, clientSecretLine] = demo.lines.slice(2);
+      const oauthTenantUrl = /^OAuth Tenant URL: (http:\/\/127\.0\.0\.1:\d+\/demo-oauth\/scim\/v2)$/.exec(oauthTenantLine ?? '')?.[1];
+      const tokenEndpoint = /^Token Endpoint: (http:\/\/127\.0\.0\.1:\d+\/demo-oauth\/oauth2\/token)$/.exec(endpointLine ?? '')?.[1];
+      const clientId = /^Client ID: (\S+)$/.exec(clientIdLine ?? '')?.[1];
+      const clientSecret = /^Client Secret: (\S+)$/.exec(clientSecretLine ?? '')?.[1];
+      expect([oauthTenantUrl, tokenEndpoint, clientId, clientSecret], demo.lines.join('\n')).not.toContain(undefined);
+      const tokenResponse = await fetch(tokenEndpoint!, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: 'grant_type=client_credentials',
+      });
+      expect(tokenResponse.status).toBe(200);
+      const { access_token: accessToken, token_type: tokenType } = (await tokenResponse.json()) as { access_token: string; token_type: string };
+      expect(tokenType).toBe('Bearer');
+      expect((await scim(oauthTenantUrl!, secret, 'GET', '/Users')).status).toBe(401);
+      const oauthUser = 'grace@example.com';
+      const viaOauth = await scim(oauthTenantUrl!, accessToken, 'POST', '/Users', entraUser(oauthUser));
+      expect(viaOauth.status, JSON.stringify(viaOauth.body)).toBe(201);
+      const oauthAccount = await eventually(async () => (await legacyAccounts(legacyUrl!, legacyToken!)).find((a) => a.login === oauthUser));
+      expect(oauthAccount).toMatchObject({ login: oauthUser, status: 'ENABLED' });
 
       expect(await demo.stop('SIGTERM'), demo.stderr()).toEqual({ code: 0, signal: null });
     },

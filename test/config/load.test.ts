@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { hashSecret } from '../../src/auth/secret-hash.js';
 import { ConfigError, loadConfig, loadConfigSource } from '../../src/config/load.js';
 
 const FILE = '/etc/scim-bridge/bridge.yaml';
@@ -35,7 +36,9 @@ describe('config loading', () => {
   it('resolves placeholders, defaults and paths, and freezes the result', () => {
     const config = loadConfigSource(base(), FILE, { env });
     const c = config.connections[0]!;
-    expect(c.auth.bearer).toEqual(['s1', 'next-secret']);
+    // Only hashes of the secrets are kept.
+    expect(c.auth.bearer).toEqual([hashSecret('s1'), hashSecret('next-secret')]);
+    expect(JSON.stringify(config)).not.toContain('next-secret');
     expect(c.basePath).toBe('/acme/scim/v2');
     expect(c.mappingPath).toBe('/etc/mappings/app.yaml');
     expect(c.target.timeoutMs).toBe(10_000);
@@ -49,7 +52,7 @@ describe('config loading', () => {
     writeFileSync(join(dir, 'secret.txt'), 'from-file\n');
     writeFileSync(join(dir, 'bridge.yaml'), base().replace('${env:ACME_SECRET}', '${file:secret.txt}'));
     const config = await loadConfig(join(dir, 'bridge.yaml'), { env });
-    expect(config.connections[0]!.auth.bearer[0]).toBe('from-file');
+    expect(config.connections[0]!.auth.bearer[0]).toBe(hashSecret('from-file'));
   });
 
   it('names file, line, column and path of an unset variable and says how to fix it', () => {
@@ -114,8 +117,37 @@ describe('config loading', () => {
 
   it('loads the committed demo and example configs when their variables are set', async () => {
     const demo = await loadConfig(new URL('../../config/demo.yaml', import.meta.url).pathname, {
-      env: { DEMO_SCIM_SECRET: 'x', DEMO_LEGACY_URL: 'http://127.0.0.1:1', DEMO_LEGACY_TOKEN: 'y', DEMO_ADMIN_PASSWORD: 'z' },
+      env: { DEMO_SCIM_SECRET: 'x', DEMO_OAUTH_CLIENT_SECRET: 'z', DEMO_LEGACY_URL: 'http://127.0.0.1:1', DEMO_LEGACY_TOKEN: 'y', DEMO_ADMIN_PASSWORD: 'z' },
     });
     expect(demo.connections[0]!.basePath).toBe('/demo/scim/v2');
+    expect(demo.connections[1]).toMatchObject({ basePath: '/demo-oauth/scim/v2', tokenPath: '/demo-oauth/oauth2/token' });
+  });
+
+  it('takes sha256: hashes written literally, but no literal secret', () => {
+    const hash = hashSecret('entra-secret');
+    const config = loadConfigSource(base().replace('"${env:ACME_SECRET}"', `"${hash.toUpperCase().replace('SHA256', 'sha256')}"`), FILE, { env });
+    expect(config.connections[0]!.auth.bearer[0]).toBe(hash);
+
+    const oauth = (secret: string) =>
+      base().replace('      bearer:', `      oauth2: { clients: [{ id: entra, secret: "${secret}" }] }\n      bearer:`);
+    expect(loadConfigSource(oauth(hash), FILE, { env }).connections[0]).toMatchObject({
+      tokenPath: '/acme/oauth2/token',
+      auth: { oauth2: { clients: [{ id: 'entra', secret: hash }], tokenTtlSeconds: 3600 } },
+    });
+    const { code, lines } = issuesOf(() => loadConfigSource(oauth('plain-text'), FILE, { env }));
+    expect(code).toBe('GW_CONFIG_LITERAL_SECRET');
+    expect(lines[0]).toMatch(/connections\.0\.auth\.oauth2\.clients\.0\.secret: secrets must not be written/);
+  });
+
+  it('refuses a token path that another connection already uses', () => {
+    const second = `
+  - id: beta
+    basePath: /acme/oauth2/token
+    target: { baseUrl: http://127.0.0.1:1234 }
+    mapping: ../mappings/app.yaml`;
+    const withOauth = base(second).replace('      bearer:', '      oauth2: {}\n      bearer:');
+    const { code, lines } = issuesOf(() => loadConfigSource(withOauth, FILE, { env }));
+    expect(code).toBe('GW_CONFIG_INVALID');
+    expect(lines.join('\n')).toMatch(/is used twice/);
   });
 });
