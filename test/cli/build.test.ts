@@ -21,7 +21,7 @@ describe('npm run build', () => {
       const help = await run(process.execPath, [BIN, 'help'], { cwd: PACKAGE_ROOT, timeout: 30_000 });
       expect(help.stdout).toMatch(/^Usage: scim-bridge <command>/);
 
-      const env = { ...process.env, DEMO_SCIM_SECRET: 's', DEMO_LEGACY_URL: 'http://127.0.0.1:4010', DEMO_LEGACY_TOKEN: 't', DEMO_ADMIN_PASSWORD: 'a' };
+      const env = { ...process.env, DEMO_SCIM_SECRET: 's', DEMO_OAUTH_CLIENT_SECRET: 'c', DEMO_LEGACY_URL: 'http://127.0.0.1:4010', DEMO_LEGACY_TOKEN: 't', DEMO_ADMIN_PASSWORD: 'a' };
       const validate = await run(process.execPath, [BIN, 'validate', '--config', 'config/demo.yaml'], { cwd: PACKAGE_ROOT, env, timeout: 30_000 });
       expect(validate.stdout).toBe(`ok config/demo.yaml\nok ${join(PACKAGE_ROOT, 'mappings', 'sample-legacy.yaml')}\n`);
     },

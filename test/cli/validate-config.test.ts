@@ -48,6 +48,7 @@ async function validateConfig(file: string) {
 describe('scim-bridge validate --config', () => {
   it('accepts config/demo.yaml when the DEMO_* variables are set', async () => {
     vi.stubEnv('DEMO_SCIM_SECRET', 'scim-secret');
+    vi.stubEnv('DEMO_OAUTH_CLIENT_SECRET', 'client-secret');
     vi.stubEnv('DEMO_LEGACY_URL', 'http://127.0.0.1:4010');
     vi.stubEnv('DEMO_LEGACY_TOKEN', 'legacy-token');
     vi.stubEnv('DEMO_ADMIN_PASSWORD', 'admin-password');
@@ -58,6 +59,7 @@ describe('scim-bridge validate --config', () => {
 
   it('exits 1 naming the unset variable when a DEMO_* variable is missing', async () => {
     vi.stubEnv('DEMO_SCIM_SECRET', 'scim-secret');
+    vi.stubEnv('DEMO_OAUTH_CLIENT_SECRET', 'client-secret');
     vi.stubEnv('DEMO_LEGACY_URL', 'http://127.0.0.1:4010');
     vi.stubEnv('DEMO_LEGACY_TOKEN', '');
     const result = await validateConfig(DEMO_CONFIG);
