@@ -87,7 +87,7 @@ describe('config loading', () => {
     expect(config.listen.port).toBe(9100);
     expect(config.limits.bodyBytes).toBe(2048);
     expect(config.limits.nestingDepth).toBe(32);
-    expect(config.connections[0]!.auth.bearer[0]).toBe('12345');
+    expect(config.connections[0]!.auth.bearer[0]).toBe(hashSecret('12345'));
     const bad = issuesOf(() => loadConfigSource(base('limits: { bodyBytes: "${env:BODY}" }'), FILE, { env: { ...env, BODY: 'lots' } }));
     expect(bad.lines.join('\n')).toMatch(/limits\.bodyBytes: .*expected number/);
   });
