@@ -84,7 +84,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       await app.register(scimProxyPlugin, {
         prefix: connection.basePath,
         connection,
-        authenticator: runtime.connection(connection.id).auth.authenticator,
+        authenticator: runtime.auth(connection.id).authenticator,
         publicUrl: config.publicUrl,
         limits,
       });
@@ -94,14 +94,14 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       prefix: connection.basePath,
       connection,
       provisioning: runtime.connection(connection.id).provisioning,
-      authenticator: runtime.connection(connection.id).auth.authenticator,
+      authenticator: runtime.auth(connection.id).authenticator,
       publicUrl: config.publicUrl,
       limits,
     });
   }
 
   for (const connection of config.connections) {
-    const { auth } = runtime.connection(connection.id);
+    const auth = runtime.auth(connection.id);
     if (connection.tokenPath && auth.accessTokens) {
       await app.register(tokenEndpointPlugin, {
         path: connection.tokenPath,

@@ -30,8 +30,6 @@ export interface ConnectionRuntime {
   plan: ReloadablePlan;
   queue: DeliveryQueue;
   provisioning: Provisioning;
-  /** Who may call the connection's SCIM routes and token endpoint. */
-  auth: ConnectionAuth;
 }
 
 export interface Runtime {
@@ -39,6 +37,8 @@ export interface Runtime {
   /** Redis settings that put accepted changes at risk (eviction, no persistence). */
   redisWarnings: string[];
   connection(id: string): ConnectionRuntime;
+  /** Who may call a connection (any mode, also `mode: proxy`, which has no ConnectionRuntime). */
+  auth(id: string): ConnectionAuth;
   /** True when Redis answers. */
   ping(): Promise<boolean>;
   /** Starts one BullMQ worker per connection in this process. */
@@ -109,6 +109,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       confirming.map((c) => `${storePrefix(config, c.id)}:confirm`),
     );
   }
+  // Every connection authenticates Entra, whatever its mode.
+  const auths = new Map<string, ConnectionAuth>();
+  for (const connection of config.connections) auths.set(connection.id, await createConnectionAuth(redis, config.redis.prefix, connection));
   const connections: ConnectionRuntime[] = [];
   for (const connection of config.connections) {
     // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery queue.
@@ -139,8 +142,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         : {}),
       limits: config.limits,
     });
-    const auth = await createConnectionAuth(redis, config.redis.prefix, connection);
-    connections.push({ config: connection, store, plan, queue, provisioning, auth });
+    connections.push({ config: connection, store, plan, queue, provisioning });
   }
 
   const workers: DeliveryWorker[] = [];
@@ -152,6 +154,11 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   return {
     connections,
     redisWarnings,
+    auth(id) {
+      const found = auths.get(id);
+      if (!found) throw new Error(`unknown connection ${id}`);
+      return found;
+    },
     connection(id) {
       const found = byId.get(id);
       if (!found) throw new Error(`unknown connection ${id}`);
