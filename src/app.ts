@@ -1,6 +1,7 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { adminAuthHook } from './admin/auth.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
+import { observeRequests, registerHealthRoutes, registerMetricsRoute } from './ops/http-routes.js';
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './api/scim-errors.js';
 import { clientErrorHandler, frameworkErrorHandler, requestIdOf } from './api/transport-errors.js';
@@ -16,12 +17,6 @@ import { notFound, renderErrorBody } from './scim/errors.js';
  * connection. The only wiring place of the API; `server.ts`-style entry points (the CLI) and the
  * tests build it the same way.
  */
-
-/**
- * How long `/readyz` waits for Redis: a probe must answer faster than an orchestrator's probe
- * timeout even when Redis hangs, so no answer in time counts as not ready.
- */
-const READY_TIMEOUT_MS = 2_000;
 
 /** Request fields never to log (pino redaction paths). */
 const LOG_REDACT = ['req.headers.authorization', 'req.headers.cookie'];
@@ -69,15 +64,18 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
     },
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
+    // observeRequests() logs one line per request instead of Fastify's two.
+    disableRequestLogging: true,
   });
   // Every answer, SCIM route or not, is a SCIM body when it is an error.
   app.setErrorHandler(scimErrorHandler);
 
-  app.get('/livez', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    const ready = await Promise.race([runtime.ping().catch(() => false), delay(READY_TIMEOUT_MS, false, { ref: false })]);
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'redis unavailable' });
-  });
+  observeRequests(app, runtime, config.connections);
+  registerHealthRoutes(app, runtime);
+  // /metrics: on its own listener when `metrics.listen` is set (bridge.ts), else here, public
+  // only when configured so, otherwise behind the admin credentials (in the admin scope below).
+  const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
+  if (metricsHere && config.metrics.public) registerMetricsRoute(app, runtime);
 
   for (const connection of config.connections) {
     if (connection.mode === 'proxy') {
@@ -113,7 +111,16 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
     }
   }
   // The ops routes exist only when admin credentials are configured.
-  if (config.admin) await app.register(adminPlugin, { prefix: ADMIN_PREFIX, admin: config.admin, runtime });
+  if (config.admin) {
+    await app.register(adminPlugin, { prefix: ADMIN_PREFIX, admin: config.admin, runtime });
+    if (metricsHere && !config.metrics.public) {
+      const admin = config.admin;
+      await app.register(async (scope) => {
+        scope.addHook('onRequest', adminAuthHook(admin));
+        registerMetricsRoute(scope, runtime);
+      });
+    }
+  }
 
   // A SCIM-looking path outside every connection is answered like a bad secret, so probing
   // cannot tell which connection ids exist. This runs on request, before any body is read: a

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { BridgeConfig } from './config/schema.js';
+import { pino, type Logger } from 'pino';
+import { startOpsListener, type OpsListener } from './ops/ops-listener.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
 /**
@@ -16,6 +18,8 @@ export interface StartOptions {
   listen?: { host: string; port: number };
   logger?: Parameters<typeof buildApp>[0]['logger'];
   logStream?: NodeJS.WritableStream;
+  /** Overrides config.metrics.listen (tests listen on port 0). */
+  opsListen?: { host: string; port: number };
 }
 
 export interface RunningBridge {
@@ -23,6 +27,8 @@ export interface RunningBridge {
   app?: FastifyInstance;
   /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
   url?: string;
+  /** Base URL of the ops listener (`metrics.listen`), when configured. */
+  opsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -32,6 +38,7 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
   const runtime = await createRuntime(config, { redisUrl: options.redisUrl });
   let app: FastifyInstance | undefined;
   let url: string | undefined;
+  let ops: OpsListener | undefined;
   try {
     if (api) {
       app = await buildApp({ config, runtime, logger: options.logger, logStream: options.logStream });
@@ -41,11 +48,17 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
       const port = typeof address === 'object' && address ? address.port : listen.port;
       url = `http://${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`;
     }
-    const log = app?.log ?? consoleLogger(config.logLevel);
+    // Worker-only processes log through pino too, in the same JSON shape as the API's logs.
+    const log = app?.log ?? workerLogger(config.logLevel, options);
     for (const warning of runtime.redisWarnings) log.warn({ code: 'GW_STORE_UNSAFE' }, warning);
     runtime.watchMappings(log);
     if (worker) await runtime.startWorkers(log);
+    if (config.metrics.listen) {
+      const listen = options.opsListen ?? config.metrics.listen;
+      ops = await startOpsListener(runtime, config, listen);
+    }
   } catch (err) {
+    await ops?.close();
     await app?.close();
     await runtime.close();
     throw err;
@@ -54,21 +67,16 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
     runtime,
     app,
     url,
+    ...(ops ? { opsUrl: ops.url } : {}),
     async close() {
+      await ops?.close();
       await app?.close();
       await runtime.close();
     },
   };
 }
 
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
-
-/** A JSON-lines logger for worker-only processes (no Fastify, hence no pino instance). */
-function consoleLogger(level: string) {
-  const min = LEVELS.indexOf(level as (typeof LEVELS)[number]);
-  const at = (name: (typeof LEVELS)[number]) => (fields: object, msg?: string) => {
-    if (min === -1 || LEVELS.indexOf(name) < min) return;
-    process.stdout.write(`${JSON.stringify({ level: name, time: Date.now(), ...fields, msg })}\n`);
-  };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+function workerLogger(level: BridgeConfig['logLevel'], options: StartOptions): Logger {
+  if (options.logger === false) return pino({ level: 'silent' });
+  return pino({ level }, options.logStream ?? process.stdout);
 }

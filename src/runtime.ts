@@ -16,6 +16,12 @@ import { createProvisioning, type Provisioning } from './provisioning/service.js
 import { createSchemaRegistry } from './scim/schema-registry.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { ResourceStore } from './store/types.js';
+import { createDeliveryObserver } from './ops/delivery-observer.js';
+import { createLastOutcomes, type LastOutcomes } from './ops/last-outcome.js';
+import { createMetrics, type BridgeMetrics } from './ops/metrics.js';
+import { createOps, type Ops } from './ops/service.js';
+import { createTimeline, type Timeline } from './ops/timeline.js';
+import { readHealth, type Health } from './ops/health.js';
 
 /**
  * Everything a process needs per connection (store, mapping plan, queue, use cases), built once
@@ -30,6 +36,10 @@ export interface ConnectionRuntime {
   plan: ReloadablePlan;
   queue: DeliveryQueue;
   provisioning: Provisioning;
+  /** The resources' histories (SCIM changes and delivery attempts). */
+  timeline: Timeline;
+  /** The connection's latest delivery success and failure. */
+  last: LastOutcomes;
 }
 
 export interface Runtime {
@@ -39,8 +49,14 @@ export interface Runtime {
   connection(id: string): ConnectionRuntime;
   /** Who may call a connection (any mode, also `mode: proxy`, which has no ConnectionRuntime). */
   auth(id: string): ConnectionAuth;
+  /** The ops use cases (admin API, CLI) over every connection. */
+  ops: Ops;
+  /** This process's Prometheus metrics. */
+  metrics: BridgeMetrics;
   /** True when Redis answers. */
   ping(): Promise<boolean>;
+  /** Per-component state for /readyz: Redis, and each connection's mapping, queue and worker. */
+  health(): Promise<Health>;
   /** Starts one BullMQ worker per connection in this process. */
   startWorkers(logger: DeliveryLogger): Promise<void>;
   /** Reloads the mapping files on SIGHUP and when they change on disk; stopped by close(). */
@@ -118,6 +134,13 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     if (connection.mappingPath === undefined) continue;
     const plan = await loadReloadableMapping(connection.mappingPath);
     const store = createRedisStore(redis, { prefix: storePrefix(config, connection.id) });
+    // On the store's auto-pipelined client: timeline appends share round trips with store calls.
+    const timeline = createTimeline(redis, {
+      prefix: storePrefix(config, connection.id),
+      maxEntries: config.timeline.maxEntries,
+      maxAgeMs: config.timeline.maxAgeHours * 3_600_000,
+    });
+    const last = createLastOutcomes(redis, storePrefix(config, connection.id));
     const queue = createDeliveryQueue(connection.id, {
       connection: queueConnection,
       prefix: bullPrefix(config),
@@ -141,12 +164,30 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
           }
         : {}),
       limits: config.limits,
+      onChange: ({ type, id, ...change }) => timeline.append(type, id, { kind: 'scim', at: new Date().toISOString(), ...change }),
     });
-    connections.push({ config: connection, store, plan, queue, provisioning });
+    connections.push({ config: connection, store, plan, queue, provisioning, timeline, last });
   }
+
+  const ops = createOps(
+    connections.map((c) => ({
+      id: c.config.id,
+      displayName: c.config.displayName,
+      target: new URL(c.config.target.baseUrl).origin,
+      queue: c.queue.queue,
+      store: c.store,
+      timeline: c.timeline,
+      last: c.last,
+    })),
+  );
+  const metrics = createMetrics({
+    queues: connections.map((c) => ({ connectionId: c.config.id, queue: c.queue.queue })),
+    ping: () => redis.ping(),
+  });
 
   const workers: DeliveryWorker[] = [];
   const watchers: MappingWatcher[] = [];
+  const workerOf = new Map<string, DeliveryWorker>();
   const sweepers: OutboxSweeper[] = [];
   const schedules: ReconcileSchedule[] = [];
   const byId = new Map(connections.map((c) => [c.config.id, c]));
@@ -159,6 +200,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       if (!found) throw new Error(`unknown connection ${id}`);
       return found;
     },
+    ops,
+    metrics,
     connection(id) {
       const found = byId.get(id);
       if (!found) throw new Error(`unknown connection ${id}`);
@@ -167,22 +210,34 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     async ping() {
       return (await redis.ping()) === 'PONG';
     },
+    health() {
+      return readHealth({
+        ping: () => redis.ping(),
+        connections: connections.map((c) => ({
+          id: c.config.id,
+          mapping: { name: c.plan.name },
+          queue: c.queue.queue,
+          workerRunning: () => (workers.length === 0 ? undefined : (workerOf.get(c.config.id)?.worker.isRunning() ?? false)),
+        })),
+      });
+    },
     async startWorkers(logger) {
       for (const c of connections) {
-        workers.push(
-          await startDeliveryWorker({
-            connectionId: c.config.id,
-            redisUrl,
-            prefix: bullPrefix(config),
-            lockPrefix: storePrefix(config, c.config.id),
-            delivery: c.config.delivery,
-            target: c.config.target,
-            store: c.store,
-            plan: c.plan,
-            enqueue: (data) => c.queue.enqueue(data),
-            logger,
-          }),
-        );
+        const worker = await startDeliveryWorker({
+          connectionId: c.config.id,
+          redisUrl,
+          prefix: bullPrefix(config),
+          lockPrefix: storePrefix(config, c.config.id),
+          delivery: c.config.delivery,
+          target: c.config.target,
+          store: c.store,
+          plan: c.plan,
+          enqueue: (data) => c.queue.enqueue(data),
+          logger,
+          observer: createDeliveryObserver({ connectionId: c.config.id, timeline: c.timeline, last: c.last, logger, metrics: metrics.delivery }),
+        });
+        workers.push(worker);
+        workerOf.set(c.config.id, worker);
         sweepers.push(
           startOutboxSweeper({ connectionId: c.config.id, store: c.store, enqueue: (jobs) => c.queue.enqueueMany(jobs), logger }),
         );

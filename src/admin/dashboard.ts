@@ -4,6 +4,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AdminConfig } from '../config/schema.js';
 import type { DeliveryJobData } from '../delivery/types.js';
+import { deliveryJobTitle } from '../ops/job-title.js';
 import type { ConnectionRuntime } from '../runtime.js';
 import { sendAdminError } from './errors.js';
 
@@ -43,7 +44,7 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
       readOnlyMode: !canChange,
       allowRetries: admin.allow.retry,
     });
-    adapter.setFormatter('name', (job: { data?: Partial<DeliveryJobData> }) => jobTitle(job.data));
+    adapter.setFormatter('name', (job: { data?: Partial<DeliveryJobData> }) => deliveryJobTitle(job.data));
     return adapter;
   });
 
@@ -63,10 +64,4 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     return sendAdminError(reply, 405, 'not_allowed', rule ? `the configuration does not allow "${rule.allow}" (admin.allow.${rule.allow})` : 'the dashboard is read-only for this action');
   });
   await app.register(server.registerPlugin());
-}
-
-/** "User ada@example.com · r3": what the job is about, readable at a glance. */
-export function jobTitle(data: Partial<DeliveryJobData> | undefined): string {
-  if (!data?.type) return 'delivery';
-  return `${data.type} ${data.name ?? data.id ?? '?'} · r${data.revision ?? '?'}`;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AdminConfig } from '../config/schema.js';
 import type { Runtime } from '../runtime.js';
+import { adminApiPlugin } from './api.js';
 import { adminAuthHook } from './auth.js';
 import { dashboardPlugin } from './dashboard.js';
 import { sendAdminError } from './errors.js';
@@ -33,4 +34,5 @@ export async function adminPlugin(app: FastifyInstance, options: AdminPluginOpti
     admin: options.admin,
     connections: options.runtime.connections,
   });
+  await app.register(adminApiPlugin, { prefix: '/api', admin: options.admin, ops: options.runtime.ops });
 }

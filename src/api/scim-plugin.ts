@@ -129,7 +129,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     const location = (request: FastifyRequest, id: string) => `${baseUrlOf(request)}/${segment}/${id}`;
 
     app.post(`/${segment}`, async (request, reply) => {
-      const stored = await provisioning.create(type, request.body);
+      const stored = await provisioning.create(type, request.body, { requestId: request.id });
       void reply.header('location', location(request, stored.id)).header('etag', etag(stored));
       return send(reply, 201, present(request, stored));
     });
@@ -148,13 +148,13 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     });
 
     app.put<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      const stored = await provisioning.replace(type, request.params.id, request.body, conditions(request));
+      const stored = await provisioning.replace(type, request.params.id, request.body, conditions(request), { requestId: request.id });
       void reply.header('etag', etag(stored));
       return send(reply, 200, present(request, await reload(stored)));
     });
 
     app.patch<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      const stored = await provisioning.patch(type, request.params.id, request.body, conditions(request));
+      const stored = await provisioning.patch(type, request.params.id, request.body, conditions(request), { requestId: request.id });
       void reply.header('etag', etag(stored));
       // Entra expects 204 for group PATCHes (returning members "isn't advisable"); users get the resource.
       if (type === 'Group') return reply.code(204).send();
@@ -162,7 +162,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
     });
 
     app.delete<{ Params: { id: string } }>(`/${segment}/:id`, async (request, reply) => {
-      await provisioning.remove(type, request.params.id, conditions(request));
+      await provisioning.remove(type, request.params.id, conditions(request), { requestId: request.id });
       return reply.code(204).send();
     });
 

@@ -11,6 +11,8 @@ import { silentLogger, type DeliveryLogFields, type DeliveryLogger } from './log
 import { redactBody } from './redact.js';
 import type { ResourceLease, ResourceLock } from './resource-lock.js';
 import type { DeliveryJobData } from './types.js';
+import { describeCall } from '../ops/call-record.js';
+import { attachFailure, type CallRecord, type DeliveryFailure } from '../ops/failure.js';
 
 /**
  * The delivery job: converge the target on the latest stored state of one resource. Jobs carry
@@ -33,6 +35,8 @@ export interface ProcessorDeps {
   logger?: DeliveryLogger;
   /** How long a job waits when another delivery holds its resource. Default 500 ms. */
   lockRetryMs?: number;
+  /** Told about every target call (ops: timeline, metrics); see ops/delivery-observer.ts. */
+  onCall?: (jobId: string | undefined, record: CallRecord) => void;
 }
 
 /** What a finished job did; BullMQ keeps it as the job's return value. */
@@ -106,10 +110,13 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck, mapping };
     try {
       const outcome = await converge(run);
-      logger.info({ ...log, calls: run.calls, outcome, ...version }, 'delivery done');
+      // The attempt's summary line is logged by the ops observer (one line per attempt).
+      logger.debug({ ...log, calls: run.calls, outcome, ...version }, 'delivery done');
       return { outcome, calls: run.calls, ...version };
     } catch (error) {
-      if (error instanceof MappingFailed) throw new UnrecoverableError(error.message);
+      if (error instanceof MappingFailed) {
+        throw attachFailure(new UnrecoverableError(error.message), { code: mappingCode(error), message: error.message });
+      }
       throw error;
     } finally {
       await lease.release();
@@ -160,9 +167,8 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         // The target says the account is already there (an `on:` rule): find it and link it.
         const found = await lookup(run);
         if (!found) {
-          throw new UnrecoverableError(
-            `GW_DELIVERY_REJECTED the create of ${run.type} ${run.id} was answered "exists" (on: rule), but the lookup found no account`,
-          );
+          const message = `GW_DELIVERY_REJECTED the create of ${run.type} ${run.id} was answered "exists" (on: rule), but the lookup found no account`;
+          throw attachFailure(new UnrecoverableError(message), { code: 'GW_DELIVERY_REJECTED', action: 'lookup', message });
         }
         await linked(run, found);
         return true;
@@ -238,6 +244,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     if (!(await run.lease.extend())) {
       throw new BridgeError('GW_DELIVERY_RETRYABLE', `lost the delivery lock of ${run.type} ${run.id}`);
     }
+    const started = performance.now();
     let outcome: CallOutcome;
     try {
       outcome = await client.send(planned.request);
@@ -246,6 +253,13 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     }
     run.calls += 1;
     const { method, path } = planned.request;
+    /** Reports the call to the ops observer; returns its failure as data, if it failed. */
+    const observe = (verdict: Classification): DeliveryFailure | undefined => {
+      const durationMs = performance.now() - started;
+      const { record, failure } = describeCall({ action, request: planned.request, outcome, verdict, durationMs, targetId: run.state.targetId });
+      deps.onCall?.(run.log.jobId, record);
+      return failure;
+    };
     if ('status' in outcome && planned.respond) {
       const verdict = await planned.respond(answerOf(outcome as TargetResponse));
       if (verdict) {
@@ -253,24 +267,31 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         switch (verdict.means) {
           case 'ok':
           case 'gone':
+            observe({ kind: 'ok' });
             return outcome as TargetResponse;
           case 'exists':
+            observe({ kind: 'ok' });
             return 'exists';
-          case 'retry':
-            await fail(run, action, { kind: 'retry', code: 'GW_DELIVERY_RETRYABLE', reason: `GW_DELIVERY_RETRYABLE ${where} answered ${outcome.status} (on: retry)` });
+          case 'retry': {
+            const retry: Classification = { kind: 'retry', code: 'GW_DELIVERY_RETRYABLE', reason: `GW_DELIVERY_RETRYABLE ${where} answered ${outcome.status} (on: retry)` };
+            await fail(run, action, retry, observe(retry));
             break;
-          case 'invalid':
-            await fail(run, action, {
+          }
+          case 'invalid': {
+            const invalid: Classification = {
               kind: 'reject',
               code: 'GW_DELIVERY_INVALID_VALUE',
               status: outcome.status,
               reason: `GW_DELIVERY_INVALID_VALUE ${where} answered ${outcome.status}: ${redactBody(verdict.detail ?? outcome.bodyText) || '(no detail)'}`,
-            });
+            };
+            await fail(run, action, invalid, observe(invalid));
+          }
         }
       }
     }
     const verdict = classifyOutcome({ method, path, action: action.kind, ...(goneIsOk ? { goneIsOk } : {}) }, outcome);
-    if (verdict.kind !== 'ok') await fail(run, action, verdict);
+    const failure = observe(verdict);
+    if (verdict.kind !== 'ok') await fail(run, action, verdict, failure);
     return outcome as TargetResponse;
   }
 
@@ -312,19 +333,26 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     }
   }
 
-  async function fail(run: Run, action: TargetAction, verdict: Exclude<Classification, { kind: 'ok' }>): Promise<never> {
+  /** Throws for BullMQ, with the failure as data on the error (see ops/failure.ts). */
+  async function fail(
+    run: Run,
+    action: TargetAction,
+    verdict: Exclude<Classification, { kind: 'ok' }>,
+    failure: DeliveryFailure | undefined,
+  ): Promise<never> {
     const fields = { ...run.log, action: action.kind };
+    const withFailure = <E extends Error>(error: E): E => (failure ? attachFailure(error, failure) : error);
     switch (verdict.kind) {
       case 'reject':
-        logger.warn({ ...fields, code: verdict.code, status: verdict.status }, 'delivery rejected');
-        throw new UnrecoverableError(verdict.reason);
+        logger.debug({ ...fields, code: verdict.code, status: verdict.status }, 'delivery rejected');
+        throw withFailure(new UnrecoverableError(verdict.reason));
       case 'retry':
-        logger.info({ ...fields, code: verdict.code }, 'delivery failed, will retry');
-        throw new BridgeError(verdict.code, verdict.reason);
+        logger.debug({ ...fields, code: verdict.code }, 'delivery failed, will retry');
+        throw withFailure(new BridgeError(verdict.code, verdict.reason));
       case 'rateLimited':
         logger.warn({ ...fields, code: 'GW_DELIVERY_RETRYABLE', delayMs: verdict.delayMs }, 'target rate limit, pausing queue');
         await deps.rateLimit(verdict.delayMs);
-        throw Worker.RateLimitError();
+        throw withFailure(Worker.RateLimitError());
     }
   }
 
@@ -387,6 +415,17 @@ function readTargetId(responses: CallsDone['responses']): string | undefined {
 
 /** GW_MAP_NO_TARGET_ID naming the `targetId` path and what the answer had instead. */
 function noTargetId(run: Run, responses: CallsDone['responses']): UnrecoverableError {
+  const error = describeNoTargetId(run, responses);
+  return attachFailure(error, { code: 'GW_MAP_NO_TARGET_ID', action: 'create', message: error.message });
+}
+
+/** The `GW_MAP_*` code of a mapping failure (the mapping error it wraps carries one). */
+function mappingCode(error: MappingFailed): string {
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && code.startsWith('GW_MAP_') ? code : 'GW_MAP_EVAL';
+}
+
+function describeNoTargetId(run: Run, responses: CallsDone['responses']): UnrecoverableError {
   const withReader = responses.filter(({ planned }) => planned.reader);
   const last = withReader[withReader.length - 1];
   if (!last?.planned.reader) {

@@ -14,6 +14,8 @@ import { createProcessor, type DeliveryResult } from './processor.js';
 import { createDeliveryQueue } from './queues.js';
 import { createResourceLock } from './resource-lock.js';
 import { queueName, type DeliveryJobData } from './types.js';
+import type { DeliveryObserver } from '../ops/delivery-observer.js';
+import { attachFailure, failureOf } from '../ops/failure.js';
 
 /**
  * Runs a connection's delivery queue in this process: a BullMQ Worker with the connection's
@@ -58,6 +60,8 @@ export interface DeliveryWorkerOptions {
   logger?: DeliveryLogger;
   /** How long a job waits when its resource is locked by another delivery. */
   lockRetryMs?: number;
+  /** Records each attempt for ops (timeline, failure data, metrics, one log line). */
+  observer?: DeliveryObserver;
 }
 
 export interface DeliveryWorker {
@@ -106,6 +110,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     lock: createResourceLock(redis, { prefix: lockPrefix, ttlMs: (options.target?.timeoutMs ?? 10_000) + delivery.lockDurationMs }),
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
+    ...(options.observer ? { onCall: options.observer.onCall } : {}),
   });
   const reported =
     delivery.confirm.mode === 'first-attempt'
@@ -124,9 +129,8 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   async function processJob(job: Job<DeliveryJobData, DeliveryResult>, token?: string): Promise<DeliveryResult> {
     const age = Date.now() - job.timestamp;
     if (age > delivery.maxAgeMs) {
-      throw new UnrecoverableError(
-        `GW_DELIVERY_EXPIRED the job is ${Math.round(age / 1000)} s old, past delivery.maxAgeMs (${delivery.maxAgeMs} ms); not tried again`,
-      );
+      const message = `GW_DELIVERY_EXPIRED the job is ${Math.round(age / 1000)} s old, past delivery.maxAgeMs (${delivery.maxAgeMs} ms); not tried again`;
+      throw attachFailure(new UnrecoverableError(message), { code: 'GW_DELIVERY_EXPIRED', message });
     }
     const key = job.id ?? '';
     running.set(key, { job, token });
@@ -142,7 +146,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   const limiter = options.delivery.rateLimit
     ? { max: options.delivery.rateLimit.max, duration: options.delivery.rateLimit.durationMs }
     : { max: UNLIMITED_JOBS, duration: 1_000 };
-  const worker = new Worker<DeliveryJobData, DeliveryResult>(queueName(options.connectionId), processJob, {
+  const worker = new Worker<DeliveryJobData, DeliveryResult>(queueName(options.connectionId), options.observer?.wrap(processJob) ?? processJob, {
     connection: redis,
     prefix: options.prefix,
     concurrency: options.delivery.concurrency,
@@ -157,7 +161,12 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   });
   worker.on('failed', (job, error) => {
     if (job && (error.name === 'UnrecoverableError' || job.attemptsMade >= (job.opts.attempts ?? 1))) {
-      logger.error({ connectionId: options.connectionId, jobId: job.id, code: codeOf(error.message) }, 'delivery failed for good');
+      const { code, status, action, method, path } = failureOf(error);
+      const { type, id, revision, requestId } = job.data;
+      logger.error(
+        { reqId: requestId, connectionId: options.connectionId, jobId: job.id, type, resourceId: id, revision, code, status, action, method, path },
+        'delivery failed for good',
+      );
     }
   });
   await worker.waitUntilReady();
@@ -196,8 +205,4 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
 function createOwnedClient(options: DeliveryWorkerOptions, signal: AbortSignal): TargetClient {
   if (!options.target) throw new TypeError('startDeliveryWorker needs a target or a client');
   return createTargetClient(options.target, { signal });
-}
-
-function codeOf(message: string): string | undefined {
-  return /^(GW_[A-Z_]+)/.exec(message)?.[1];
 }

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import { changedAttributes } from '../ops/changed-attributes.js';
+import { resourceName } from '../ops/resource-name.js';
+import type { ScimOperation } from '../ops/timeline.js';
 import type { DeliveryJobData } from '../delivery/types.js';
 import type { MappingPlan } from '../mapping/types.js';
 import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
@@ -34,6 +37,11 @@ export interface ProvisioningDeps {
   plan: MappingPlan;
   /** The connection's schemas (built-in plus declared extensions); built-in only when absent. */
   schemas?: SchemaRegistry;
+  /**
+   * Told about every accepted write (ops: the resource's timeline). Sent with the outbox
+   * acknowledgement, so on an auto-pipelined client it shares that round trip; not awaited.
+   */
+  onChange?: (change: AcceptedChange) => Promise<void>;
   /** Makes delivery jobs for changed resources durable; resolves once they are queued. */
   enqueue(jobs: DeliveryJobData[]): Promise<void>;
   now?: () => Date;
@@ -50,6 +58,30 @@ export interface ProvisioningDeps {
   limits?: { idLength: number; pathLength: number };
   /** How long a write keeps retrying after losing compare-and-set races (tests shorten it). */
   casBudgetMs?: number;
+}
+
+/** Who asked for a write: carried into delivery jobs and the timeline, to follow a change. */
+export interface ChangeContext {
+  requestId?: string;
+}
+
+/** One accepted write, by attribute names only (never values). */
+export interface AcceptedChange {
+  type: ResourceType;
+  id: string;
+  revision: number;
+  op: ScimOperation;
+  requestId?: string;
+  attributes: string[];
+}
+
+/** What a write did, for the delivery jobs and the timeline. */
+interface WriteNote {
+  op: ScimOperation;
+  context: ChangeContext;
+  before?: ScimResource;
+  after?: ScimResource;
+  membersChanged?: boolean;
 }
 
 
@@ -105,12 +137,29 @@ export function createProvisioning(deps: ProvisioningDeps) {
    * nothing twice, and commands on one connection keep their order, so a later read of the
    * outbox sees it done. That saves the SCIM client one Redis round trip per write.
    */
-  async function changed(type: ResourceType, id: string, revision: number, alsoGroups: { id: string; revision: number }[] = []) {
+  async function changed(type: ResourceType, id: string, revision: number, note: WriteNote, alsoGroups: { id: string; revision: number }[] = []) {
     const entries: OutboxEntry[] = [{ type, id, revision }, ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g }))];
-    await deps.enqueue(entries.map((e) => ({ connectionId, ...e })));
+    const { requestId } = note.context;
+    const name = note.after ? resourceName(note.after) : undefined;
+    await deps.enqueue(
+      entries.map((e, i) => ({ connectionId, ...e, ...(i === 0 && name ? { name } : {}), ...(requestId ? { requestId } : {}) })),
+    );
     store.outboxAck(entries).catch(() => {
       // Left for the outbox sweeper (see above).
     });
+    // The timeline is history for ops, not part of the write: sent with the clearing (same
+    // round trip on the auto-pipelined client), and not waited for either.
+    const attributes = changedAttributes(note.before, note.after);
+    if (note.membersChanged && !attributes.includes('members')) attributes.push('members');
+    const changes: AcceptedChange[] = [
+      { type, id, revision, op: note.op, ...(requestId ? { requestId } : {}), attributes },
+      ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g, op: 'membership' as const, ...(requestId ? { requestId } : {}), attributes: ['members'] })),
+    ];
+    for (const change of changes) {
+      deps.onChange?.(change).catch(() => {
+        // A lost timeline entry costs ops one line of history, never the write.
+      });
+    }
   }
 
   /** Store options of a write that waits for its first delivery attempt (first-attempt mode). */
@@ -119,9 +168,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
   }
 
   /** Queues the write's delivery; in first-attempt mode, waits for it and throws a rejection. */
-  async function deliver(type: ResourceType, id: string, revision: number): Promise<void> {
+  async function deliver(type: ResourceType, id: string, revision: number, note: WriteNote): Promise<void> {
     const wait = deps.confirm && plan.supports(type) ? deps.confirm.expect(type, id, revision) : undefined;
-    await changed(type, id, revision);
+    await changed(type, id, revision, note);
     if (!wait) return;
     const outcome = await wait();
     if (outcome?.kind === 'rejected') throw firstAttemptError(type, outcome);
@@ -175,7 +224,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
   return {
     schemas,
 
-    async create(type: ResourceType, body: unknown): Promise<StoredResource> {
+    async create(type: ResourceType, body: unknown, context: ChangeContext = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);
       const { doc, members, memberDetails } = newResource(type, normalized, { id: newId(), now: now() });
       await checkRules(type, doc);
@@ -183,7 +232,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const stored = await store
         .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
         .catch((e) => translate(e, type));
-      await deliver(type, stored.id, stored.revision);
+      await deliver(type, stored.id, stored.revision, { op: 'create', context, after: doc, membersChanged: members !== undefined });
       // The store answers without members; a new group's members are exactly the ones just set.
       if (!members) return stored;
       return change?.details ? { ...stored, members, memberDetails: change.details } : { ...stored, members };
@@ -197,7 +246,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
     list: createLister(store, schemas),
 
 
-    async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}): Promise<StoredResource> {
+    async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);
       return retryingConflicts(async () => {
         const current = await mustGet(type, id);
@@ -210,12 +259,12 @@ export function createProvisioning(deps: ProvisioningDeps) {
         const stored = await store
           .update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
           .catch((e) => translate(e, type));
-        await deliver(type, id, stored.revision);
+        await deliver(type, id, stored.revision, { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined });
         return stored;
       });
     },
 
-    async patch(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}): Promise<StoredResource> {
+    async patch(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
       const ops = normalizePatch(type, body, schemas, { maxPathLength: limits.pathLength });
       return retryingConflicts(async () => {
         const current = await mustGet(type, id);
@@ -237,12 +286,12 @@ export function createProvisioning(deps: ProvisioningDeps) {
         const stored = await store
           .update(type, id, expected, next, { ...(members ? { members, touchedAt: modified } : {}), ...confirmOption(type) })
           .catch((e) => translate(e, type));
-        await deliver(type, id, stored.revision);
+        await deliver(type, id, stored.revision, { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined });
         return stored;
       });
     },
 
-    async remove(type: ResourceType, id: string, conditions: Conditions = {}): Promise<void> {
+    async remove(type: ResourceType, id: string, conditions: Conditions = {}, context: ChangeContext = {}): Promise<void> {
       let expected: number | undefined;
       if (conditions.ifMatch !== undefined) {
         const { revision } = await mustGet(type, id);
@@ -257,7 +306,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const groups = await Promise.all(
         result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
       );
-      await changed(type, id, result.revision, groups);
+      await changed(type, id, result.revision, { op: 'delete', context }, groups);
     },
   };
 }

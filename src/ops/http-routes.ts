@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { ConnectionConfig } from '../config/schema.js';
+import type { Runtime } from '../runtime.js';
+
+/**
+ * The bridge's HTTP-side observability, shared by the main listener and the small ops listener
+ * (`metrics.listen`): health probes, the Prometheus endpoint, and one structured log line plus
+ * one metric sample per request.
+ */
+
+/** /livez (the process is alive) and /readyz (it can do its work; body: per-component state). */
+export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime): void {
+  app.get('/livez', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    const health = await runtime.health();
+    return reply.code(health.status === 'ok' ? 200 : 503).send(health);
+  });
+}
+
+/** GET /metrics in the Prometheus text format. Callers decide who may reach it. */
+export function registerMetricsRoute(app: FastifyInstance, runtime: Runtime): void {
+  app.get('/metrics', async (_request, reply) => reply.type(runtime.metrics.contentType).send(await runtime.metrics.render()));
+}
+
+/**
+ * One line per request when it is answered, instead of Fastify's two: request id, method, path
+ * (never the query string: Entra's filters carry user names), status, duration and, for SCIM
+ * requests, the connection and operation (`POST /Users`, `PATCH /Groups/:id`), which also label
+ * the request metrics.
+ */
+export function observeRequests(app: FastifyInstance, runtime: Runtime, connections: readonly ConnectionConfig[]): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url;
+    const connection = route === undefined ? undefined : connections.find((c) => route === c.basePath || route.startsWith(`${c.basePath}/`));
+    const operation = connection && route ? `${request.method} ${route.slice(connection.basePath.length) || '/'}` : undefined;
+    const durationMs = Math.round(reply.elapsedTime * 10) / 10;
+    if (connection && operation) {
+      runtime.metrics.scimRequest({ connection: connection.id, operation, status: reply.statusCode }, reply.elapsedTime / 1000);
+    }
+    request.log.info(
+      {
+        method: request.method,
+        path: request.url.split('?')[0],
+        status: reply.statusCode,
+        durationMs,
+        ...(connection ? { connectionId: connection.id, operation } : {}),
+      },
+      'request',
+    );
+  });
+}

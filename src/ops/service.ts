@@ -1,0 +1,236 @@
+import type { Job, Queue } from 'bullmq';
+import { deliveryJobTitle } from './job-title.js';
+import { resourceName } from './resource-name.js';
+import type { ResourceType } from '../scim/types.js';
+import type { IndexedAttribute, ResourceStore } from '../store/types.js';
+import type { ObservedJobData } from './delivery-observer.js';
+import type { StoredFailure } from './failure.js';
+import type { LastFailure, LastOutcomes, LastSuccess } from './last-outcome.js';
+import { readQueueStatus, type QueueStatus } from './queue-status.js';
+import type { Timeline, TimelineEvent } from './timeline.js';
+
+/**
+ * The ops use cases, framework-free: the admin API (HTTP) and the CLI (straight on Redis) are two
+ * thin front ends of this. Reads are bounded (pages of jobs, capped timelines); every lookup is
+ * by key or index, never a scan of all resources.
+ */
+
+export interface OpsConnection {
+  id: string;
+  displayName: string;
+  /** Origin of the target (no path, no credentials). */
+  target: string;
+  queue: Queue;
+  store: ResourceStore;
+  timeline: Timeline;
+  last: LastOutcomes;
+}
+
+export interface ConnectionStatus {
+  id: string;
+  displayName: string;
+  target: string;
+  queue: QueueStatus;
+  lastSuccess?: LastSuccess;
+  lastFailure?: LastFailure;
+}
+
+export type JobListState = 'failed' | 'waiting' | 'active' | 'delayed' | 'completed';
+
+export interface JobView {
+  id: string;
+  connection: string;
+  /** `<Type> <name> · r<revision>`, as on the dashboard. */
+  title: string;
+  state: string;
+  resource: { type: ResourceType; id: string; name?: string };
+  revision: number;
+  requestId?: string;
+  /** Attempts made so far, and allowed. */
+  attempts: number;
+  maxAttempts: number;
+  createdAt: string;
+  finishedAt?: string;
+  failure?: StoredFailure;
+  /**
+   * True when the resource has since been delivered at this revision or a newer one (or is gone):
+   * the failure is no longer an open problem, and a retry would find nothing to do.
+   */
+  superseded: boolean;
+  deliveredRevision?: number;
+}
+
+export interface Trace {
+  connection: string;
+  resource: { type: ResourceType; id: string; name?: string; exists: boolean; revision?: number };
+  delivery: { targetId?: string; deliveredRevision?: number; createPending?: boolean };
+  events: TimelineEvent[];
+  /** The jobs the timeline mentions (newest first), with their current state. */
+  jobs: JobView[];
+}
+
+export class OpsNotFoundError extends Error {}
+
+/** Index lookups tried, in order, for `trace` (besides the SCIM id). */
+const TRACE_LOOKUPS: Array<[ResourceType, IndexedAttribute]> = [
+  ['User', 'userName'],
+  ['User', 'externalId'],
+  ['Group', 'displayName'],
+  ['Group', 'externalId'],
+];
+
+const MAX_PAGE = 200;
+const MAX_TRACE_JOBS = 10;
+
+export type Ops = ReturnType<typeof createOps>;
+
+export function createOps(connections: OpsConnection[]) {
+  const byId = new Map(connections.map((c) => [c.id, c]));
+
+  function connection(id: string): OpsConnection {
+    const found = byId.get(id);
+    if (!found) throw new OpsNotFoundError(`no connection "${id}"`);
+    return found;
+  }
+
+  async function status(c: OpsConnection): Promise<ConnectionStatus> {
+    const [queue, last] = await Promise.all([readQueueStatus(c.queue), c.last.read()]);
+    return { id: c.id, displayName: c.displayName, target: c.target, queue, ...last };
+  }
+
+  async function view(c: OpsConnection, job: Job<ObservedJobData>, state?: string): Promise<JobView> {
+    const { type, id, revision, name, requestId, failure } = job.data;
+    const [jobState, delivered, current] = await Promise.all([
+      state ?? job.getState(),
+      c.store.getDeliveryState(type, id),
+      c.store.getForDelivery(type, id),
+    ]);
+    const superseded = !current || (delivered !== null && delivered.revision >= revision);
+    return {
+      id: job.id ?? '',
+      connection: c.id,
+      title: deliveryJobTitle(job.data),
+      state: jobState,
+      resource: { type, id, ...(name ? { name } : {}) },
+      revision,
+      ...(requestId ? { requestId } : {}),
+      attempts: job.attemptsMade,
+      maxAttempts: job.opts.attempts ?? 1,
+      createdAt: new Date(job.timestamp).toISOString(),
+      ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString() } : {}),
+      ...(failure ? { failure } : {}),
+      superseded,
+      ...(delivered && delivered.revision > 0 ? { deliveredRevision: delivered.revision } : {}),
+    };
+  }
+
+  async function mustGetJob(c: OpsConnection, jobId: string): Promise<Job<ObservedJobData>> {
+    const job = (await c.queue.getJob(jobId)) as Job<ObservedJobData> | undefined;
+    if (!job) throw new OpsNotFoundError(`no job "${jobId}" in connection "${c.id}"`);
+    return job;
+  }
+
+  async function findResource(c: OpsConnection, query: string): Promise<{ type: ResourceType; id: string } | undefined> {
+    for (const type of ['User', 'Group'] as const) {
+      if (await c.store.getForDelivery(type, query)) return { type, id: query };
+    }
+    for (const [type, attribute] of TRACE_LOOKUPS) {
+      const [id] = await c.store.findBy(type, attribute, query);
+      if (id) return { type, id };
+    }
+    // Deleted and purged: only the timeline remembers it, under its SCIM id.
+    for (const type of ['User', 'Group'] as const) {
+      if ((await c.timeline.read(type, query)).length > 0) return { type, id: query };
+    }
+    return undefined;
+  }
+
+  return {
+    connectionIds: () => connections.map((c) => c.id),
+
+    async connections(): Promise<ConnectionStatus[]> {
+      return Promise.all(connections.map(status));
+    },
+
+    connection: (id: string) => status(connection(id)),
+
+    async jobs(connectionId: string, options: { state?: JobListState; start?: number; count?: number } = {}) {
+      const c = connection(connectionId);
+      const state = options.state ?? 'failed';
+      const start = Math.max(0, options.start ?? 0);
+      const count = Math.min(MAX_PAGE, Math.max(1, options.count ?? 50));
+      const [total, jobs] = await Promise.all([
+        c.queue.getJobCountByTypes(state),
+        c.queue.getJobs([state], start, start + count - 1, false) as Promise<Array<Job<ObservedJobData>>>,
+      ]);
+      return { total, start, jobs: await Promise.all(jobs.map((job) => view(c, job, state))) };
+    },
+
+    async job(connectionId: string, jobId: string): Promise<JobView> {
+      const c = connection(connectionId);
+      return view(c, await mustGetJob(c, jobId));
+    },
+
+    /** Retries a failed job; the worker then delivers the resource's latest state. */
+    async retry(connectionId: string, jobId: string): Promise<JobView> {
+      const c = connection(connectionId);
+      const job = await mustGetJob(c, jobId);
+      const state = await job.getState();
+      if (state !== 'failed') throw new OpsConflictError(`job "${jobId}" is ${state}, only failed jobs can be retried`);
+      await job.retry('failed');
+      return view(c, job, 'waiting');
+    },
+
+    /** Retries every failed job of a connection; returns how many there were. */
+    async retryAll(connectionId: string): Promise<{ retried: number }> {
+      const c = connection(connectionId);
+      const retried = await c.queue.getJobCountByTypes('failed');
+      if (retried > 0) await c.queue.retryJobs({ state: 'failed', count: 1000 });
+      return { retried };
+    },
+
+    /** Removes a job that is not running (a failed job ops decided not to deliver). */
+    async discard(connectionId: string, jobId: string): Promise<void> {
+      const c = connection(connectionId);
+      const job = await mustGetJob(c, jobId);
+      const state = await job.getState();
+      if (state === 'active') throw new OpsConflictError(`job "${jobId}" is running; discard it once it has finished`);
+      await job.remove();
+    },
+
+    /** A resource's story by SCIM id, userName, externalId or displayName. */
+    async trace(connectionId: string, query: string): Promise<Trace> {
+      const c = connection(connectionId);
+      const found = await findResource(c, query);
+      if (!found) throw new OpsNotFoundError(`no user or group "${query}" in connection "${connectionId}"`);
+      const [current, delivered, events] = await Promise.all([
+        c.store.getForDelivery(found.type, found.id),
+        c.store.getDeliveryState(found.type, found.id),
+        c.timeline.read(found.type, found.id),
+      ]);
+      const name = current ? resourceName(current.doc) : undefined;
+      const jobIds = [...new Set(events.flatMap((e) => (e.kind === 'delivery' ? [e.jobId] : [])).reverse())].slice(0, MAX_TRACE_JOBS);
+      const jobs = (await Promise.all(jobIds.map((id) => c.queue.getJob(id) as Promise<Job<ObservedJobData> | undefined>))).filter(
+        (job): job is Job<ObservedJobData> => job !== undefined,
+      );
+      return {
+        connection: c.id,
+        resource: {
+          ...found,
+          ...(name ? { name } : {}),
+          exists: current !== null && !current.deleted,
+          ...(current ? { revision: current.revision } : {}),
+        },
+        delivery: {
+          ...(delivered?.targetId ? { targetId: delivered.targetId } : {}),
+          ...(delivered && delivered.revision > 0 ? { deliveredRevision: delivered.revision } : {}),
+          ...(delivered?.createPending ? { createPending: true } : {}),
+        },
+        events,
+        jobs: await Promise.all(jobs.map((job) => view(c, job))),
+      };
+    },
+  };
+}
+
+export class OpsConflictError extends Error {}
