@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { adminAuthHook } from './admin/auth.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { observeRequests, registerHealthRoutes, registerMetricsRoute } from './ops/http-routes.js';
@@ -65,7 +65,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
     // observeRequests() logs one line per request instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   });
   // Every answer, SCIM route or not, is a SCIM body when it is an error.
   app.setErrorHandler(scimErrorHandler);

@@ -16,6 +16,7 @@ import { runReconcile } from './reconcile.js';
 import { runHealthcheck } from './healthcheck.js';
 import { runHashPassword } from './hash-password.js';
 import { runSecrets } from './secrets.js';
+import { OPS_USAGE, runOpsCommand } from './ops-commands.js';
 import { runValidate } from './validate.js';
 
 /**
@@ -43,6 +44,7 @@ Commands:
   reconcile <connection> [--config FILE] [--dry-run] [--json]
                                           compare the target with the bridge (mapping list rules),
                                           re-deliver what drifted, report orphans
+${OPS_USAGE}
   demo                                    start the bridge in front of the bundled sample legacy API
   healthcheck [--url URL]                 exit 0 when the bridge's /readyz answers 2xx (container probes)
   hash-password [--token] < secret        print the hash for admin.passwordHash (or admin.tokenHashes)
@@ -78,6 +80,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return runHashPassword(rest, io);
     case 'secrets':
       return runSecrets(rest, io);
+    case 'status':
+    case 'jobs':
+    case 'trace':
+      return runOpsCommand(command, rest, io).catch((err: unknown) => reportError(err, io));
     case undefined:
     case 'help':
     case '--help':
@@ -106,9 +112,11 @@ async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promi
     if (bridge.url) {
       io.stdout(`scim-bridge listening on ${bridge.url}\n`);
       for (const c of config.connections) io.stdout(`connection ${c.id}: ${config.publicUrl ?? bridge.url}${c.basePath}\n`);
+      if (config.admin) io.stdout(`dashboard: ${config.publicUrl ?? bridge.url}/admin/queues\n`);
     } else {
       io.stdout(`scim-bridge worker delivering for ${config.connections.map((c) => c.id).join(', ')}\n`);
     }
+    if (bridge.opsUrl) io.stdout(`metrics and health: ${bridge.opsUrl}/metrics, /livez, /readyz\n`);
     await untilSignal();
     await bridge.close();
     return 0;
