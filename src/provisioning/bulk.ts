@@ -82,6 +82,8 @@ async function runOne(provisioning: Provisioning, operation: BulkOperation, crea
     status,
     resource: stored ? { type, id: stored.id, revision: stored.revision } : { type, id: id as string },
   });
+  // `version` is the operation's If-Match (RFC 7644 §3.7): 412 when the resource moved on.
+  const conditions = operation.version === undefined ? {} : { ifMatch: operation.version };
   try {
     switch (operation.method) {
       case 'POST': {
@@ -90,11 +92,11 @@ async function runOne(provisioning: Provisioning, operation: BulkOperation, crea
         return done(201, stored);
       }
       case 'PUT':
-        return done(200, await provisioning.replace(type, id as string, data));
+        return done(200, await provisioning.replace(type, id as string, data, conditions));
       case 'PATCH':
-        return done(type === 'Group' ? 204 : 200, await provisioning.patch(type, id as string, data));
+        return done(type === 'Group' ? 204 : 200, await provisioning.patch(type, id as string, data, conditions));
       default:
-        await provisioning.remove(type, id as string);
+        await provisioning.remove(type, id as string, conditions);
         return done(204);
     }
   } catch (error) {

@@ -111,6 +111,16 @@ describe('operations', () => {
     expect(JSON.stringify(res.body.Operations[1].response)).not.toContain(userName.toUpperCase());
   });
 
+  it('treats an operation\'s version as If-Match: 412 when the resource moved on, applied when it is current', async () => {
+    const created = await api.request('POST', '/Users', user(name()));
+    const id = created.body.id as string;
+    const replace = (version: string) => ({ method: 'PATCH', path: `/Users/${id}`, version, data: { schemas: [SCHEMA_PATCH], Operations: [{ op: 'replace', path: 'title', value: version }] } });
+    const res = await bulk([replace('W/"99"'), replace(created.body.meta.version)]);
+    expect(res.body.Operations.map((o: { status: string }) => o.status)).toEqual(['412', '200']);
+    expect(res.body.Operations[0].response).toMatchObject({ schemas: [SCHEMA_ERROR], status: '412' });
+    expect((await api.request('GET', `/Users/${id}`)).body.title).toBe(created.body.meta.version);
+  });
+
   it('stops after failOnErrors failures and reports only what ran', async () => {
     const res = await bulk(
       [
