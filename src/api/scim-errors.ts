@@ -15,14 +15,18 @@ export function scimErrorHandler(error: FastifyError | Error, request: FastifyRe
   // An outage is one known condition, not a bug: one line per request, without a stack.
   if (status === 503 && isStoreUnavailable(error)) request.log.warn({ code: 'GW_STORE_UNAVAILABLE', reason: outageReason(error) }, 'store unavailable');
   else if (status >= 500) request.log.error({ err: error, code: (error as { code?: string }).code }, 'scim request failed');
-  else request.log.info({ status, scimType: body.scimType }, 'scim request rejected');
+  else request.log.info({ status, scimType: body.scimType, scimCode: (error as ScimError).code }, 'scim request rejected');
   void reply.code(status).headers(headers).type(SCIM_CONTENT_TYPE).send(body);
 }
 
 /** The status, SCIM body and headers an error is answered with (also one bulk operation's `response`). */
 export function scimErrorOf(error: Error, request: FastifyRequest) {
   if (error instanceof ScimError) {
-    return { status: error.status, body: renderErrorBody(error.status, redactSubmittedValues(error.detail), error.scimType), headers: error.headers };
+    // A catalogued error's detail is a fixed template filled with server-known names only
+    // (scim/error-catalog.ts): nothing to scrub. Uncatalogued details (the target's own reason
+    // in first-attempt mode) are still scrubbed of quoted and email-shaped text.
+    const detail = error.code === undefined ? redactSubmittedValues(error.detail) : error.detail;
+    return { status: error.status, body: renderErrorBody(error.status, detail, error.scimType), headers: error.headers };
   }
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {

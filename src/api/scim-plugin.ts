@@ -3,7 +3,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { ConnectionConfig, LimitsConfig } from '../config/schema.js';
 import type { Conditions, Provisioning } from '../provisioning/service.js';
 import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
-import { notFound, ScimError, badRequest } from '../scim/errors.js';
+import { scimError } from '../scim/error-catalog.js';
+import { ScimError, badRequest } from '../scim/errors.js';
 import { etagOf, tagsMatch } from '../scim/etag.js';
 import { project, type ProjectionOptions } from '../scim/projection.js';
 import { MAX_BULK_OPERATIONS } from '../scim/bulk.js';
@@ -67,7 +68,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.addHook('preValidation', async (request) => checkQueryLimits(request.query as Query, limits));
   app.setErrorHandler(scimErrorHandler);
   const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {
-    scimErrorHandler(notFound(`no SCIM endpoint at ${request.method} ${shortened(request.url.split('?')[0] ?? '')}`), request, reply);
+    scimErrorHandler(scimError('NO_ENDPOINT', { method: request.method }), request, reply);
   };
   app.setNotFoundHandler(noEndpoint);
   // Explicit catch-alls: a pass-through upstream's wildcard route (docs/reverse-proxy.md) must
@@ -185,7 +186,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   // RFC 7644 §3.11: a provider that cannot tie the bearer token to a user answers /Me with 501.
   // This bridge authenticates provisioning clients, never the users they provision.
   const notImplemented = async () => {
-    throw new ScimError(501, undefined, '/Me is not supported: this service provider authenticates provisioning clients, not users');
+    throw scimError('NOT_IMPLEMENTED_ME');
   };
   app.all('/Me', notImplemented);
   app.all('/Me/*', notImplemented);
@@ -194,13 +195,13 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.get('/ResourceTypes', async (request, reply) => send(reply, 200, listOf(resourceTypes(baseUrlOf(request), registry))));
   app.get<{ Params: { name: string } }>('/ResourceTypes/:name', async (request, reply) => {
     const found = getResourceType(request.params.name, baseUrlOf(request), registry);
-    if (!found) throw notFound(`resource type ${request.params.name} not found`);
+    if (!found) throw scimError('RESOURCE_TYPE_NOT_FOUND');
     return send(reply, 200, found);
   });
   app.get('/Schemas', async (request, reply) => send(reply, 200, listOf(schemas(baseUrlOf(request), registry))));
   app.get<{ Params: { id: string } }>('/Schemas/:id', async (request, reply) => {
     const found = getSchema(request.params.id, baseUrlOf(request), registry);
-    if (!found) throw notFound(`schema ${request.params.id} not found`);
+    if (!found) throw scimError('SCHEMA_NOT_FOUND');
     return send(reply, 200, found);
   });
   // Discovery documents are read-only (RFC 7644 §4).
@@ -231,14 +232,6 @@ function header(request: FastifyRequest, name: string): string | undefined {
 function conditions(request: FastifyRequest): Conditions {
   const ifMatch = header(request, 'if-match');
   return ifMatch === undefined ? {} : { ifMatch };
-}
-
-/** A path for an error detail: segments too long to be names or ids (attacker-sized) become "…". */
-function shortened(path: string): string {
-  return path
-    .split('/')
-    .map((segment) => (segment.length > 64 ? '…' : segment))
-    .join('/');
 }
 
 function listOf(resources: unknown[]) {

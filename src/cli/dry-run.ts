@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { fieldsHash, planDelivery, type Delivered, type TargetIdResolver } from '../delivery/plan.js';
 import { loadMapping } from '../mapping/load.js';
 import { referenceKey, type EvalContext, type GroupInfo, type MappingPlan, type PlannedCall } from '../mapping/types.js';
+import { scimError } from '../scim/error-catalog.js';
 import { ScimError } from '../scim/errors.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
@@ -198,7 +199,7 @@ function applyMemberChange(current: Set<string>, change: MemberChange | undefine
 
 async function rejectOnRules(plan: MappingPlan, type: ResourceType, doc: ScimResource): Promise<void> {
   const violations = await plan.check(type, doc);
-  if (violations.length > 0) throw new ScimError(400, 'invalidValue', violations.map((v) => v.detail).join('; '));
+  if (violations.length > 0) throw scimError('RULE_FAILED', { rules: violations.map((v) => v.detail).join('; ') });
 }
 
 async function readJson(file: string): Promise<unknown> {

@@ -1,5 +1,6 @@
 import { resolveReferences, type BulkOperation, type BulkRequest } from '../scim/bulk.js';
-import { badRequest, ScimError } from '../scim/errors.js';
+import { operationAt, scimError } from '../scim/error-catalog.js';
+import { ScimError } from '../scim/errors.js';
 import type { ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
 import type { Provisioning } from './service.js';
@@ -59,7 +60,7 @@ export async function runBulk(provisioning: Provisioning, request: BulkRequest):
     }
     if (!progressed) {
       for (const operation of pending) {
-        const error = new ScimError(409, undefined, `Operations[${operation.index}] is part of a circular bulkId reference`);
+        const error = scimError('BULK_REFERENCE_CYCLE', { operation: operationAt(operation.index) });
         if (!finish(failed(operation, error))) break;
       }
       break;
@@ -72,7 +73,7 @@ async function runOne(provisioning: Provisioning, operation: BulkOperation, crea
   if (operation.problem) return failed(operation, operation.problem);
   const unresolved = [...operation.references].find((reference) => !created.has(reference));
   if (unresolved !== undefined) {
-    return failed(operation, badRequest('invalidValue', `Operations[${operation.index}] references a bulkId that no successful POST of this request defines`));
+    return failed(operation, scimError('BULK_REFERENCE_UNKNOWN', { operation: operationAt(operation.index) }));
   }
   const type = operation.type as ResourceType;
   const id = operation.id === undefined ? undefined : resolveReferences(operation.id, created);

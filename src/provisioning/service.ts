@@ -5,7 +5,7 @@ import { resourceName } from '../ops/resource-name.js';
 import type { ScimOperation } from '../ops/timeline.js';
 import type { DeliveryJobData } from '../delivery/types.js';
 import type { MappingPlan } from '../mapping/types.js';
-import { badRequest, conflict, notFound, ScimError } from '../scim/errors.js';
+import { scimError } from '../scim/error-catalog.js';
 import { applyDeclaredExtensions } from '../scim/extensions.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
 import { applyPatch } from '../scim/patch.js';
@@ -122,7 +122,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       } catch (err) {
         if (!(err instanceof RevisionConflictError)) throw err;
         if (Date.now() >= deadline) {
-          throw new ScimError(503, undefined, 'the resource is being changed by other requests; retry later', { 'retry-after': '1' });
+          throw scimError('RESOURCE_BUSY', {}, { 'retry-after': '1' });
         }
         await delay(Math.random() * Math.min(CAS_MAX_PAUSE_MS, 2 ** round));
       }
@@ -179,7 +179,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
   async function checkRules(type: ResourceType, doc: ScimResource): Promise<void> {
     if (!plan.supports(type)) return;
     const violations = await plan.check(type, doc);
-    if (violations.length > 0) throw badRequest('invalidValue', violations.map((v) => v.detail).join('; '));
+    if (violations.length > 0) throw scimError('RULE_FAILED', { rules: violations.map((v) => v.detail).join('; ') });
   }
 
   /**
@@ -191,9 +191,9 @@ export function createProvisioning(deps: ProvisioningDeps) {
     const ids = change.kind === 'set' ? change.members : change.add;
     const unique = [...new Set(ids)];
     if (unique.some((id) => id.length > limits.idLength)) {
-      throw badRequest('invalidValue', `member ids are at most ${limits.idLength} characters`);
+      throw scimError('MEMBER_ID_LENGTH', { limit: limits.idLength });
     }
-    if (groupId && unique.includes(groupId)) throw badRequest('invalidValue', 'a group cannot be a member of itself');
+    if (groupId && unique.includes(groupId)) throw scimError('MEMBER_SELF');
     if (unique.length === 0) return change;
     const users = await store.getMany('User', unique);
     const found = new Set(users.map((u) => u.id));
@@ -201,7 +201,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
     const groups = rest.length > 0 ? await store.getMany('Group', rest) : [];
     for (const g of groups) found.add(g.id);
     const missing = unique.filter((id) => !found.has(id));
-    if (missing.length > 0) throw badRequest('invalidValue', `member ${missing.slice(0, 5).join(', ')} does not exist`);
+    if (missing.length > 0) throw scimError('MEMBER_MISSING', { count: missing.length });
     if (groups.length === 0) return change;
     const details = { ...change.details };
     for (const g of groups) details[g.id] = { ...details[g.id], type: 'Group' };
@@ -210,14 +210,14 @@ export function createProvisioning(deps: ProvisioningDeps) {
 
   /** Store errors as SCIM errors; a lost compare-and-set race passes through, to be retried. */
   function translate(err: unknown, type: ResourceType): never {
-    if (err instanceof UniquenessError) throw conflict(`${err.attribute} is already in use by another ${type.toLowerCase()}`);
-    if (err instanceof NotFoundError) throw notFound(`${type} not found`);
+    if (err instanceof UniquenessError) throw scimError('UNIQUENESS', { attribute: err.attribute, type: type.toLowerCase() });
+    if (err instanceof NotFoundError) throw scimError('RESOURCE_NOT_FOUND', { type });
     throw err;
   }
 
   async function mustGet(type: ResourceType, id: string, members = false): Promise<StoredResource> {
     const found = await store.get(type, id, { members });
-    if (!found) throw notFound(`${type} ${id} not found`);
+    if (!found) throw scimError('RESOURCE_NOT_FOUND', { type });
     return found;
   }
 
@@ -302,7 +302,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const result = await store.delete(type, id, expected).catch((err: unknown) => {
         throw err instanceof RevisionConflictError ? preconditionFailed() : err;
       });
-      if (!result) throw notFound(`${type} ${id} not found`);
+      if (!result) throw scimError('RESOURCE_NOT_FOUND', { type });
       const groups = await Promise.all(
         result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
       );

@@ -1,4 +1,5 @@
-import { badRequest, ScimError } from './errors.js';
+import { operationAt, scimError } from './error-catalog.js';
+import type { ScimError } from './errors.js';
 import { findKey, isPlainObject } from './filter-match.js';
 import type { ResourceType } from './types.js';
 
@@ -42,20 +43,20 @@ const PATH = /^\/(users|groups)(?:\/([^/?#]+))?\/?$/i;
 
 /** Parses a bulk request body; throws 400 for a malformed request and 413 over the operation limit. */
 export function parseBulkRequest(body: unknown, maxOperations = MAX_BULK_OPERATIONS): BulkRequest {
-  if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'a bulk request body must be a JSON object');
+  if (!isPlainObject(body)) throw scimError('BODY_NOT_OBJECT');
   const field = (name: string) => {
     const key = findKey(body, name);
     return key === undefined ? undefined : body[key];
   };
   const operations = field('Operations');
-  if (!Array.isArray(operations)) throw badRequest('invalidSyntax', 'a bulk request needs an Operations array');
+  if (!Array.isArray(operations)) throw scimError('BULK_NO_OPERATIONS');
   if (operations.length > maxOperations) {
     // RFC 7644 §3.7.4: over either bulk limit the answer is 413.
-    throw new ScimError(413, 'tooMany', `a bulk request may have at most ${maxOperations} operations`);
+    throw scimError('BULK_TOO_MANY', { limit: maxOperations });
   }
   const failOnErrors = field('failOnErrors');
   if (failOnErrors !== undefined && failOnErrors !== null && (!Number.isSafeInteger(failOnErrors) || (failOnErrors as number) < 1)) {
-    throw badRequest('invalidValue', 'failOnErrors must be an integer of at least 1');
+    throw scimError('BULK_FAIL_ON_ERRORS');
   }
   const parsed = operations.map((operation, index) => parseOperation(operation, index));
   markDuplicateBulkIds(parsed);
@@ -65,7 +66,7 @@ export function parseBulkRequest(body: unknown, maxOperations = MAX_BULK_OPERATI
 function parseOperation(raw: unknown, index: number): BulkOperation {
   const operation: BulkOperation = { index, references: new Set() };
   const fail = (problem: ScimError) => ({ ...operation, problem });
-  if (!isPlainObject(raw)) return fail(badRequest('invalidSyntax', `Operations[${index}] must be an object`));
+  if (!isPlainObject(raw)) return fail(scimError('OPERATION_NOT_OBJECT', { operation: operationAt(index) }));
   const field = (name: string) => {
     const key = findKey(raw, name);
     return key === undefined ? undefined : raw[key];
@@ -73,12 +74,12 @@ function parseOperation(raw: unknown, index: number): BulkOperation {
   const method = field('method');
   const upper = typeof method === 'string' ? method.toUpperCase() : undefined;
   if (upper === undefined || !METHODS.has(upper as BulkMethod)) {
-    return fail(badRequest('invalidSyntax', `Operations[${index}].method must be POST, PUT, PATCH or DELETE`));
+    return fail(scimError('BULK_METHOD', { operation: operationAt(index) }));
   }
   operation.method = upper as BulkMethod;
   const bulkId = field('bulkId');
   if (bulkId !== undefined && (typeof bulkId !== 'string' || bulkId === '')) {
-    return fail(badRequest('invalidSyntax', `Operations[${index}].bulkId must be a non-empty string`));
+    return fail(scimError('BULK_ID_TYPE', { operation: operationAt(index) }));
   }
   if (typeof bulkId === 'string') operation.bulkId = bulkId;
   const version = field('version');
@@ -86,15 +87,15 @@ function parseOperation(raw: unknown, index: number): BulkOperation {
 
   const path = field('path');
   const match = typeof path === 'string' ? PATH.exec(path) : null;
-  if (!match) return fail(badRequest('invalidPath', `Operations[${index}].path must be /Users, /Groups, /Users/{id} or /Groups/{id}`));
+  if (!match) return fail(scimError('BULK_PATH', { operation: operationAt(index) }));
   operation.type = match[1]?.toLowerCase() === 'users' ? 'User' : 'Group';
   const id = match[2] === undefined ? undefined : decodeURIComponent(match[2]);
   if (operation.method === 'POST') {
-    if (id !== undefined) return fail(badRequest('invalidPath', `Operations[${index}]: POST goes to /Users or /Groups, without an id`));
+    if (id !== undefined) return fail(scimError('BULK_POST_WITH_ID', { operation: operationAt(index) }));
     // RFC 7644 §3.7: bulkId is required on POST, so that the response can name what was created.
-    if (operation.bulkId === undefined) return fail(badRequest('invalidSyntax', `Operations[${index}]: POST requires a bulkId`));
+    if (operation.bulkId === undefined) return fail(scimError('BULK_ID_MISSING', { operation: operationAt(index) }));
   } else if (id === undefined) {
-    return fail(badRequest('invalidPath', `Operations[${index}]: ${operation.method} needs a resource id in its path`));
+    return fail(scimError('BULK_NO_ID', { operation: operationAt(index), method: operation.method }));
   } else {
     operation.id = id;
     const reference = referenceOf(id);
@@ -103,7 +104,7 @@ function parseOperation(raw: unknown, index: number): BulkOperation {
 
   const data = field('data');
   if (operation.method !== 'DELETE') {
-    if (!isPlainObject(data)) return fail(badRequest('invalidSyntax', `Operations[${index}].data must be an object`));
+    if (!isPlainObject(data)) return fail(scimError('BULK_DATA', { operation: operationAt(index) }));
     operation.data = data;
     collectReferences(data, operation.references);
   }
@@ -115,7 +116,7 @@ function markDuplicateBulkIds(operations: BulkOperation[]): void {
   const seen = new Set<string>();
   for (const operation of operations) {
     if (operation.problem || operation.method !== 'POST' || operation.bulkId === undefined) continue;
-    if (seen.has(operation.bulkId)) operation.problem = badRequest('invalidValue', `Operations[${operation.index}].bulkId is used by an earlier operation`);
+    if (seen.has(operation.bulkId)) operation.problem = scimError('BULK_ID_DUPLICATE', { operation: operationAt(operation.index) });
     seen.add(operation.bulkId);
   }
 }

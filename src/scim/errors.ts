@@ -31,9 +31,20 @@ export class ScimError extends Error {
   readonly scimType: ScimType | undefined;
   /** Extra response headers (e.g. Retry-After on 503, WWW-Authenticate on 401). */
   readonly headers: Record<string, string>;
+  /** The catalogue code (error-catalog.ts) and the parameters its fixed detail was filled with. */
+  readonly code: string | undefined;
+  readonly params: Readonly<Record<string, string | number>>;
 
-  constructor(status: number, scimType: ScimType | undefined, detail: string, headers: Record<string, string> = {}) {
+  constructor(
+    status: number,
+    scimType: ScimType | undefined,
+    detail: string,
+    headers: Record<string, string> = {},
+    catalogued?: { code: string; params: Readonly<Record<string, string | number>> },
+  ) {
     super(detail);
+    this.code = catalogued?.code;
+    this.params = catalogued?.params ?? {};
     if (scimType && !ALLOWED_SCIM_TYPES[status]?.includes(scimType)) {
       throw new TypeError(`scimType ${scimType} is not allowed with status ${status}`);
     }

@@ -1,5 +1,5 @@
 import type { AttributeDefinition } from './core-schemas.js';
-import { badRequest } from './errors.js';
+import { scimError } from './error-catalog.js';
 import { findKey, isPlainObject } from './filter-match.js';
 import { findDefinition, type SchemaRegistry } from './schema-registry.js';
 import { SCHEMA_ENTERPRISE_USER, type ResourceType } from './types.js';
@@ -20,10 +20,10 @@ export function applyDeclaredExtensions<T extends Record<string, unknown>>(type:
     const raw = key === undefined ? undefined : out[key];
     if (key !== undefined) delete out[key];
     if (raw === undefined || raw === null) {
-      if (extension.required) throw badRequest('invalidValue', `${extension.id} is required`);
+      if (extension.required) throw scimError('ATTRIBUTE_REQUIRED', { attribute: extension.id });
       continue;
     }
-    if (!isPlainObject(raw)) throw badRequest('invalidValue', `${extension.id} must be an object`);
+    if (!isPlainObject(raw)) throw scimError('ATTRIBUTE_TYPE', { attribute: extension.id, expected: 'an object' });
     const value = checkAttributes(extension.attributes, raw, extension.id);
     if (Object.keys(value).length > 0 || extension.required) out[extension.id] = value;
   }
@@ -40,17 +40,17 @@ function checkAttributes(definitions: readonly AttributeDefinition[], value: Rec
     if (checked !== undefined) out[definition.name] = checked;
   }
   for (const definition of definitions) {
-    if (definition.required && out[definition.name] === undefined) throw badRequest('invalidValue', `${prefix}:${definition.name} is required`);
+    if (definition.required && out[definition.name] === undefined) throw scimError('ATTRIBUTE_REQUIRED', { attribute: `${prefix}:${definition.name}` });
   }
   return out;
 }
 
 function checkValue(definition: AttributeDefinition, value: unknown, path: string): unknown {
   if (!definition.multiValued) {
-    if (Array.isArray(value)) throw badRequest('invalidValue', `${path} is single-valued`);
+    if (Array.isArray(value)) throw scimError('ATTRIBUTE_SINGLE_VALUED', { attribute: path });
     return checkSingle(definition, value, path);
   }
-  if (!Array.isArray(value)) throw badRequest('invalidValue', `${path} is multi-valued and must be an array`);
+  if (!Array.isArray(value)) throw scimError('ATTRIBUTE_MULTI_VALUED', { attribute: path });
   const elements = value.filter((element) => element !== null && element !== undefined).map((element) => checkSingle(definition, element, path));
   // An empty multi-valued attribute is unassigned (RFC 7643 §2.4).
   return elements.length === 0 ? undefined : elements;
@@ -59,7 +59,7 @@ function checkValue(definition: AttributeDefinition, value: unknown, path: strin
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 function checkSingle(definition: AttributeDefinition, value: unknown, path: string): unknown {
-  const fail = (what: string) => badRequest('invalidValue', `${path} must be ${what}`);
+  const fail = (expected: string) => scimError('ATTRIBUTE_TYPE', { attribute: path, expected });
   switch (definition.type) {
     case 'string':
     case 'reference':

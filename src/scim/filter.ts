@@ -1,7 +1,7 @@
 import type { Filter } from 'scim2-parse-filter';
 import type { IndexedAttribute } from '../store/types.js';
 import { attributesOf } from './discovery.js';
-import { badRequest } from './errors.js';
+import { scimError } from './error-catalog.js';
 import { isCoreSchema, matchesFilter, parseFilterExpression, splitAttrPath, type AttributeInfo } from './filter-match.js';
 import { rewriteValuePathComparisons } from './filter-value-paths.js';
 import { BUILT_IN_SCHEMAS, type SchemaRegistry } from './schema-registry.js';
@@ -37,13 +37,13 @@ const ATTRIBUTE_PATH = /^(?:urn:[^\s[\]"]+:)?[A-Za-z$][\w$-]*(?:\.[A-Za-z$][\w$-
 
 /** Compiles a filter; throws ScimError 400 invalidFilter with the reason when it is not valid. */
 export function compileFilter(type: ResourceType, filter: string, schemas: SchemaRegistry = BUILT_IN_SCHEMAS): FilterPlan {
-  if (typeof filter !== 'string' || filter.trim() === '') throw badRequest('invalidFilter', 'Filter is empty');
+  if (typeof filter !== 'string' || filter.trim() === '') throw scimError('FILTER_EMPTY');
   let ast: Filter;
   try {
     ast = parseFilterExpression(rewriteValuePathComparisons(filter.trim()));
-  } catch (error) {
-    // The parser quotes the offending token, which may be a submitted value (PII): drop it.
-    throw badRequest('invalidFilter', `Invalid filter: ${(error as Error).message.replace(/"[^"]*"/g, '"…"')}`);
+  } catch {
+    // The parser's message quotes the offending token, which may be a submitted value.
+    throw scimError('FILTER_INVALID');
   }
   if (type === 'User') qualifyEnterpriseAttributes(ast);
   const describe = (attrPath: string) => describeAttribute(type, attrPath, schemas);
@@ -106,7 +106,7 @@ function validate(filter: Filter, prefix: string, describe: Describe): void {
       validate(filter.filter, prefix, describe);
       return;
     case '[]':
-      if (prefix !== '') throw badRequest('invalidFilter', `Nested value filter on ${filter.attrPath} is not allowed`);
+      if (prefix !== '') throw scimError('FILTER_NESTED', { attribute: filter.attrPath });
       checkAttributePath(filter.attrPath);
       validate(filter.valFilter, `${filter.attrPath}.`, describe);
       return;
@@ -125,7 +125,7 @@ const ORDERING = new Set(['gt', 'ge', 'lt', 'le']);
 
 function checkComparison(op: string, attrPath: string, literal: unknown, info: AttributeInfo): void {
   if (literal === null) return;
-  const fail = (why: string) => badRequest('invalidFilter', `${op} on ${attrPath}: ${why}`);
+  const fail = (reason: string) => scimError('FILTER_COMPARISON', { op, attribute: attrPath, reason });
   switch (info.type) {
     case 'boolean':
       if (ORDERING.has(op) || !['eq', 'ne'].includes(op)) throw fail('a boolean can only be compared with eq or ne');
@@ -176,7 +176,7 @@ function qualifyEnterpriseAttributes(filter: Filter): void {
 }
 
 function checkAttributePath(attrPath: string): void {
-  if (!ATTRIBUTE_PATH.test(attrPath)) throw badRequest('invalidFilter', `Invalid attribute path in filter: ${attrPath}`);
+  if (!ATTRIBUTE_PATH.test(attrPath)) throw scimError('FILTER_ATTRIBUTE');
 }
 
 /** The attribute path without a core schema URN, lower-cased: `urn:…:core:2.0:User:userName` → `username`. */

@@ -1,6 +1,6 @@
 import type { SchemaSource } from './core-schemas.js';
 import { findAttribute, type AttributeDefinition } from './discovery.js';
-import { badRequest } from './errors.js';
+import { operationAt, scimError } from './error-catalog.js';
 import { findKey, isCoreSchema, isPlainObject } from './filter-match.js';
 import { parsePath } from './paths.js';
 import { BUILT_IN_SCHEMAS, type SchemaRegistry } from './schema-registry.js';
@@ -30,7 +30,7 @@ const SERVER_ASSIGNED = new Set(['id', 'meta']);
  * (RFC 7643 §3 and §2.5: unassigned), so they are neither stored nor returned.
  */
 export function normalizeResource(type: ResourceType, body: unknown, registry: SchemaRegistry = BUILT_IN_SCHEMAS): Record<string, unknown> {
-  if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'Request body must be a JSON object');
+  if (!isPlainObject(body)) throw scimError('BODY_NOT_OBJECT');
   const coreDefinitions = registry.coreOf(type).attributes;
   const doc: Record<string, unknown> = {};
   let schemas: unknown;
@@ -76,7 +76,7 @@ const EXTENSION_URN = /^urn:ietf:params:scim:schemas:extension:/i;
  */
 function normalizeSchemas(type: ResourceType, schemas: unknown, doc: Record<string, unknown>, registry: SchemaRegistry): string[] {
   if (schemas !== undefined && schemas !== null && (!Array.isArray(schemas) || !schemas.every((schema) => typeof schema === 'string'))) {
-    throw badRequest('invalidSyntax', 'schemas must be an array of strings');
+    throw scimError('SCHEMAS_NOT_STRINGS');
   }
   const sent = Array.isArray(schemas) ? (schemas as string[]).filter((urn) => !EXTENSION_URN.test(urn) || registry.extensionUrn(type, urn)) : [];
   const list = sent.length > 0 ? sent : [registry.coreOf(type).id];
@@ -99,7 +99,7 @@ function canonicalExtensionId(urn: string, extensions: readonly SchemaSource[]):
 }
 
 function normalizeEnterprise(definitions: readonly AttributeDefinition[], value: unknown): Record<string, unknown> | undefined {
-  if (!isPlainObject(value)) throw badRequest('invalidValue', `${SCHEMA_ENTERPRISE_USER} must be an object`);
+  if (!isPlainObject(value)) throw scimError('ATTRIBUTE_TYPE', { attribute: SCHEMA_ENTERPRISE_USER, expected: 'an object' });
   const extension: Record<string, unknown> = {};
   for (const [key, raw] of Object.entries(value)) {
     const definition = findAttribute(definitions, key);
@@ -157,12 +157,12 @@ export function normalizeManager(value: unknown): { value: string } | undefined 
   const single = Array.isArray(value) ? value[0] : value;
   if (single === undefined || single === null || single === '') return undefined;
   if (typeof single === 'string') return { value: single };
-  if (!isPlainObject(single)) throw badRequest('invalidValue', 'manager must be an id string or an object with a value');
+  if (!isPlainObject(single)) throw scimError('ATTRIBUTE_TYPE', { attribute: 'manager', expected: 'an id string or an object with a value' });
   const cleaned = dropNulls(single) as Record<string, unknown>;
   const valueKey = findKey(cleaned, 'value');
   const id = valueKey === undefined ? undefined : cleaned[valueKey];
   if (id === undefined || id === '') return undefined;
-  if (typeof id !== 'string') throw badRequest('invalidValue', 'manager.value must be a string');
+  if (typeof id !== 'string') throw scimError('ATTRIBUTE_TYPE', { attribute: 'manager.value', expected: 'a string' });
   return { value: id };
 }
 
@@ -185,10 +185,10 @@ export function dropNulls(value: unknown): unknown {
  */
 export function assertValidResource(type: ResourceType, doc: Record<string, unknown>): void {
   if (type === 'User') {
-    if (typeof doc.userName !== 'string' || doc.userName.trim() === '') throw badRequest('invalidValue', 'userName is required');
-    if (doc.active !== undefined && typeof doc.active !== 'boolean') throw badRequest('invalidValue', 'active must be a boolean');
+    if (typeof doc.userName !== 'string' || doc.userName.trim() === '') throw scimError('ATTRIBUTE_REQUIRED', { attribute: 'userName' });
+    if (doc.active !== undefined && typeof doc.active !== 'boolean') throw scimError('ATTRIBUTE_TYPE', { attribute: 'active', expected: 'a boolean' });
   } else if (typeof doc.displayName !== 'string' || doc.displayName.trim() === '') {
-    throw badRequest('invalidValue', 'displayName is required');
+    throw scimError('ATTRIBUTE_REQUIRED', { attribute: 'displayName' });
   }
 }
 
@@ -208,11 +208,11 @@ export function normalizePatch(
   registry: SchemaRegistry = BUILT_IN_SCHEMAS,
   options: { maxPathLength?: number } = {},
 ): NormalizedPatchOp[] {
-  if (!isPlainObject(body)) throw badRequest('invalidSyntax', 'PATCH body must be a JSON object');
+  if (!isPlainObject(body)) throw scimError('BODY_NOT_OBJECT');
   const operationsKey = findKey(body, 'Operations');
   const operations = operationsKey === undefined ? undefined : body[operationsKey];
   if (!Array.isArray(operations) || operations.length === 0) {
-    throw badRequest('invalidSyntax', 'PATCH body must have a non-empty Operations array');
+    throw scimError('PATCH_NO_OPERATIONS');
   }
   const context: OperationContext = { type, registry, maxPathLength: options.maxPathLength ?? Infinity };
   return operations.flatMap((operation, index) => normalizeOperation(context, operation, index));
@@ -225,24 +225,24 @@ interface OperationContext {
 }
 
 function normalizeOperation(context: OperationContext, operation: unknown, index: number): NormalizedPatchOp[] {
-  if (!isPlainObject(operation)) throw badRequest('invalidSyntax', `Operations[${index}] must be an object`);
+  if (!isPlainObject(operation)) throw scimError('OPERATION_NOT_OBJECT', { operation: operationAt(index) });
   const field = (name: string): unknown => {
     const key = findKey(operation, name);
     return key === undefined ? undefined : operation[key];
   };
   const rawOp = field('op');
   const op = typeof rawOp === 'string' ? rawOp.toLowerCase() : undefined;
-  if (op === undefined || !OPS.has(op)) throw badRequest('invalidSyntax', `Operations[${index}].op must be add, replace or remove`);
+  if (op === undefined || !OPS.has(op)) throw scimError('OPERATION_OP', { operation: operationAt(index) });
   const path = field('path');
   if (path !== undefined && path !== null && typeof path !== 'string') {
-    throw badRequest('invalidSyntax', `Operations[${index}].path must be a string`);
+    throw scimError('OPERATION_PATH_TYPE', { operation: operationAt(index) });
   }
   const value = field('value');
   const kind = op as NormalizedPatchOp['op'];
   // Checked before the path is parsed or quoted in any detail: its length is the client's choice.
   const checkLength = (candidate: string) => {
     if (candidate.length > context.maxPathLength) {
-      throw badRequest('invalidPath', `Operations[${index}]: attribute paths are at most ${context.maxPathLength} characters`);
+      throw scimError('OPERATION_PATH_LENGTH', { operation: operationAt(index), limit: context.maxPathLength });
     }
     return candidate;
   };
@@ -253,12 +253,12 @@ function normalizeOperation(context: OperationContext, operation: unknown, index
     const extension = context.registry.extensionUrn(context.type, trimmed);
     if (extension === undefined) return normalizePathOp(context, kind, trimmed, value, index);
     if (kind === 'remove') return [{ op: 'remove', path: extension }];
-    if (!isPlainObject(value)) throw badRequest('invalidValue', `Operations[${index}]: ${kind} on ${extension} requires an object value`);
+    if (!isPlainObject(value)) throw scimError('OPERATION_EXTENSION_VALUE', { operation: operationAt(index), op: kind, attribute: extension });
     return normalizeAll(Object.entries(value).map(([key, sub]): [string, unknown] => [`${extension}:${key}`, sub]));
   }
-  if (kind === 'remove') throw badRequest('noTarget', `Operations[${index}]: remove requires a path`);
+  if (kind === 'remove') throw scimError('OPERATION_REMOVE_NO_PATH', { operation: operationAt(index) });
   if (!isPlainObject(value)) {
-    throw badRequest('invalidSyntax', `Operations[${index}]: ${kind} without a path requires an object value`);
+    throw scimError('OPERATION_PATHLESS_VALUE', { operation: operationAt(index), op: kind });
   }
   return normalizeAll(expandPathless(value));
 }
@@ -303,7 +303,7 @@ function normalizePathOp(context: OperationContext, op: NormalizedPatchOp['op'],
     const value = dropNulls(rawValue);
     return [value === undefined ? { op, path } : { op, path, value }];
   }
-  if (rawValue === undefined) throw badRequest('invalidSyntax', `Operations[${index}]: ${op} requires a value`);
+  if (rawValue === undefined) throw scimError('OPERATION_NO_VALUE', { operation: operationAt(index), op });
   let value = dropNulls(rawValue);
   if (isManager) value = normalizeManager(value);
   else if (value !== undefined) value = canonicalTargetValue(target, parsed.filter !== undefined, value);
@@ -331,8 +331,8 @@ function definedTarget(context: OperationContext, parsed: ReturnType<typeof pars
   if (!attribute) return undefined;
   // A defined attribute addressed against its schema (a filter on a single value, a part of a
   // simple value) is a malformed path, not an unknown attribute.
-  if (parsed.filter !== undefined && !attribute.multiValued) throw badRequest('invalidPath', `${attribute.name} is not multi-valued`);
-  if (parsed.subAttribute !== undefined && attribute.type !== 'complex') throw badRequest('invalidPath', `${attribute.name} has no sub-attributes`);
+  if (parsed.filter !== undefined && !attribute.multiValued) throw scimError('PATH_NOT_MULTI_VALUED', { attribute: attribute.name });
+  if (parsed.subAttribute !== undefined && attribute.type !== 'complex') throw scimError('PATH_NO_SUB_ATTRIBUTES', { attribute: attribute.name });
   if (parsed.subAttribute === undefined) return { attribute };
   const subAttribute = findAttribute(attribute.subAttributes ?? [], parsed.subAttribute);
   return subAttribute && { attribute, subAttribute };

@@ -11,7 +11,8 @@ import {
 import type { Filter } from 'scim2-parse-filter';
 import type { SchemaSource } from './core-schemas.js';
 import { findAttribute, type AttributeDefinition } from './discovery.js';
-import { badRequest, ScimError, type ScimType } from './errors.js';
+import { scimError, type ScimErrorCode } from './error-catalog.js';
+import { ScimError } from './errors.js';
 import { findKey, isCoreSchema, isPlainObject, matchesFilter } from './filter-match.js';
 import { assertValidResource, definitionsFor, isEmpty, withExtensionSchemas, type NormalizedPatchOp } from './normalize.js';
 import { parsePath, type ParsedPath } from './paths.js';
@@ -51,7 +52,7 @@ export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly 
     if (core && READ_ONLY.has(attribute)) {
       // Okta's group rename repeats the group's own id in a path-less replace: not a change.
       if (attribute === 'id' && op.op !== 'remove' && op.value === doc.id && parsed.subAttribute === undefined) continue;
-      throw new ScimError(400, 'mutability', `${parsed.attribute} cannot be changed`);
+      throw scimError('MUTABILITY', { attribute: parsed.attribute });
     }
     const definitions = definitionsFor(registry, type, parsed.urn);
     if (type === 'Group' && core && attribute === 'members') members.apply(op, parsed);
@@ -104,7 +105,7 @@ function applyPlain(definitions: readonly AttributeDefinition[], doc: ScimResour
   if (parsed.subAttribute !== undefined) {
     const current = holderObject[attributeKey];
     if (current !== undefined && !isPlainObject(current) && !Array.isArray(current)) {
-      throw badRequest('invalidPath', `${parsed.attribute} has no sub-attributes (path ${op.path})`);
+      throw scimError('PATH_NO_SUB_ATTRIBUTES', { attribute: parsed.attribute });
     }
     const sample = Array.isArray(current) ? current.find(isPlainObject) : current;
     const subDefinition = definition?.subAttributes ? findAttribute(definition.subAttributes, parsed.subAttribute) : undefined;
@@ -115,22 +116,22 @@ function applyPlain(definitions: readonly AttributeDefinition[], doc: ScimResour
     const patched = scimPatch(doc as unknown as LibraryResource, [operation], { mutateDocument: false, treatMissingAsAdd: true });
     return patched as unknown as ScimResource;
   } catch (error) {
-    throw toScimError(error, op.path);
+    throw toScimError(error, parsed.attribute);
   }
 }
 
 /** Maps scim-patch's error classes (and the TypeError it throws on a primitive parent) to ScimError. */
-function toScimError(error: unknown, path: string): ScimError {
+function toScimError(error: unknown, attribute: string): ScimError {
   if (error instanceof ScimError) return error;
-  const detail = (error as Error).message ?? String(error);
-  let scimType: ScimType;
-  if (error instanceof NoTarget || error instanceof NoPathInScimPatchOp) scimType = 'noTarget';
-  else if (error instanceof InvalidScimRemoveValue) scimType = 'invalidValue';
-  else if (error instanceof InvalidScimPatchRequest) scimType = 'invalidSyntax';
-  else if (error instanceof InvalidScimPatchOp) scimType = /Invalid patch query/.test(detail) ? 'invalidValue' : 'invalidPath';
-  else if (error instanceof LibraryScimError) scimType = 'invalidSyntax';
-  else return badRequest('invalidPath', `Cannot resolve path ${path}`);
-  return badRequest(scimType, `${detail} (path ${path})`);
+  // The library's messages quote the submitted path and value, so only its error class is used.
+  let code: ScimErrorCode;
+  if (error instanceof NoTarget || error instanceof NoPathInScimPatchOp) code = 'PATH_NO_TARGET';
+  else if (error instanceof InvalidScimRemoveValue) code = 'PATCH_REMOVE_VALUE';
+  else if (error instanceof InvalidScimPatchRequest) code = 'PATCH_INVALID';
+  else if (error instanceof InvalidScimPatchOp) code = /Invalid patch query/.test((error as Error).message ?? '') ? 'PATCH_INVALID_VALUE' : 'PATH_UNRESOLVED';
+  else if (error instanceof LibraryScimError) code = 'PATCH_INVALID';
+  else code = 'PATH_UNRESOLVED';
+  return scimError(code, { attribute });
 }
 
 function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath, filter: Filter): ScimResource {
@@ -148,7 +149,7 @@ function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimRes
   const definition = findAttribute(definitions, parsed.attribute);
   const key = findKey(holder, parsed.attribute) ?? definition?.name ?? parsed.attribute;
   const existing = holder[key];
-  if (existing !== undefined && !Array.isArray(existing)) throw badRequest('invalidPath', `${parsed.attribute} is not multi-valued (path ${op.path})`);
+  if (existing !== undefined && !Array.isArray(existing)) throw scimError('PATH_NOT_MULTI_VALUED', { attribute: parsed.attribute });
   const list = (existing ?? []) as unknown[];
   const matched = list.filter((element): element is Record<string, unknown> => isPlainObject(element) && matchesFilter(element, filter));
   const subName = (element: Record<string, unknown>): string | undefined => {
@@ -167,12 +168,12 @@ function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimRes
     return next;
   }
 
-  const targets = matched.length > 0 ? matched : [seedElement(filter, op.path, definition?.subAttributes ?? [])];
+  const targets = matched.length > 0 ? matched : [seedElement(filter, parsed.attribute, definition?.subAttributes ?? [])];
   for (const element of targets) {
     const sub = subName(element);
     if (sub !== undefined) element[sub] = op.value;
     else if (isPlainObject(op.value)) Object.assign(element, op.value);
-    else throw badRequest('invalidValue', `${op.op} on ${op.path} needs an object value`);
+    else throw scimError('OPERATION_VALUE_OBJECT', { op: op.op, attribute: parsed.attribute });
   }
   if (matched.length === 0) list.push(targets[0]);
   holder[key] = list;
@@ -183,12 +184,12 @@ function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimRes
  * The element to append when a filtered add/replace matches nothing (Q5): the filter's own
  * `eq` clauses (`type eq "work"` → `{ type: "work" }`). Any other filter cannot be upserted.
  */
-function seedElement(filter: Filter, path: string, subAttributes: readonly AttributeDefinition[]): Record<string, unknown> {
+function seedElement(filter: Filter, attribute: string, subAttributes: readonly AttributeDefinition[]): Record<string, unknown> {
   const clauses = filter.op === 'and' ? filter.filters : [filter];
   const element: Record<string, unknown> = {};
   for (const clause of clauses) {
     if (clause.op !== 'eq' || clause.attrPath.includes('.') || clause.attrPath.includes(':') || clause.compValue === null) {
-      throw badRequest('noTarget', `No element matches ${path} and the filter cannot create one`);
+      throw scimError('PATH_NO_TARGET', { attribute });
     }
     element[findAttribute(subAttributes, clause.attrPath)?.name ?? clause.attrPath] = clause.compValue;
   }
@@ -236,10 +237,10 @@ function createMemberAccumulator(): MemberAccumulator {
   return {
     apply(op, parsed) {
       touched = true;
-      if (parsed.subAttribute !== undefined) throw badRequest('invalidPath', `Unsupported members path ${op.path}`);
+      if (parsed.subAttribute !== undefined) throw scimError('MEMBERS_PATH');
       if (parsed.filter) {
-        if (op.op !== 'remove') throw badRequest('invalidPath', `Members can only be removed by filter (path ${op.path})`);
-        removeIds(memberIdsFromFilter(parsed.filter, op.path));
+        if (op.op !== 'remove') throw scimError('MEMBERS_FILTER_OP');
+        removeIds(memberIdsFromFilter(parsed.filter));
       } else if (op.op === 'add') addMembers(sentMembers(op.value));
       else if (op.op === 'replace') {
         set = new Set();
@@ -273,18 +274,18 @@ function sentMembers(value: unknown): SentMember[] {
       return key === undefined ? undefined : (member as Record<string, unknown>)[key];
     };
     const id = field('value');
-    if (typeof id !== 'string' || id === '') throw badRequest('invalidValue', 'Each member needs a non-empty string value');
+    if (typeof id !== 'string' || id === '') throw scimError('MEMBER_VALUE');
     const display = field('display');
     return typeof display === 'string' && display !== '' ? { id, display } : { id };
   });
 }
 
 /** Ids from `members[value eq "x"]` (or several such clauses joined by `or`). */
-function memberIdsFromFilter(filter: Filter, path: string): string[] {
+function memberIdsFromFilter(filter: Filter): string[] {
   const clauses = filter.op === 'or' ? filter.filters : [filter];
   return clauses.map((clause) => {
     if (clause.op !== 'eq' || clause.attrPath.toLowerCase() !== 'value' || typeof clause.compValue !== 'string') {
-      throw badRequest('invalidPath', `Unsupported members filter in ${path}`);
+      throw scimError('MEMBERS_FILTER');
     }
     return clause.compValue;
   });

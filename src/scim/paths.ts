@@ -1,5 +1,5 @@
 import type { Filter } from 'scim2-parse-filter';
-import { badRequest } from './errors.js';
+import { scimError } from './error-catalog.js';
 import { findKey, isCoreSchema, isPlainObject, matchesFilter, parseFilterExpression } from './filter-match.js';
 
 /**
@@ -34,7 +34,7 @@ export function parsePath(path: string): ParsedPath {
 }
 
 function parseUncached(path: string): ParsedPath {
-  if (typeof path !== 'string' || path.trim() === '') throw badRequest('invalidPath', 'Path must be a non-empty string');
+  if (typeof path !== 'string' || path.trim() === '') throw scimError('PATH_EMPTY');
   let rest = path.trim();
   let urn: string | undefined;
   if (/^urn:/i.test(rest)) {
@@ -45,15 +45,15 @@ function parseUncached(path: string): ParsedPath {
   }
   const match = PATH.exec(rest);
   const attribute = match?.[1];
-  if (!match || attribute === undefined) throw badRequest('invalidPath', `Invalid attribute path: ${path}`);
+  if (!match || attribute === undefined) throw scimError('PATH_INVALID');
   const parsed: ParsedPath = { attribute };
   if (urn !== undefined) parsed.urn = urn;
   if (match[3] !== undefined) parsed.subAttribute = match[3];
   if (match[2] !== undefined) {
     try {
       parsed.filter = parseFilterExpression(match[2]);
-    } catch (error) {
-      throw badRequest('invalidPath', `Invalid value filter in path ${path}: ${(error as Error).message}`);
+    } catch {
+      throw scimError('PATH_FILTER_INVALID', { attribute });
     }
   }
   return parsed;
