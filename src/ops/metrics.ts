@@ -184,6 +184,8 @@ export function createMetrics(sources: MetricsSources): BridgeMetrics {
         if (outcome === 'failed') failures.inc({ connection, code: code ?? 'unknown' });
       },
     },
-    render: () => registry.metrics(),
+    // The proxy's metrics (src/proxy/metrics.ts) live in prom-client's default registry, which
+    // holds nothing else: both are served here.
+    render: async () => `${await registry.metrics()}${await client.register.metrics()}`,
   };
 }

@@ -211,6 +211,8 @@ describe('Helm chart', async () => {
     await expectCliAccepts(api.args!);
     await expectCliAccepts(worker.args!);
     expect(worker.args![0]).toBe('worker');
+    expect(worker.readinessProbe?.httpGet?.path).toBe('/readyz');
+    expect(worker.ports?.[0]?.containerPort).toBe(9464);
     for (const container of [api, worker]) expect(container.envFrom).toEqual([{ secretRef: { name: 'scim-bridge' } }]);
     for (const d of [deployment('api'), deployment('worker')]) expect(d.spec!.template.spec!.securityContext?.runAsNonRoot).toBe(true);
 
