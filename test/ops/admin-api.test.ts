@@ -186,7 +186,7 @@ describe('admin API', () => {
     }
     const key = timelineKey(storePrefix(fx.config, 'acme'), 'User', id);
     await eventually(async () => (await api('GET', `/connections/acme/trace?q=${id}`)).body.events.at(-1)?.kind === 'delivery');
-    expect(await redis.xlen(key)).toBeLessThanOrEqual(6);
+    expect(await redis.llen(key)).toBeLessThanOrEqual(6);
     const ttl = await redis.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(3_600_000);

@@ -1,0 +1,45 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createTimeline, timelineKey, type ScimChangeEvent } from '../../src/ops/timeline.js';
+import { createTestRedis } from '../helpers/redis.js';
+
+/** The timeline store on real Redis: a bounded list per resource, plus streams left by older versions. */
+const r = createTestRedis('timeline');
+afterAll(() => r.cleanup());
+
+const HOUR = 3_600_000;
+
+function change(at: number, revision: number): ScimChangeEvent {
+  return { kind: 'scim', at: new Date(at).toISOString(), op: 'patch', revision, attributes: ['displayName'] };
+}
+
+describe('timeline', () => {
+  it('keeps the newest maxEntries events, oldest first, and expires the whole list', async () => {
+    const timeline = createTimeline(r.redis, { prefix: `${r.prefix}:a`, maxEntries: 3, maxAgeMs: HOUR });
+    for (let revision = 1; revision <= 5; revision++) await timeline.append('User', 'u1', change(Date.now(), revision));
+    expect((await timeline.read('User', 'u1')).map((e) => e.revision)).toEqual([3, 4, 5]);
+    const key = timelineKey(`${r.prefix}:a`, 'User', 'u1');
+    expect(await r.redis.type(key)).toBe('list');
+    const ttl = await r.redis.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(HOUR);
+  });
+
+  it('skips events older than maxAge and unreadable entries', async () => {
+    let clock = Date.now();
+    const timeline = createTimeline(r.redis, { prefix: `${r.prefix}:b`, maxEntries: 10, maxAgeMs: HOUR, now: () => clock });
+    await timeline.append('User', 'u2', change(clock - 2 * HOUR, 1));
+    await timeline.append('User', 'u2', change(clock, 2));
+    await r.redis.rpush(timelineKey(`${r.prefix}:b`, 'User', 'u2'), 'not json');
+    expect((await timeline.read('User', 'u2')).map((e) => e.revision)).toEqual([2]);
+    clock += 2 * HOUR;
+    expect(await timeline.read('User', 'u2')).toEqual([]);
+  });
+
+  it('still reads a timeline an earlier version wrote as a stream, before the new events', async () => {
+    const prefix = `${r.prefix}:c`;
+    const timeline = createTimeline(r.redis, { prefix, maxEntries: 10, maxAgeMs: HOUR });
+    await r.redis.xadd(`${prefix}:tl:Group:g1`, '*', 'e', JSON.stringify(change(Date.now(), 1)));
+    await timeline.append('Group', 'g1', change(Date.now(), 2));
+    expect((await timeline.read('Group', 'g1')).map((e) => e.revision)).toEqual([1, 2]);
+  });
+});
