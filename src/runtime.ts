@@ -9,6 +9,8 @@ import { createTargetClient } from './delivery/http-client.js';
 import { reconcile } from './delivery/reconcile.js';
 import { startReconcileSchedule, type ReconcileSchedule } from './delivery/reconcile-schedule.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
+import { createBatcher } from './lib/batcher.js';
+import type { DeliveryJobData } from './delivery/types.js';
 import { createRedisClient } from './lib/redis-connection.js';
 import { loadReloadableMapping, type ReloadablePlan } from './mapping/reloadable.js';
 import { watchMappings, type MappingWatcher } from './mapping/watch.js';
@@ -146,6 +148,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       prefix: bullPrefix(config),
       delivery: connection.delivery,
     });
+    // The writes of concurrent requests are queued together: one addBulk per event-loop turn.
+    const enqueueBatch = createBatcher<DeliveryJobData>((jobs) => queue.enqueueMany(jobs));
     const { confirm } = connection.delivery;
     const channel = `${storePrefix(config, connection.id)}:confirm`;
     const provisioning = createProvisioning({
@@ -153,7 +157,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       store,
       plan,
       schemas: createSchemaRegistry(connection.extensions),
-      enqueue: (jobs) => queue.enqueueMany(jobs),
+      enqueue: (jobs) => enqueueBatch.add(jobs),
       ...(waiter && confirm.mode === 'first-attempt'
         ? {
             confirm: {
@@ -226,6 +230,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         const worker = await startDeliveryWorker({
           connectionId: c.config.id,
           redisUrl,
+          commandConnection: redis,
           prefix: bullPrefix(config),
           lockPrefix: storePrefix(config, c.config.id),
           delivery: c.config.delivery,

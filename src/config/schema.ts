@@ -120,6 +120,13 @@ export const deliverySchema = z
     confirm: confirmSchema.default(confirmSchema.parse({})),
     /** Pauses the connection's deliveries while its target keeps failing. */
     breaker: breakerSchema.default(breakerSchema.parse({})),
+    /**
+     * How stale a worker process's view of the connection gate may be. A pause or an open breaker
+     * recorded by another worker process holds this process's calls within this many ms (what
+     * this process itself records holds them at once), and successful calls reach the breaker's
+     * counts in batches this often. 0 asks Redis before and after every call.
+     */
+    gateSyncMs: z.number().int().min(0).max(1_000).default(20),
     /** A job older than this fails for good (GW_DELIVERY_EXPIRED) instead of trying again. */
     maxAgeMs: z.number().int().min(1_000).default(7 * 24 * 60 * 60_000),
     /**

@@ -16,6 +16,12 @@ import { BridgeError } from '../lib/errors.js';
  *   `maxCooldownMs`. Only transient failures count (5xx, timeouts, unreachable): a 4xx means
  *   the target is up.
  *
+ * Round trips: a worker process that has just heard "go" from Redis trusts it for `syncMs`, and
+ * counts successful calls locally, sending them with its next failure or after `syncMs`. So on
+ * a healthy target the gate costs about two round trips per `syncMs` per process instead of two
+ * per call, and what another process records reaches this one within `syncMs` (what this
+ * process records, it knows at once). `syncMs: 0` asks Redis before and after every call.
+ *
  * A paused call throws {@link PausedError}; the processor hands its job back to the queue with
  * `queue.rateLimit`, so no attempt is used up and the worker takes no new job meanwhile.
  * @see https://martinfowler.com/bliki/CircuitBreaker.html
@@ -66,13 +72,15 @@ return {'go', 0, ''}
 
 /**
  * KEYS: pause, breaker, probe. ARGV: result, probe token, consecutive, rate, minCalls, windowMs,
- * cooldownMs, maxCooldownMs. Returns {change, pauseMs}.
+ * cooldownMs, maxCooldownMs, earlier successes (counted before this result; batched by the
+ * caller). Returns {change, pauseMs}.
  */
 const RECORD = `
 local B = KEYS[2]
 local result, token = ARGV[1], ARGV[2]
 local consecutive, rate, min_calls, window = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local base, max_cooldown = tonumber(ARGV[7]), tonumber(ARGV[8])
+local earlier_ok = tonumber(ARGV[9] or '0')
 local is_probe = token ~= '' and redis.call('GET', KEYS[3]) == token
 if is_probe then redis.call('DEL', KEYS[3]) end
 if result == 'neutral' then return {'', 0} end
@@ -82,6 +90,11 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now - tonumber(redis.call('HGET', B, 'wstart') or '0') > window then
   redis.call('HSET', B, 'wstart', now, 'wtotal', 0, 'wfails', 0)
 end
+if earlier_ok > 0 then
+  redis.call('HINCRBY', B, 'wtotal', earlier_ok)
+  redis.call('HSET', B, 'fails', 0)
+end
+if result == 'none' then return {'', 0} end
 local total = redis.call('HINCRBY', B, 'wtotal', 1)
 local open = redis.call('HGET', B, 'state') == 'open'
 
@@ -133,6 +146,8 @@ export interface ConnectionGateOptions {
   breaker: BreakerConfig;
   /** How long a probe may hold the breaker before another call may probe (its process may die). */
   probeTtlMs: number;
+  /** How long a "go" and unsent successes may wait (see above). Default 0: every call asks. */
+  syncMs?: number;
 }
 
 export function createConnectionGate(redis: Redis, options: ConnectionGateOptions): ConnectionGate {
@@ -144,53 +159,84 @@ export function createConnectionGate(redis: Redis, options: ConnectionGateOption
   const commands = redis as unknown as GateCommands;
   const keys = [`${options.prefix}:gate:pause`, `${options.prefix}:gate:breaker`, `${options.prefix}:gate:probe`] as const;
   const { breaker } = options;
+  const syncMs = options.syncMs ?? 0;
   // A pause this process already knows about needs no round trip until it ends.
   let pausedUntil = 0;
   let pausedFor: PauseReason = 'rate-limit';
+  // A "go" from Redis, trusted until then; successes not sent yet.
+  let goUntil = 0;
+  let unsentOk = 0;
+  let flushTimer: NodeJS.Timeout | undefined;
+
+  function notePause(ms: number, reason: PauseReason): void {
+    if (Date.now() + ms > pausedUntil) {
+      pausedUntil = Date.now() + ms;
+      pausedFor = reason;
+    }
+    goUntil = 0;
+  }
+
+  async function sendRecord(result: CallResult | 'none', probeToken: string): Promise<{ change: BreakerChange; pauseMs: number }> {
+    const earlierOk = unsentOk;
+    unsentOk = 0;
+    const [change, pauseMs] = await commands.bridgeGateRecord(
+      ...keys,
+      result,
+      probeToken,
+      breaker.consecutiveFailures,
+      breaker.errorRate,
+      breaker.minCalls,
+      breaker.windowMs,
+      breaker.cooldownMs,
+      breaker.maxCooldownMs,
+      earlierOk,
+    );
+    const ms = Number(pauseMs);
+    if (ms > 0) notePause(ms, 'breaker');
+    return { change: (change || undefined) as BreakerChange, pauseMs: ms };
+  }
+
+  function scheduleFlush(): void {
+    if (flushTimer) return;
+    flushTimer = setTimeout(() => {
+      flushTimer = undefined;
+      // Lost successes only make the error rate look a little worse for one window.
+      if (unsentOk > 0) sendRecord('none', '').catch(() => {});
+    }, syncMs);
+    flushTimer.unref();
+  }
 
   return {
     async admit() {
-      const left = pausedUntil - Date.now();
+      const now = Date.now();
+      const left = pausedUntil - now;
       if (left > 0) return { kind: 'paused', delayMs: left, reason: pausedFor };
+      if (goUntil > now) return { kind: 'go' };
       const token = randomUUID();
       const [kind, ttl, reason] = await commands.bridgeGateAdmit(...keys, token, options.probeTtlMs);
-      if (kind === 'go') return { kind: 'go' };
+      if (kind === 'go') {
+        if (syncMs > 0) goUntil = Date.now() + syncMs;
+        return { kind: 'go' };
+      }
       if (kind === 'probe') return { kind: 'probe', token };
       const delayMs = Number(ttl);
       const why: PauseReason = reason === 'breaker' ? 'breaker' : 'rate-limit';
       // Probe waits are short re-checks, not a known pause end: do not cache them.
-      if (reason !== 'breaker' || delayMs > PROBE_WAIT_MS) {
-        pausedUntil = Date.now() + delayMs;
-        pausedFor = why;
-      }
+      if (reason !== 'breaker' || delayMs > PROBE_WAIT_MS) notePause(delayMs, why);
       return { kind: 'paused', delayMs, reason: why };
     },
     async record(result, probeToken = '') {
       if (!breaker.enabled && !probeToken) return { change: undefined, pauseMs: 0 };
-      const [change, pauseMs] = await commands.bridgeGateRecord(
-        ...keys,
-        result,
-        probeToken,
-        breaker.consecutiveFailures,
-        breaker.errorRate,
-        breaker.minCalls,
-        breaker.windowMs,
-        breaker.cooldownMs,
-        breaker.maxCooldownMs,
-      );
-      const ms = Number(pauseMs);
-      if (ms > 0) {
-        pausedUntil = Math.max(pausedUntil, Date.now() + ms);
-        pausedFor = 'breaker';
+      if (result === 'ok' && !probeToken && syncMs > 0) {
+        unsentOk += 1;
+        scheduleFlush();
+        return { change: undefined, pauseMs: 0 };
       }
-      return { change: (change || undefined) as BreakerChange, pauseMs: ms };
+      return sendRecord(result, probeToken);
     },
     async pause(ms, reason = 'rate-limit') {
       await commands.bridgeGatePause(keys[0], Math.max(1, Math.ceil(ms)), reason);
-      if (Date.now() + ms > pausedUntil) {
-        pausedUntil = Date.now() + ms;
-        pausedFor = reason;
-      }
+      notePause(ms, reason);
     },
   };
 }

@@ -45,6 +45,12 @@ export interface DeliveryWorkerOptions {
   redisUrl?: string;
   /** Or a connection to use instead (must have `maxRetriesPerRequest: null`); not closed here. */
   connection?: Redis;
+  /**
+   * Where the connection gate and the resource leases send their commands: best an
+   * auto-pipelining client (the store's), so the commands of concurrent jobs share round trips.
+   * Default: the worker's own connection. Not closed here.
+   */
+  commandConnection?: Redis;
   /** BullMQ key prefix (the same as the producers'). */
   prefix: string;
   /** Prefix of the per-resource delivery locks. Default `<prefix>:<connectionId>`. */
@@ -85,10 +91,12 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   const shutdown = new AbortController();
   const ownedClient = options.client ? undefined : createOwnedClient(options, shutdown.signal);
   const lockPrefix = options.lockPrefix ?? `${options.prefix}:${connectionId}`;
-  const gate = createConnectionGate(redis, {
+  const commands = options.commandConnection ?? redis;
+  const gate = createConnectionGate(commands, {
     prefix: lockPrefix,
     breaker: delivery.breaker,
     probeTtlMs: 2 * (options.target?.timeoutMs ?? 10_000) + 1_000,
+    syncMs: delivery.gateSyncMs,
   });
   const client = createGatedClient(options.client ?? ownedClient!, gate, connectionId, logger);
   const producer = createDeliveryQueue(connectionId, {
@@ -107,7 +115,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     rateLimit: (delayMs) => producer.queue.rateLimit(delayMs),
     // The lease must outlive one call (it is extended before each); past that, a killed worker's
     // resources are free again after at most timeoutMs + lockDurationMs.
-    lock: createResourceLock(redis, { prefix: lockPrefix, ttlMs: (options.target?.timeoutMs ?? 10_000) + delivery.lockDurationMs }),
+    lock: createResourceLock(commands, { prefix: lockPrefix, ttlMs: (options.target?.timeoutMs ?? 10_000) + delivery.lockDurationMs }),
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.observer ? { onCall: options.observer.onCall } : {}),

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { createBatcher } from '../lib/batcher.js';
 import { deleteMatching } from '../lib/redis-keys.js';
 import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 import { decodeDocument, encodeDocument } from './doc-codec.js';
@@ -60,6 +61,10 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   const scripts = defineStoreScripts(redis);
   const confirmScripts = defineConfirmScripts(redis);
   const compress = options.compressDocuments ?? true;
+  // Concurrent writes clear their outbox entries with one ZREM per event-loop turn.
+  const outboxClear = createBatcher<string>(async (members) => {
+    await redis.zrem(keys.outbox, ...members);
+  });
 
   async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
     const loadMembers = withMembers && type === 'Group';
@@ -169,7 +174,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async outboxAck(entries) {
       if (entries.length === 0) return;
-      await redis.zrem(keys.outbox, ...entries.map((e) => `${e.type}:${e.id}:${e.revision}`));
+      await outboxClear.add(entries.map((e) => `${e.type}:${e.id}:${e.revision}`));
     },
 
     async findBy(type, attribute, value) {
