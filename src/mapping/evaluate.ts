@@ -28,10 +28,27 @@ import {
 export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
   const sectionOf = (type: ResourceType): CompiledSection | undefined => mapping.sections.get(type);
   const callsOf = (type: ResourceType, kind: ActionKind): CompiledCall[] => sectionOf(type)?.calls.get(kind) ?? [];
+  // The mapped fields of one resource document under one context, evaluated once: the planner
+  // hashes them and the calls render them, within the same job, from the same two objects.
+  const fieldsCache = new WeakMap<ScimResource, WeakMap<EvalContext, Promise<Record<string, unknown>>>>();
+  const noContext: EvalContext = {};
+  const fieldsOf = (section: CompiledSection, resource: ScimResource, context: EvalContext | undefined): Promise<Record<string, unknown>> => {
+    const key = context ?? noContext;
+    let byContext = fieldsCache.get(resource);
+    if (!byContext) fieldsCache.set(resource, (byContext = new WeakMap()));
+    let fields = byContext.get(key);
+    if (!fields) {
+      fields = evaluateFields(section, resource, key);
+      byContext.set(key, fields);
+      // A failed evaluation is not kept: the next caller sees the error afresh.
+      fields.catch(() => byContext.delete(key));
+    }
+    return fields;
+  };
   const planOne = async (input: MappingInput, index: number): Promise<PlannedCall | undefined> => {
     const section = sectionOf(input.type);
     const call = callsOf(input.type, input.action.kind)[index];
-    return section && call ? planCall(section, call, input) : undefined;
+    return section && call ? planCall(section, call, input, fieldsOf) : undefined;
   };
   return {
     name: mapping.name,
@@ -51,7 +68,7 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
     },
     async fields(type, resource, context) {
       const section = sectionOf(type);
-      return section ? evaluateFields(section, resource, context) : {};
+      return section ? fieldsOf(section, resource, context) : {};
     },
     async references(type, resource, context) {
       const section = sectionOf(type);
@@ -239,10 +256,12 @@ async function checkRules(section: CompiledSection, resource: ScimResource): Pro
   return violations;
 }
 
-async function planCall(section: CompiledSection, call: CompiledCall, input: MappingInput): Promise<PlannedCall | undefined> {
+type FieldsOf = (section: CompiledSection, resource: ScimResource, context: EvalContext | undefined) => Promise<Record<string, unknown>>;
+
+async function planCall(section: CompiledSection, call: CompiledCall, input: MappingInput, fieldsOf: FieldsOf): Promise<PlannedCall | undefined> {
   const context = input.context ?? {};
   const captured = input.captured ?? {};
-  const fields = call.needsFields ? await evaluateFields(section, input.resource, context) : undefined;
+  const fields = call.needsFields ? await fieldsOf(section, input.resource, input.context) : undefined;
   if (call.when && !truthy(await evaluateExpression(call.when, input.resource, bindingsOf(context, { fields, captured }), `${call.where}.when`))) {
     return undefined;
   }

@@ -107,3 +107,26 @@ describe('evaluation errors', () => {
     expect(create?.reader?.readTargetId({ status: 201, headers: {}, body: undefined })).toBeUndefined();
   });
 });
+
+describe('field evaluation within a job', () => {
+  it('evaluates the mapped fields of one document and context once: the planner hash and the create body share them', async () => {
+    const plan = await loadMapping('mappings/sample-legacy.yaml');
+    let reads = 0;
+    const counted = new Proxy(entraUser, {
+      get(target, property, receiver) {
+        if (property === 'userName') reads += 1;
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    const context = {};
+    const fields = await plan.fields('User', counted, context);
+    const afterFields = reads;
+    expect(afterFields).toBeGreaterThan(0);
+    const [create] = await plan.plan({ type: 'User', resource: counted, action: { kind: 'create' }, context });
+    expect(reads).toBe(afterFields);
+    expect(JSON.stringify(create?.request.body)).toContain(String(fields.login));
+    // Another context (another job) evaluates afresh.
+    await plan.fields('User', counted, {});
+    expect(reads).toBeGreaterThan(afterFields);
+  });
+});
