@@ -8,10 +8,10 @@ import type { AttemptOutcome, CallRecord, DeliveredOutcome } from './failure.js'
  * (its target calls with method, path template, status, duration, outcome and code).
  *
  * One Redis list per resource, `<store prefix>:tlog:<Type>:<id>`, one JSON event per element.
- * Each append is `RPUSH`, `LTRIM -n -1` (keeps the newest `maxEntries`) and `PEXPIRE` (the whole
- * timeline goes once the resource has been quiet for `maxAge`); reads also skip events older
- * than `maxAge`. The three commands are sent without waiting in between, so the auto-pipelining
- * client puts them, and whatever else the caller sends at the same moment, into one round trip.
+ * Each append is one small script: `RPUSH`, `LTRIM -n -1` (keeps the newest `maxEntries`) and
+ * `PEXPIRE` (the whole timeline goes once the resource has been quiet for `maxAge`); reads also
+ * skip events older than `maxAge`. Appends are not waited for by writers, so the auto-pipelining
+ * client sends them with whatever else is sent at the same moment, in one round trip.
  *
  * A list, not a stream: a small list is one compact listpack sized to its content (about 770 B
  * for a new user's two events), where a stream preallocates a node of several KB (about
@@ -83,16 +83,23 @@ function parseEvent(json: string | undefined): TimelineEvent[] {
   }
 }
 
+/** KEYS[1] the timeline. ARGV: event JSON, max entries, max age ms. */
+const APPEND = `
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+type TimelineCommands = { bridgeTimelineAppend(key: string, event: string, maxEntries: number, maxAgeMs: number): Promise<number> };
+
 export function createTimeline(redis: Redis, options: TimelineOptions): Timeline {
   const now = options.now ?? Date.now;
+  if (!('bridgeTimelineAppend' in redis)) redis.defineCommand('bridgeTimelineAppend', { numberOfKeys: 1, lua: APPEND });
+  const commands = redis as unknown as TimelineCommands;
   return {
     async append(type, id, event) {
-      const key = timelineKey(options.prefix, type, id);
-      await Promise.all([
-        redis.rpush(key, JSON.stringify(event)),
-        redis.ltrim(key, -options.maxEntries, -1),
-        redis.pexpire(key, options.maxAgeMs),
-      ]);
+      await commands.bridgeTimelineAppend(timelineKey(options.prefix, type, id), JSON.stringify(event), options.maxEntries, options.maxAgeMs);
     },
     async read(type, id) {
       const since = now() - options.maxAgeMs;
