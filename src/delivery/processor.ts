@@ -75,6 +75,8 @@ interface Run {
   recheck: boolean;
   /** The mapping this job runs with, taken once at its start (it may be reloaded meanwhile). */
   mapping: MappingPlan;
+  /** `state` has changes not written yet (see stage()). */
+  dirty?: boolean;
 }
 
 /** What one step's calls came to. */
@@ -109,7 +111,11 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     const recheck = job.data.trigger !== undefined;
     const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck, mapping };
     try {
-      const outcome = await converge(run);
+      const outcome = await converge(run).catch(async (error: unknown) => {
+        // What a step staged is still worth keeping; the job's own failure matters more.
+        if (run.dirty) await save(run, {}).catch(() => {});
+        throw error;
+      });
       // The attempt's summary line is logged by the ops observer (one line per attempt).
       logger.debug({ ...log, calls: run.calls, outcome, ...version }, 'delivery done');
       return { outcome, calls: run.calls, ...version };
@@ -151,6 +157,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         logger.info({ ...run.log, waiting: planned.waiting.length }, 'members not linked yet, group stays pending');
       }
       if (planned.revision !== undefined) await save(run, { revision: planned.revision });
+      else if (run.dirty) await save(run, {});
       if (!planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
       return planned.outcome;
     }
@@ -187,9 +194,10 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
       if (step.link === 'create') {
         if (!run.state.targetId) throw noTargetId(run, done.responses);
-        await save(run, step.after ?? {});
-        await enqueueGroupsOf(run);
-        await enqueueDependants(run);
+        // The target id is already saved (callsOf); the rest of the create's effect goes with the
+        // job's next save, one round trip later at most. Lost, it only costs one more update.
+        stage(run, step.after ?? {});
+        await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]);
         continue;
       }
       if (step.after) await save(run, step.after);
@@ -202,8 +210,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   /** Records an account found by lookup; bodyHash and active stay unknown, so the next plan brings it up to date. */
   async function linked(run: Run, targetId: string): Promise<void> {
     await save(run, { targetId, bodyHash: undefined, active: undefined, createPending: false, progress: undefined });
-    await enqueueGroupsOf(run);
-    await enqueueDependants(run);
+    await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]);
   }
 
   async function lookup(run: Run): Promise<string | undefined> {
@@ -363,7 +370,14 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
 
   async function save(run: Run, patch: Partial<DeliveryState>): Promise<void> {
     run.state = { ...run.state, ...patch };
+    run.dirty = false;
     await store.setDeliveryState(run.type, run.id, run.state);
+  }
+
+  /** Changes the state in memory only; the next save() writes it (the whole state) too. */
+  function stage(run: Run, patch: Partial<DeliveryState>): void {
+    run.state = { ...run.state, ...patch };
+    run.dirty = true;
   }
 }
 
