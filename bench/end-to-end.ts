@@ -37,9 +37,11 @@ function provision(): Scenario {
 
 /**
  * `:c:{<connection>}:…` keys are the store (grouped by kind, e.g. `store User:doc`,
- * `store User:ix:userName`), `:{bull}:…` keys the delivery queues.
+ * `store User:ix:userName`), `:c:{<connection>}:tlog:…` the ops timelines, `:{bull}:…` keys the
+ * delivery queues.
  */
 function keyGroup(rest: string): string {
+  if (/^:c:[^:]+:tlog:/.test(rest)) return 'timeline';
   const store = /^:c:[^:]+:(\w+:(?:doc|ix:\w+|order|seq)|outbox|memberOf|lock)/.exec(rest);
   if (store) return `store ${store[1]}`;
   if (rest.startsWith(':c:')) return 'store other';
@@ -108,6 +110,7 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
         { measure: split ? 'bridge processes CPU (API + worker)' : 'bridge process CPU', value: `${round(cpuSeconds, 1)} s (${Math.round((cpuSeconds * 1e6) / USERS)} µs per user)` },
         { measure: 'Redis used_memory growth per user (INFO, whole server)', value: `${infoPerUser} B` },
         { measure: 'Redis MEMORY USAGE per user, store keys', value: `${perUser(storeBytes)} B` },
+        { measure: 'Redis MEMORY USAGE per user, ops timelines (history of changes and attempts)', value: `${perUser(byGroup.timeline ?? 0)} B` },
         { measure: 'Redis MEMORY USAGE per user, queue keys (jobs kept, events)', value: `${perUser(byGroup.queue)} B` },
         { measure: 'ratio: INFO growth per user ÷ the user\'s stored SCIM JSON', value: `${ratio(infoPerUser, jsonBytes)}x (JSON ${jsonBytes} B)` },
       ],
