@@ -177,6 +177,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
 
   // A bulk request is one body, so the body limit is its maxPayloadSize (413 above it).
   registerBulkRoute(app, { provisioning, baseUrlOf, send });
+  methodNotAllowed(app, '/Bulk', ['POST']);
   app.post('/.search', async (request, reply) => answerSearch(request, reply, ['User', 'Group'], searchBody(request.body)));
   methodNotAllowed(app, '/.search', ['POST']);
 

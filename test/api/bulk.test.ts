@@ -49,6 +49,13 @@ describe('limits', () => {
     expect(res.body).toMatchObject({ schemas: [SCHEMA_ERROR], status: '413' });
   });
 
+  it('answers 405 with Allow: POST and a SCIM body to other methods', async () => {
+    const res = await api.request('GET', '/Bulk');
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('POST');
+    expect(res.body).toMatchObject({ schemas: [SCHEMA_ERROR], status: '405' });
+  });
+
   it.each([
     ['a body that is not an object', []],
     ['no Operations', { schemas: [BULK_REQUEST] }],
