@@ -23,7 +23,7 @@ export interface BulkRouteOptions {
 export function registerBulkRoute(app: FastifyInstance, options: BulkRouteOptions): void {
   app.post('/Bulk', async (request, reply) => {
     const bulk = parseBulkRequest(request.body);
-    const outcomes = await runBulk(options.provisioning, bulk);
+    const outcomes = await runBulk(options.provisioning, bulk, { requestId: request.id });
     const baseUrl = options.baseUrlOf(request);
     const operations = outcomes.map((outcome) => render(outcome, baseUrl, request));
     return options.send(reply, 200, { schemas: [SCHEMA_BULK_RESPONSE], Operations: operations });

@@ -3,7 +3,7 @@ import { operationAt, scimError } from '../scim/error-catalog.js';
 import { ScimError } from '../scim/errors.js';
 import type { ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
-import type { Provisioning } from './service.js';
+import type { ChangeContext, Provisioning } from './service.js';
 
 /**
  * Runs a parsed bulk request (RFC 7644 §3.7) through the same use cases as single requests, so
@@ -26,7 +26,8 @@ export interface BulkOutcome {
   error?: unknown;
 }
 
-export async function runBulk(provisioning: Provisioning, request: BulkRequest): Promise<BulkOutcome[]> {
+/** `context` is the bulk request's: every operation's jobs and timeline events carry its request id. */
+export async function runBulk(provisioning: Provisioning, request: BulkRequest, context: ChangeContext = {}): Promise<BulkOutcome[]> {
   const definedBy = new Map<string, BulkOperation>();
   for (const operation of request.operations) {
     if (!operation.problem && operation.method === 'POST' && operation.bulkId !== undefined) definedBy.set(operation.bulkId, operation);
@@ -56,7 +57,7 @@ export async function runBulk(provisioning: Provisioning, request: BulkRequest):
       if (waitsFor(operation)) continue;
       pending.delete(operation);
       progressed = true;
-      if (!finish(await runOne(provisioning, operation, created))) return sorted(outcomes);
+      if (!finish(await runOne(provisioning, operation, created, context))) return sorted(outcomes);
     }
     if (!progressed) {
       for (const operation of pending) {
@@ -69,7 +70,7 @@ export async function runBulk(provisioning: Provisioning, request: BulkRequest):
   return sorted(outcomes);
 }
 
-async function runOne(provisioning: Provisioning, operation: BulkOperation, created: Map<string, string>): Promise<BulkOutcome> {
+async function runOne(provisioning: Provisioning, operation: BulkOperation, created: Map<string, string>, context: ChangeContext): Promise<BulkOutcome> {
   if (operation.problem) return failed(operation, operation.problem);
   const unresolved = [...operation.references].find((reference) => !created.has(reference));
   if (unresolved !== undefined) {
@@ -88,16 +89,16 @@ async function runOne(provisioning: Provisioning, operation: BulkOperation, crea
   try {
     switch (operation.method) {
       case 'POST': {
-        const stored = await provisioning.create(type, data);
+        const stored = await provisioning.create(type, data, context);
         if (operation.bulkId !== undefined) created.set(operation.bulkId, stored.id);
         return done(201, stored);
       }
       case 'PUT':
-        return done(200, await provisioning.replace(type, id as string, data, conditions));
+        return done(200, await provisioning.replace(type, id as string, data, conditions, context));
       case 'PATCH':
-        return done(type === 'Group' ? 204 : 200, await provisioning.patch(type, id as string, data, conditions));
+        return done(type === 'Group' ? 204 : 200, await provisioning.patch(type, id as string, data, conditions, context));
       default:
-        await provisioning.remove(type, id as string, conditions);
+        await provisioning.remove(type, id as string, conditions, context);
         return done(204);
     }
   } catch (error) {

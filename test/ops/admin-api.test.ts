@@ -175,6 +175,22 @@ describe('admin API', () => {
     expect(await eventually(async () => (await failedJobs()).total === 0)).toBe(true);
   });
 
+  it('carries a Bulk request\'s id into the timeline of every resource it wrote', async () => {
+    const bulkUser = `bulk.${randomBytes(3).toString('hex')}@example.com`;
+    const res = await fx.scim(
+      'POST',
+      '/Bulk',
+      {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'],
+        Operations: [{ method: 'POST', path: '/Users', bulkId: 'u1', data: userBody(bulkUser) }],
+      },
+      { 'x-request-id': 'req-bulk-1' },
+    );
+    expect(res.status).toBe(200);
+    const trace = await api('GET', `/connections/acme/trace?q=${encodeURIComponent(bulkUser)}`);
+    expect(trace.body.events[0]).toMatchObject({ kind: 'scim', op: 'create', requestId: 'req-bulk-1' });
+  });
+
   it('bounds each timeline by count and age', async () => {
     const created = await fx.scim('POST', '/Users', userBody(`tl.${randomBytes(3).toString('hex')}@example.com`));
     const id = created.body.id as string;
