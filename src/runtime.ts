@@ -8,6 +8,7 @@ import { startOutboxSweeper, type OutboxSweeper } from './delivery/outbox.js';
 import { createTargetClient } from './delivery/http-client.js';
 import { reconcile } from './delivery/reconcile.js';
 import { startReconcileSchedule, type ReconcileSchedule } from './delivery/reconcile-schedule.js';
+import { readGateStatus } from './delivery/connection-gate.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createBatcher } from './lib/batcher.js';
 import type { DeliveryJobData } from './delivery/types.js';
@@ -182,6 +183,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       store: c.store,
       timeline: c.timeline,
       last: c.last,
+      gate: () => readGateStatus(redis, storePrefix(config, c.config.id)),
     })),
   );
   const metrics = createMetrics({

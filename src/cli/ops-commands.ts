@@ -136,7 +136,7 @@ function plan(command: 'status' | 'jobs' | 'trace', positionals: string[], value
 
 function statusTable(connections: ConnectionStatus[]): string {
   return renderTable(
-    ['CONNECTION', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'OLDEST WAITING', 'PAUSED', 'RATE-LIMITED UNTIL', 'LAST SUCCESS', 'LAST FAILURE'],
+    ['CONNECTION', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'OLDEST WAITING', 'PAUSED', 'RATE-LIMITED UNTIL', 'BREAKER', 'LAST SUCCESS', 'LAST FAILURE'],
     connections.map((c) => [
       c.id,
       c.displayName,
@@ -146,7 +146,8 @@ function statusTable(connections: ConnectionStatus[]): string {
       String(c.queue.counts.failed),
       formatAge(c.queue.oldestWaitingAgeMs),
       c.queue.paused ? 'yes' : 'no',
-      c.queue.rateLimitedUntil ?? '-',
+      c.queue.rateLimitedUntil ?? (c.gate?.pause?.reason === 'rate-limit' ? c.gate.pause.until : '-'),
+      c.gate?.breaker === 'open' ? `open${c.gate.pause?.reason === 'breaker' ? ` until ${c.gate.pause.until}` : ''}` : (c.gate?.breaker ?? '-'),
       c.lastSuccess?.at ?? '-',
       c.lastFailure ? `${c.lastFailure.at} ${c.lastFailure.code}${c.lastFailure.status ? ` ${c.lastFailure.status}` : ''}` : '-',
     ]),

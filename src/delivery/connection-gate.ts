@@ -240,3 +240,23 @@ export function createConnectionGate(redis: Redis, options: ConnectionGateOption
     },
   };
 }
+
+/** What ops see of a connection's gate (`scim-bridge status`, the admin API). */
+export interface GateStatus {
+  breaker: 'closed' | 'open';
+  /** While calls are held back: why, and the ISO time the pause ends. */
+  pause?: { reason: PauseReason; until: string };
+}
+
+/** Reads the gate's state without changing it; `prefix` as for {@link createConnectionGate}. */
+export async function readGateStatus(redis: Redis, prefix: string, now = Date.now()): Promise<GateStatus> {
+  const [ttl, reason, state] = await Promise.all([
+    redis.pttl(`${prefix}:gate:pause`),
+    redis.get(`${prefix}:gate:pause`),
+    redis.hget(`${prefix}:gate:breaker`, 'state'),
+  ]);
+  return {
+    breaker: state === 'open' ? 'open' : 'closed',
+    ...(ttl > 0 ? { pause: { reason: reason === 'breaker' ? 'breaker' : 'rate-limit', until: new Date(now + ttl).toISOString() } } : {}),
+  };
+}

@@ -8,6 +8,7 @@ import type { StoredFailure } from './failure.js';
 import type { LastFailure, LastOutcomes, LastSuccess } from './last-outcome.js';
 import { readQueueStatus, type QueueStatus } from './queue-status.js';
 import type { Timeline, TimelineEvent } from './timeline.js';
+import type { GateStatus } from '../delivery/connection-gate.js';
 
 /**
  * The ops use cases, framework-free: the admin API (HTTP) and the CLI (straight on Redis) are two
@@ -24,6 +25,8 @@ export interface OpsConnection {
   store: ResourceStore;
   timeline: Timeline;
   last: LastOutcomes;
+  /** The connection gate's pause and circuit breaker (see delivery/connection-gate.ts). */
+  gate?: () => Promise<GateStatus>;
 }
 
 export interface ConnectionStatus {
@@ -31,6 +34,8 @@ export interface ConnectionStatus {
   displayName: string;
   target: string;
   queue: QueueStatus;
+  /** Whether target calls are held back by a 429 or an open circuit breaker. */
+  gate?: GateStatus;
   lastSuccess?: LastSuccess;
   lastFailure?: LastFailure;
 }
@@ -94,8 +99,8 @@ export function createOps(connections: OpsConnection[]) {
   }
 
   async function status(c: OpsConnection): Promise<ConnectionStatus> {
-    const [queue, last] = await Promise.all([readQueueStatus(c.queue), c.last.read()]);
-    return { id: c.id, displayName: c.displayName, target: c.target, queue, ...last };
+    const [queue, last, gate] = await Promise.all([readQueueStatus(c.queue), c.last.read(), c.gate?.()]);
+    return { id: c.id, displayName: c.displayName, target: c.target, queue, ...(gate ? { gate } : {}), ...last };
   }
 
   async function view(c: OpsConnection, job: Job<ObservedJobData>, state?: string): Promise<JobView> {

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { breakerSchema } from '../../src/config/schema.js';
-import { createConnectionGate } from '../../src/delivery/connection-gate.js';
+import { createConnectionGate, readGateStatus } from '../../src/delivery/connection-gate.js';
 import { createTestRedis } from '../helpers/redis.js';
 
 /**
@@ -66,5 +66,20 @@ describe('connection gate with syncMs', () => {
     await a.record('failed');
     expect((await a.record('failed')).change).toBe('opened');
     expect(await a.admit()).toMatchObject({ kind: 'paused', reason: 'breaker' });
+  });
+});
+
+describe('readGateStatus', () => {
+  it('shows a closed breaker, then a pause with its reason and end, then an open breaker', async () => {
+    const { a } = gates('status', 0);
+    const prefix = `${r.prefix}:status`;
+    expect(await readGateStatus(r.redis, prefix)).toEqual({ breaker: 'closed' });
+    await a.pause(5_000);
+    const paused = await readGateStatus(r.redis, prefix);
+    expect(paused.pause?.reason).toBe('rate-limit');
+    expect(Date.parse(paused.pause!.until)).toBeGreaterThan(Date.now());
+    for (let i = 0; i < 3; i++) await a.record('failed');
+    const open = await readGateStatus(r.redis, prefix);
+    expect(open.breaker).toBe('open');
   });
 });

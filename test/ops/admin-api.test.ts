@@ -80,6 +80,7 @@ describe('admin API', () => {
         id: 'acme',
         displayName: 'Acme legacy',
         queue: expect.objectContaining({ paused: false, counts: expect.objectContaining({ failed: 1 }) }),
+        gate: { breaker: 'closed' },
         lastFailure: expect.objectContaining({ code: 'GW_DELIVERY_REJECTED', status: 422, jobId: job.id }),
       }),
     ]);
