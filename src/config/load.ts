@@ -5,6 +5,7 @@ import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml
 import type { z } from 'zod';
 import { BridgeError, type ErrorCode } from '../lib/errors.js';
 import { hashPassword, isSecretHash, sha256Hex, toSecretHash } from '../auth/secret-hash.js';
+import { inspectTargetTls, resolveTlsPaths } from './target-tls.js';
 import { configSchema, type AdminConfig, type BridgeConfig, type ConnectionAuthConfig, type RawConfig } from './schema.js';
 
 /**
@@ -49,6 +50,7 @@ const SECRET_PATHS: RegExp[] = [
   /^connections\.\d+\.auth\.oauth2\.signingKey$/,
   /^connections\.\d+\.target\.auth\.(token|password|value|clientSecret)$/,
   /^connections\.\d+\.target\.signing\.secret$/,
+  /^connections\.\d+\.target\.tls\.passphrase$/,
 ];
 
 export interface LoadConfigOptions {
@@ -139,7 +141,17 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
   });
   if (literalSecrets.length > 0) throw new ConfigError('GW_CONFIG_LITERAL_SECRET', literalSecrets);
 
-  return finalizeConfig(parsed.data, { file: resolve(file), baseDir });
+  const config = finalizeConfig(parsed.data, { file: resolve(file), baseDir });
+  const tlsIssues = config.connections.flatMap((c, i) =>
+    c.target.tls === undefined
+      ? []
+      : inspectTargetTls(c.target.tls).issues.map((issue) => {
+          const path = ['connections', String(i), 'target', 'tls', issue.key];
+          return at(nodeOffset(doc, path), path.join('.'), issue.message);
+        }),
+  );
+  if (tlsIssues.length > 0) throw new ConfigError('GW_CONFIG_INVALID', tlsIssues);
+  return config;
 }
 
 /**
@@ -157,6 +169,7 @@ export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir
       displayName: c.displayName ?? c.id,
       auth: hashConnectionSecrets(c.auth),
       basePath: c.basePath ?? `/${c.id}/scim/v2`,
+      ...(c.target.tls === undefined ? {} : { target: { ...c.target, tls: resolveTlsPaths(c.target.tls, options.baseDir) } }),
       ...(c.mapping === undefined ? {} : { mappingPath: resolve(options.baseDir, c.mapping) }),
       ...(c.auth.oauth2 ? { tokenPath: c.auth.oauth2.tokenPath ?? `/${c.id}/oauth2/token` } : {}),
     })),

@@ -34,6 +34,39 @@ export const targetAuthSchema = z.discriminatedUnion('type', [
 ]);
 export type TargetAuth = z.infer<typeof targetAuthSchema>;
 
+/**
+ * TLS towards the target: a client certificate (mutual TLS) and/or the CA bundle that signs the
+ * target's certificate, all from PEM files (paths relative to the config file). Verification of
+ * the target's certificate is always on; `ca` replaces the system roots for this target.
+ */
+const pemPath = z.string().min(1, 'a path to a PEM file');
+export const targetTlsSchema = z
+  .object({
+    /** Client certificate (PEM; intermediates may follow it in the same file). */
+    cert: pemPath.optional(),
+    /** Its private key (PEM). */
+    key: pemPath.optional(),
+    /** Passphrase of an encrypted key, from ${env:…} or ${file:…}. */
+    passphrase: secret.optional(),
+    /** CA certificates (PEM bundle) trusted for the target instead of the system roots. */
+    ca: pemPath.optional(),
+    /** Name checked against the target's certificate (and sent as SNI) instead of the URL's host. */
+    servername: z.string().regex(/^[A-Za-z0-9.-]+$/, 'a DNS name').optional(),
+  })
+  .strict()
+  .superRefine((tls, ctx) => {
+    if ((tls.cert === undefined) !== (tls.key === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [tls.cert === undefined ? 'cert' : 'key'], message: 'cert and key go together' });
+    }
+    if (tls.passphrase !== undefined && tls.key === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['passphrase'], message: 'a passphrase needs a key' });
+    }
+    if (tls.cert === undefined && tls.ca === undefined) {
+      ctx.addIssue({ code: 'custom', path: [], message: 'give cert and key (mutual TLS), ca, or both' });
+    }
+  });
+export type TargetTlsConfig = z.infer<typeof targetTlsSchema>;
+
 export const targetSchema = z
   .object({
     /** Base URL of the application's REST API; every mapped path is appended to it. */
@@ -43,6 +76,8 @@ export const targetSchema = z
     timeoutMs: z.number().int().positive().default(10_000),
     /** Extra headers sent on every call (not secrets: use auth for those). */
     headers: z.record(z.string(), z.string()).default({}),
+    /** Client certificate and CA for https targets; also used for the OAuth2 token endpoint. */
+    tls: targetTlsSchema.optional(),
     /** Largest answer body read from the target; a larger one fails the call for good. */
     maxResponseBytes: z.number().int().min(1_024).default(2 * 1024 * 1024),
     /**
@@ -57,7 +92,11 @@ export const targetSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .refine((target) => target.tls === undefined || /^https:/i.test(target.baseUrl), {
+    message: 'tls needs an https:// baseUrl',
+    path: ['tls'],
+  });
 export type TargetConfig = z.infer<typeof targetSchema>;
 
 /** Failed jobs kept by default: the last 10,000, for 30 days. */

@@ -3,6 +3,7 @@ import { BridgeError } from '../lib/errors.js';
 import type { TargetAction } from '../mapping/types.js';
 import { PausedError } from './connection-gate.js';
 import { redactBody } from './redact.js';
+import { TargetTlsError } from './tls-connect.js';
 
 /**
  * One table that decides what a target's answer means for a delivery job: done, retry later
@@ -74,6 +75,33 @@ const UNREACHABLE_CODES = new Set([
   'UND_ERR_CLOSED',
 ]);
 
+/**
+ * Certificate checks of the target's certificate that failed on the bridge's side (Node's
+ * X509_V_ERR names), besides every ERR_SSL_* / ERR_TLS_* code (handshake failures and alerts:
+ * the target refused the bridge's client certificate, or there was none).
+ */
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  // tls-connect.ts: the target closed the session after the handshake, without an alert.
+  'TLS_CLOSED_AFTER_HANDSHAKE',
+]);
+
+export function isTlsFailureCode(code: string): boolean {
+  return CERTIFICATE_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_');
+}
+
 export function classifyOutcome(call: CallInfo, outcome: CallOutcome): Classification {
   return 'error' in outcome ? classifyError(call, outcome.error) : classifyResponse(call, outcome);
 }
@@ -104,6 +132,10 @@ function classifyError(call: CallInfo, error: unknown): Classification {
   if (error instanceof BridgeError) return classifyBridgeError(call, error);
   const { code, name, message } = errorFacts(error);
   const what = `${describe(call)} failed: ${code ?? name ?? 'error'}${message ? ` ${message}` : ''}`;
+  if (error instanceof TargetTlsError || (code && isTlsFailureCode(code))) {
+    // Retried like an unreachable target: a certificate being rotated on either side heals itself.
+    return { kind: 'retry', code: 'GW_DELIVERY_TLS', reason: `GW_DELIVERY_TLS ${what} (check target.tls: client certificate, key and CA)` };
+  }
   if ((code && TIMEOUT_CODES.has(code)) || (name && TIMEOUT_NAMES.has(name))) {
     return { kind: 'retry', code: 'GW_DELIVERY_TIMEOUT', reason: `GW_DELIVERY_TIMEOUT ${what}` };
   }
@@ -172,7 +204,7 @@ function errorFacts(error: unknown): { code?: string; name?: string; message?: s
 }
 
 function isKnownCode(code: string): boolean {
-  return TIMEOUT_CODES.has(code) || UNREACHABLE_CODES.has(code);
+  return TIMEOUT_CODES.has(code) || UNREACHABLE_CODES.has(code) || isTlsFailureCode(code);
 }
 
 function statusOf(value: unknown): number | undefined {

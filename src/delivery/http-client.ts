@@ -1,10 +1,12 @@
 import { createHmac } from 'node:crypto';
 import { Pool, type Dispatcher } from 'undici';
 import type { TargetAuth, TargetConfig } from '../config/schema.js';
+import { loadTargetTls, type TargetTlsMaterial } from '../config/target-tls.js';
 import { BridgeError } from '../lib/errors.js';
 import type { HttpRequestSpec } from '../mapping/types.js';
 import { createTokenSource, type TokenSource } from './oauth2-token.js';
 import { joinTargetPath, parseTargetBase } from './target-url.js';
+import { targetConnect } from './tls-connect.js';
 
 /**
  * The HTTP side of delivery: one keep-alive undici Pool per target, the connection's auth on
@@ -41,13 +43,15 @@ export interface TargetClientOptions {
 
 export function createTargetClient(target: TargetConfig, options: TargetClientOptions = {}): TargetClient {
   const base = parseTargetBase(target.baseUrl);
+  const tls = target.tls === undefined ? undefined : loadTargetTls(target.tls);
+  const tlsConnect = targetConnect(tls, target.timeoutMs);
   const pool = new Pool(base.origin, {
     connections: options.connections ?? 50,
-    connect: { timeout: target.timeoutMs },
+    connect: tlsConnect.connect,
     headersTimeout: target.timeoutMs,
     bodyTimeout: target.timeoutMs,
   });
-  const auth = createAuthHeaders(target.auth, target.timeoutMs);
+  const auth = createAuthHeaders(target.auth, target.timeoutMs, tls);
 
   return {
     async send(spec) {
@@ -66,14 +70,18 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
         headers['content-type'] ??= 'application/json';
       }
       if (target.signing) Object.assign(headers, signatureHeaders(target.signing, body ?? ''));
-      const response = await pool.request({
-        origin: base.origin,
-        path,
-        method: spec.method,
-        headers,
-        body,
-        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
-      });
+      const response = await pool
+        .request({
+          origin: base.origin,
+          path,
+          method: spec.method,
+          headers,
+          body,
+          signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
+        })
+        .catch((error: unknown) => {
+          throw tlsConnect.explain(error);
+        });
       const bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
       const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
       const json = parseJson(bodyText);
@@ -85,7 +93,7 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
       return result;
     },
     async close() {
-      await pool.close();
+      await Promise.all([pool.close(), auth.close()]);
     },
   };
 }
@@ -130,12 +138,16 @@ async function readCapped(response: Dispatcher.ResponseData, limit: number, what
 export interface AuthHeaders {
   headers(): Promise<{ headers: Record<string, string>; token?: string }>;
   invalidate(token: string): void;
+  /** Closes the token endpoint's connections (OAuth2 with target.tls). */
+  close(): Promise<void>;
 }
 
-export function createAuthHeaders(auth: TargetAuth, timeoutMs: number): AuthHeaders {
+/** `tls`: the target's client certificate and CA, also presented to an OAuth2 token endpoint. */
+export function createAuthHeaders(auth: TargetAuth, timeoutMs: number, tls?: TargetTlsMaterial): AuthHeaders {
   const fixed = (headers: Record<string, string>): AuthHeaders => ({
     headers: () => Promise.resolve({ headers }),
     invalidate: () => undefined,
+    close: () => Promise.resolve(),
   });
   switch (auth.type) {
     case 'none':
@@ -147,13 +159,14 @@ export function createAuthHeaders(auth: TargetAuth, timeoutMs: number): AuthHead
     case 'apiKey':
       return fixed({ [auth.header.toLowerCase()]: auth.value });
     case 'oauth2': {
-      const tokens: TokenSource = createTokenSource(auth, { timeoutMs });
+      const tokens: TokenSource = createTokenSource(auth, { timeoutMs, ...(tls ? { tls } : {}) });
       return {
         async headers() {
           const token = await tokens.getToken();
           return { headers: { authorization: `Bearer ${token}` }, token };
         },
         invalidate: (token) => tokens.invalidate(token),
+        close: () => tokens.close(),
       };
     }
   }

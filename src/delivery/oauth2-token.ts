@@ -1,6 +1,9 @@
 import * as oidc from 'openid-client';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { BridgeError } from '../lib/errors.js';
 import type { TargetAuth } from '../config/schema.js';
+import type { TargetTlsMaterial } from '../config/target-tls.js';
+import { targetConnect } from './tls-connect.js';
 
 /**
  * OAuth2 client-credentials tokens for a target, through openid-client. One token is shared by
@@ -17,11 +20,15 @@ export interface TokenSource {
   getToken(): Promise<string>;
   /** Forgets `token` if it is still the cached one (the target answered 401 with it). */
   invalidate(token: string): void;
+  /** Closes the token endpoint's connections (only held with `tls`). */
+  close(): Promise<void>;
 }
 
 export interface TokenSourceOptions {
   /** Timeout of a token request. */
   timeoutMs: number;
+  /** Client certificate and CA of the target: token requests present them too (RFC 8705 style). */
+  tls?: TargetTlsMaterial;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -34,6 +41,18 @@ const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 export function createTokenSource(auth: OAuth2Auth, options: TokenSourceOptions): TokenSource {
   const now = options.now ?? Date.now;
   const config = createOidcConfiguration(auth, options.timeoutMs);
+  // Without TLS options the global fetch is used (as openid-client does by default); with them,
+  // undici's fetch through an Agent that carries the certificate, key and CA.
+  const tlsConnect = options.tls ? targetConnect(options.tls, options.timeoutMs) : undefined;
+  const agent = tlsConnect ? new Agent({ connect: tlsConnect.connect }) : undefined;
+  if (agent && tlsConnect) {
+    config[oidc.customFetch] = (url, init) =>
+      (undiciFetch(url, { ...init, dispatcher: agent } as Parameters<typeof undiciFetch>[1]) as unknown as Promise<Response>).catch(
+        (error: unknown) => {
+          throw tlsConnect.explain(error);
+        },
+      );
+  }
   const parameters: Record<string, string> = auth.scope ? { scope: auth.scope } : {};
   let cached: { token: string; renewAt: number } | undefined;
   let inflight: Promise<string> | undefined;
@@ -61,6 +80,9 @@ export function createTokenSource(auth: OAuth2Auth, options: TokenSourceOptions)
     invalidate(token) {
       if (cached?.token === token) cached = undefined;
     },
+    async close() {
+      await agent?.close();
+    },
   };
 }
 
@@ -86,8 +108,17 @@ function createOidcConfiguration(auth: OAuth2Auth, timeoutMs: number): oidc.Conf
 /** Status and OAuth error code only: the endpoint's description may echo what we sent. */
 function describeGrantError(error: unknown): string {
   if (error instanceof oidc.ResponseBodyError) return `${error.status} ${error.error}`;
-  const { status, code, name } = (error ?? {}) as { status?: unknown; code?: unknown; name?: unknown };
-  const cause = (error as { cause?: { status?: unknown; code?: unknown } } | undefined)?.cause;
-  const parts = [status ?? cause?.status, code ?? cause?.code, name].filter((part) => part !== undefined);
+  let status: unknown;
+  let code: unknown;
+  let current: unknown = error;
+  // fetch wraps socket and TLS errors as its cause (TypeError: fetch failed).
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
+    const facts = current as { status?: unknown; code?: unknown; cause?: unknown };
+    status ??= facts.status;
+    if (typeof facts.code === 'string' && (code === undefined || /^(OAUTH_|ERR_INVALID_ARG)/.test(String(code)))) code = facts.code;
+    current = facts.cause;
+  }
+  const name = (error as { name?: unknown } | undefined)?.name;
+  const parts = [status, code, name].filter((part) => part !== undefined);
   return parts.join(' ') || 'unknown error';
 }

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   GW_DELIVERY_RETRYABLE: 'The target answered with a transient error (5xx, 408) or did not answer; the job will be retried.',
   GW_DELIVERY_TIMEOUT: 'The target did not answer within the connection timeout; the job will be retried.',
   GW_DELIVERY_UNREACHABLE: 'The target could not be reached (connection refused, reset, DNS); the job will be retried.',
+  GW_DELIVERY_TLS: "The TLS handshake with the target failed: its certificate did not verify against target.tls.ca (or the system roots), or it refused the bridge's client certificate; the job will be retried.",
   GW_DELIVERY_AUTH: 'The bridge could not obtain a token for the target (OAuth2 token endpoint failed).',
   GW_PROXY_UNREACHABLE: 'A proxied request could not reach the upstream, or the upstream broke the connection (502).',
   GW_PROXY_TIMEOUT: 'The upstream did not answer a proxied request in time (504).',

@@ -7,7 +7,9 @@ import { useScimJsonBodies } from '../api/scim-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
 import { urlLengthCheck } from '../api/transport-errors.js';
 import { proxySchema, type ConnectionConfig, type LimitsConfig } from '../config/schema.js';
+import { loadTargetTls } from '../config/target-tls.js';
 import { createAuthHeaders } from '../delivery/http-client.js';
+import { targetConnect } from '../delivery/tls-connect.js';
 import { renderErrorBody, ScimError } from '../scim/errors.js';
 import { createSchemaRegistry } from '../scim/schema-registry.js';
 import type { ResourceType } from '../scim/types.js';
@@ -53,13 +55,16 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   const target = new URL(connection.target.baseUrl);
   const targetBase = `${target.origin}${target.pathname.replace(/\/+$/, '')}`;
   const extraHeaders = Object.fromEntries(Object.entries(connection.target.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  const credentials = createAuthHeaders(connection.target.auth, connection.target.timeoutMs);
+  // Mutual TLS (target.tls) towards the upstream and its OAuth2 token endpoint, as for delivery.
+  const tls = connection.target.tls === undefined ? undefined : loadTargetTls(connection.target.tls);
+  const credentials = createAuthHeaders(connection.target.auth, connection.target.timeoutMs, tls);
+  const tlsConnect = targetConnect(tls, connection.target.timeoutMs);
   const breaker = createCircuitBreaker(settings.breaker);
   // The connection's schemas (built-in and declared extensions) tell the rewrites which attributes are boolean.
   const registry = createSchemaRegistry(connection.extensions);
   const pool = new Pool(target.origin, {
     connections: settings.maxInFlight,
-    connect: { timeout: connection.target.timeoutMs },
+    connect: tlsConnect.connect,
     headersTimeout: connection.target.timeoutMs,
     bodyTimeout: connection.target.timeoutMs,
   });
@@ -71,7 +76,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
   app.setErrorHandler(scimErrorHandler);
   app.addHook('onClose', async () => {
-    await pool.close();
+    await Promise.all([pool.close(), credentials.close()]);
   });
 
   app.addHook('preHandler', async (request) => {
@@ -156,8 +161,8 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       },
       onError: (reply, { error }) => {
         breaker.failed();
-        const failure = classifyUpstreamError(error);
-        reply.log.warn({ code: failure.code, connection: connection.id }, 'proxied SCIM request failed');
+        const failure = classifyUpstreamError(tlsConnect.explain(error));
+        reply.log.warn({ code: failure.code, connection: connection.id, ...(failure.tls ? { tls: failure.tls } : {}) }, 'proxied SCIM request failed');
         void reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
       },
     },

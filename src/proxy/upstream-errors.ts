@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../lib/errors.js';
+import { isTlsFailureCode } from '../delivery/classify.js';
 
 /**
  * What a failed forward means for the caller: 504 when the upstream was too slow, 502 when it
@@ -9,6 +10,8 @@ export interface UpstreamFailure {
   status: 502 | 504;
   code: Extract<ErrorCode, 'GW_PROXY_UNREACHABLE' | 'GW_PROXY_TIMEOUT'>;
   detail: string;
+  /** The TLS failure's code (for the log, not the caller), when the session could not be set up. */
+  tls?: string;
 }
 
 const TIMEOUT_CODES = new Set([
@@ -25,6 +28,10 @@ export function classifyUpstreamError(error: unknown): UpstreamFailure {
   const codes = errorCodes(error);
   if (codes.some((code) => TIMEOUT_CODES.has(code))) {
     return { status: 504, code: 'GW_PROXY_TIMEOUT', detail: 'the upstream did not answer in time' };
+  }
+  const tls = codes.find(isTlsFailureCode);
+  if (tls !== undefined) {
+    return { status: 502, code: 'GW_PROXY_UNREACHABLE', detail: 'the TLS handshake with the upstream failed', tls };
   }
   return { status: 502, code: 'GW_PROXY_UNREACHABLE', detail: 'the upstream could not be reached or broke the connection' };
 }
