@@ -53,44 +53,53 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
   });
   const auth = createAuthHeaders(target.auth, target.timeoutMs, tls);
 
+  async function sendOnce(spec: HttpRequestSpec, credentials: Credentials): Promise<TargetResponse> {
+    const path = joinTargetPath(base, spec.path);
+    const headers: Record<string, string> = {
+      accept: 'application/json',
+      ...lowerCaseKeys(target.headers),
+      ...lowerCaseKeys(spec.headers),
+      ...credentials.headers,
+    };
+    let body: string | undefined;
+    if (spec.body !== undefined) {
+      body = JSON.stringify(spec.body);
+      // A mapping may name a JSON flavour (e.g. application/merge-patch+json); default to plain JSON.
+      headers['content-type'] ??= 'application/json';
+    }
+    if (target.signing) Object.assign(headers, signatureHeaders(target.signing, body ?? ''));
+    const response = await pool
+      .request({
+        origin: base.origin,
+        path,
+        method: spec.method,
+        headers,
+        body,
+        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
+      })
+      .catch((error: unknown) => {
+        throw tlsConnect.explain(error);
+      });
+    const bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
+    const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
+    const json = parseJson(bodyText);
+    if (json !== undefined) result.json = json;
+    if (response.statusCode === 401 && credentials.token !== undefined) {
+      auth.invalidate(credentials.token);
+      result.staleCredentials = true;
+    }
+    return result;
+  }
+
   return {
     async send(spec) {
-      const path = joinTargetPath(base, spec.path);
       const credentials = await auth.headers();
-      const headers: Record<string, string> = {
-        accept: 'application/json',
-        ...lowerCaseKeys(target.headers),
-        ...lowerCaseKeys(spec.headers),
-        ...credentials.headers,
-      };
-      let body: string | undefined;
-      if (spec.body !== undefined) {
-        body = JSON.stringify(spec.body);
-        // A mapping may name a JSON flavour (e.g. application/merge-patch+json); default to plain JSON.
-        headers['content-type'] ??= 'application/json';
-      }
-      if (target.signing) Object.assign(headers, signatureHeaders(target.signing, body ?? ''));
-      const response = await pool
-        .request({
-          origin: base.origin,
-          path,
-          method: spec.method,
-          headers,
-          body,
-          signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
-        })
-        .catch((error: unknown) => {
-          throw tlsConnect.explain(error);
-        });
-      const bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
-      const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
-      const json = parseJson(bodyText);
-      if (json !== undefined) result.json = json;
-      if (response.statusCode === 401 && credentials.token !== undefined) {
-        auth.invalidate(credentials.token);
-        result.staleCredentials = true;
-      }
-      return result;
+      const first = await sendOnce(spec, credentials);
+      // A cached OAuth2 token the target refuses (revoked, or its keys rotated) is replaced at
+      // once and the call made once more: a 401 means the call was not performed. A token just
+      // granted that is refused too is the target's verdict (the job retries later).
+      if (!first.staleCredentials || !credentials.fromCache) return first;
+      return sendOnce(spec, await auth.headers());
     },
     async close() {
       await Promise.all([pool.close(), auth.close()]);
@@ -134,9 +143,16 @@ async function readCapped(response: Dispatcher.ResponseData, limit: number, what
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** Headers of one call; `token` (OAuth2) and whether it came from the cache rather than a new grant. */
+export interface Credentials {
+  headers: Record<string, string>;
+  token?: string;
+  fromCache?: boolean;
+}
+
 /** The target's credentials as headers (also used by `mode: proxy` connections). */
 export interface AuthHeaders {
-  headers(): Promise<{ headers: Record<string, string>; token?: string }>;
+  headers(): Promise<Credentials>;
   invalidate(token: string): void;
   /** Closes the token endpoint's connections (OAuth2 with target.tls). */
   close(): Promise<void>;
@@ -162,8 +178,8 @@ export function createAuthHeaders(auth: TargetAuth, timeoutMs: number, tls?: Tar
       const tokens: TokenSource = createTokenSource(auth, { timeoutMs, ...(tls ? { tls } : {}) });
       return {
         async headers() {
-          const token = await tokens.getToken();
-          return { headers: { authorization: `Bearer ${token}` }, token };
+          const { token, fromCache } = await tokens.token();
+          return { headers: { authorization: `Bearer ${token}` }, token, fromCache };
         },
         invalidate: (token) => tokens.invalidate(token),
         close: () => tokens.close(),

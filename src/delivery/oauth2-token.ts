@@ -18,6 +18,8 @@ export type OAuth2Auth = Extract<TargetAuth, { type: 'oauth2' }>;
 export interface TokenSource {
   /** A valid access token, from the cache or a new grant. Throws BridgeError GW_DELIVERY_AUTH. */
   getToken(): Promise<string>;
+  /** The same, saying whether it is the cached token (false: granted for this or a concurrent call). */
+  token(): Promise<{ token: string; fromCache: boolean }>;
   /** Forgets `token` if it is still the cached one (the target answered 401 with it). */
   invalidate(token: string): void;
   /** Closes the token endpoint's connections (only held with `tls`). */
@@ -69,13 +71,18 @@ export function createTokenSource(auth: OAuth2Auth, options: TokenSourceOptions)
     }
   }
 
+  async function token(): Promise<{ token: string; fromCache: boolean }> {
+    if (cached && now() < cached.renewAt) return { token: cached.token, fromCache: true };
+    inflight ??= grant().finally(() => {
+      inflight = undefined;
+    });
+    return { token: await inflight, fromCache: false };
+  }
+
   return {
-    getToken() {
-      if (cached && now() < cached.renewAt) return Promise.resolve(cached.token);
-      inflight ??= grant().finally(() => {
-        inflight = undefined;
-      });
-      return inflight;
+    token,
+    async getToken() {
+      return (await token()).token;
     },
     invalidate(token) {
       if (cached?.token === token) cached = undefined;

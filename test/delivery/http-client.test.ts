@@ -211,6 +211,51 @@ describe('createTargetClient: auth', () => {
     expect(tokenRequests).toHaveLength(2);
   });
 
+  it('a cached token the target refuses is replaced at once: one new grant, the call made once more', async () => {
+    const revoked = new Set<string>();
+    let created = 0;
+    answer = (req, res) => {
+      if (revoked.has(req.headers.authorization ?? '')) return res.writeHead(401).end('{"error":"invalid_token"}');
+      if (req.method === 'POST') created += 1;
+      return res.writeHead(201, { 'content-type': 'application/json' }).end(`{"id":"a${created}"}`);
+    };
+    const c = client({ auth: oauth2('basic') });
+    const create = { method: 'POST', path: '/accounts', headers: {}, body: { login: 'ada' } } as const;
+    expect((await c.send(create)).status).toBe(201);
+    revoked.add('Bearer t1'); // e.g. the target's authorisation server rotated its keys
+    const response = await c.send(create);
+    expect(response).toMatchObject({ status: 201, json: { id: 'a2' } });
+    expect(response.staleCredentials).toBeUndefined();
+    expect(tokenRequests).toHaveLength(2);
+    expect(seen.map((r) => `${r.method} ${r.headers.authorization}`)).toEqual(['POST Bearer t1', 'POST Bearer t1', 'POST Bearer t2']);
+    // The refused call did nothing: two creates performed for two sends.
+    expect(created).toBe(2);
+    // The new token is the cached one from now on.
+    await c.send(create);
+    expect(tokenRequests).toHaveLength(2);
+  });
+
+  it('a fresh token refused again after the retry is classified as before (retry later with GW_DELIVERY_AUTH)', async () => {
+    let refuse = false;
+    answer = (_req, res) => res.writeHead(refuse ? 401 : 200).end();
+    const c = client({ auth: oauth2('basic') });
+    await c.send({ method: 'GET', path: '/', headers: {} });
+    refuse = true;
+    const response = await c.send({ method: 'GET', path: '/', headers: {} });
+    expect(response).toMatchObject({ status: 401, staleCredentials: true });
+    expect(classifyOutcome({ method: 'GET', path: '/' }, response)).toMatchObject({ kind: 'retry', code: 'GW_DELIVERY_AUTH' });
+    expect(tokenRequests).toHaveLength(2);
+    expect(seen.map((r) => r.headers.authorization)).toEqual(['Bearer t1', 'Bearer t1', 'Bearer t2']);
+  });
+
+  it('a token just granted and refused is not retried in the same call', async () => {
+    answer = (_req, res) => res.writeHead(401).end();
+    const response = await client({ auth: oauth2('basic') }).send({ method: 'GET', path: '/', headers: {} });
+    expect(response).toMatchObject({ status: 401, staleCredentials: true });
+    expect(tokenRequests).toHaveLength(1);
+    expect(seen).toHaveLength(1);
+  });
+
   it('a 401 without OAuth2 is a plain rejection', async () => {
     answer = (_req, res) => res.writeHead(401).end('{"error":"bad key","apiKey":"k1"}');
     const response = await client({ auth: { type: 'apiKey', value: 'k1' } }).send({ method: 'GET', path: '/', headers: {} });
