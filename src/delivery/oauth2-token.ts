@@ -112,20 +112,73 @@ function createOidcConfiguration(auth: OAuth2Auth, timeoutMs: number): oidc.Conf
   return config;
 }
 
-/** Status and OAuth error code only: the endpoint's description may echo what we sent. */
+/**
+ * What went wrong, in words plus codes, never the endpoint's own text: an error description or a
+ * body may echo what we sent. `<status> <error>` for an RFC 6749 §5.2 error answer; for an answer
+ * that is not a token response, what was wrong with it; for a broken connection, its code.
+ */
 function describeGrantError(error: unknown): string {
   if (error instanceof oidc.ResponseBodyError) return `${error.status} ${error.error}`;
-  let status: unknown;
-  let code: unknown;
-  let current: unknown = error;
-  // fetch wraps socket and TLS errors as its cause (TypeError: fetch failed).
-  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth += 1) {
-    const facts = current as { status?: unknown; code?: unknown; cause?: unknown };
-    status ??= facts.status;
-    if (typeof facts.code === 'string' && (code === undefined || /^(OAUTH_|ERR_INVALID_ARG)/.test(String(code)))) code = facts.code;
-    current = facts.cause;
+  const facts = grantErrorFacts(error);
+  const status = facts.status === undefined ? '' : `answered ${facts.status}`;
+  if (facts.timeout) return `no answer within the timeout${status ? ` (${status})` : ''}`;
+  switch (facts.oauthCode) {
+    case 'OAUTH_RESPONSE_IS_NOT_JSON':
+      return `${status || 'answered'} with a body that is not JSON${facts.contentType ? ` (${facts.contentType})` : ''} (OAUTH_RESPONSE_IS_NOT_JSON)`;
+    case 'OAUTH_PARSE_ERROR':
+      return `${status || 'answered'} with malformed JSON or a body cut short${facts.netCode ? ` (${facts.netCode})` : ''} (OAUTH_PARSE_ERROR)`;
+    case 'OAUTH_INVALID_RESPONSE':
+      return facts.message?.includes('"access_token"')
+        ? `${status || 'answered'} without a usable access_token (OAUTH_INVALID_RESPONSE)`
+        : `${status || 'answered'} with an invalid token response (OAUTH_INVALID_RESPONSE)`;
+    case 'OAUTH_RESPONSE_IS_NOT_CONFORM':
+      return `${status || 'answered'} (OAUTH_RESPONSE_IS_NOT_CONFORM)`;
+    default:
+      break;
   }
-  const name = (error as { name?: unknown } | undefined)?.name;
-  const parts = [status, code, name].filter((part) => part !== undefined);
+  if (facts.netCode !== undefined && !status) return `the connection failed (${facts.netCode})`;
+  const parts = [status || undefined, facts.netCode ?? facts.oauthCode, facts.name].filter((part) => part !== undefined);
   return parts.join(' ') || 'unknown error';
+}
+
+interface GrantErrorFacts {
+  status?: number;
+  /** openid-client's (oauth4webapi's) OAUTH_* code. */
+  oauthCode?: string;
+  /** A socket, DNS or TLS code (fetch wraps those as its cause). */
+  netCode?: string;
+  name?: string;
+  /** The processing error's own message (names fields, never values), for OAUTH_INVALID_RESPONSE. */
+  message?: string;
+  contentType?: string;
+  timeout: boolean;
+}
+
+function grantErrorFacts(error: unknown): GrantErrorFacts {
+  const facts: GrantErrorFacts = { timeout: false };
+  const name = (error as { name?: unknown } | undefined)?.name;
+  if (typeof name === 'string') facts.name = name;
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === 'object'; depth += 1) {
+    const { status, code, cause, name: currentName, message, headers } = current as {
+      status?: unknown;
+      code?: unknown;
+      cause?: unknown;
+      name?: unknown;
+      message?: unknown;
+      headers?: unknown;
+    };
+    if (typeof status === 'number') facts.status ??= status;
+    if (typeof code === 'string' && code.startsWith('OAUTH_')) {
+      facts.oauthCode ??= code;
+      if (typeof message === 'string' && current instanceof Error && current.name === 'OperationProcessingError') facts.message ??= message;
+    } else if (typeof code === 'string') facts.netCode ??= code;
+    if (currentName === 'TimeoutError' || currentName === 'AbortError') facts.timeout = true;
+    if (headers && typeof (headers as Headers).get === 'function') {
+      const type = (headers as Headers).get('content-type');
+      if (type) facts.contentType ??= type.split(';')[0]!.trim().slice(0, 100);
+    }
+    current = cause;
+  }
+  return facts;
 }
