@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { fieldsHash, planDelivery, type Delivered, type TargetIdResolver } from '../delivery/plan.js';
+import { loadConfig } from '../config/load.js';
+import type { BridgeConfig, ConnectionConfig } from '../config/schema.js';
 import { loadMapping } from '../mapping/load.js';
-import { referenceKey, type EvalContext, type GroupInfo, type MappingPlan, type PlannedCall } from '../mapping/types.js';
+import { referenceKey, type EvalContext, type GroupInfo, type HttpRequestSpec, type MappingPlan, type PlannedCall } from '../mapping/types.js';
 import { scimError } from '../scim/error-catalog.js';
 import { ScimError } from '../scim/errors.js';
 import { normalizePatch, normalizeResource } from '../scim/normalize.js';
@@ -10,12 +12,14 @@ import { applyPatch } from '../scim/patch.js';
 import { newResource, replaceResource } from '../scim/resource.js';
 import type { MemberChange, ResourceType, ScimResource } from '../scim/types.js';
 import type { Io } from './main.js';
+import { summarizeTargetAuth, type TargetAuthSummary } from './target-auth-summary.js';
 import { reportError } from './main.js';
 
 /**
  * `scim-bridge dry-run`: the HTTP calls one SCIM request would cause on the target, computed by
  * the same normalise → patch → plan → map code the API and the worker run, with no network and
- * no Redis.
+ * no Redis. With `--config`, each call also shows the headers the connection's target settings
+ * add (auth and signing redacted) and a summary of its auth and TLS setup.
  * Target ids that only the target could tell are shown as placeholders.
  */
 
@@ -35,6 +39,8 @@ export async function runDryRun(args: string[], io: Io): Promise<number> {
       args,
       options: {
         mapping: { type: 'string' },
+        config: { type: 'string' },
+        connection: { type: 'string' },
         request: { type: 'string' },
         state: { type: 'string' },
         groups: { type: 'string' },
@@ -46,12 +52,30 @@ export async function runDryRun(args: string[], io: Io): Promise<number> {
     io.stderr(`scim-bridge dry-run: ${(err as Error).message}\n`);
     return 2;
   }
-  if (!values.mapping || !values.request) {
-    io.stderr('Usage: scim-bridge dry-run --mapping FILE --request FILE [--state FILE] [--groups "Name A,Name B"] [--json]\n');
+  if ((!values.mapping && !values.config) || !values.request || (values.connection !== undefined && !values.config)) {
+    io.stderr(
+      'Usage: scim-bridge dry-run (--mapping FILE | --config FILE [--connection ID]) --request FILE [--state FILE] [--groups "Name A,Name B"] [--json]\n',
+    );
     return 2;
   }
   try {
-    const plan = await loadMapping(values.mapping);
+    let target: TargetAuthSummary | undefined;
+    let mappingFile = values.mapping;
+    if (values.config) {
+      const connection = pickConnection(await loadConfig(values.config), values.connection);
+      if (typeof connection === 'string') {
+        io.stderr(`scim-bridge dry-run: ${connection}\n`);
+        return 2;
+      }
+      target = summarizeTargetAuth(connection.target);
+      target.lines[0] = `${target.lines[0]} (connection ${connection.id})`;
+      mappingFile ??= connection.mappingPath;
+      if (mappingFile === undefined) {
+        io.stderr(`scim-bridge dry-run: connection ${connection.id} is mode: proxy; it has no mapping to run\n`);
+        return 2;
+      }
+    }
+    const plan = await loadMapping(mappingFile!);
     const request = (await readJson(values.request)) as ScimRequest;
     const state = values.state ? ((await readJson(values.state)) as ScimResource & { members?: { value: string }[] }) : undefined;
     const groups = (values.groups ?? '')
@@ -59,19 +83,21 @@ export async function runDryRun(args: string[], io: Io): Promise<number> {
       .map((name) => name.trim())
       .filter((name) => name !== '')
       .map((displayName) => ({ id: `GROUP_${displayName}`, displayName }));
-    const calls = await dryRun(plan, request, state, groups);
+    const calls = (await dryRun(plan, request, state, groups)).map((c) => (target ? withTargetHeaders(c.request, target) : c.request));
     if (values.json) {
-      io.stdout(`${JSON.stringify(calls.map((c) => c.request), null, 2)}\n`);
+      io.stdout(`${JSON.stringify(calls, null, 2)}\n`);
     } else if (calls.length === 0) {
       io.stdout('no calls: nothing the mapping delivers changes\n');
+      if (target) io.stdout(`\n${target.lines.join('\n')}\n`);
     } else {
-      for (const { request: r } of calls) {
+      for (const r of calls) {
         io.stdout(`${r.method} ${r.path}\n`);
         for (const [name, value] of Object.entries(r.headers)) io.stdout(`${name}: ${value}\n`);
         if (r.body !== undefined) io.stdout(`${JSON.stringify(r.body, null, 2)}\n`);
         io.stdout('\n');
       }
-      io.stdout("(plus the connection's target auth header on every call)\n");
+      if (target) io.stdout(`${target.lines.join('\n')}\n`);
+      else io.stdout("(plus the connection's target auth header on every call)\n");
     }
     return 0;
   } catch (err) {
@@ -81,6 +107,19 @@ export async function runDryRun(args: string[], io: Io): Promise<number> {
     }
     return reportError(err, io);
   }
+}
+
+/** The connection named, or the only one; a message when that is not clear. */
+function pickConnection(config: BridgeConfig, id: string | undefined): ConnectionConfig | string {
+  if (id !== undefined) return config.connections.find((c) => c.id === id) ?? `no connection "${id}" in the config (${config.connections.map((c) => c.id).join(', ')})`;
+  if (config.connections.length === 1) return config.connections[0]!;
+  return `the config has several connections: name one with --connection (${config.connections.map((c) => c.id).join(', ')})`;
+}
+
+/** A call's headers as the target client merges them: config headers, the call's, then auth. */
+function withTargetHeaders(request: HttpRequestSpec, target: TargetAuthSummary): HttpRequestSpec {
+  const own = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return { ...request, headers: { ...target.configHeaders, ...own, ...target.authHeaders } };
 }
 
 /** The calls for one SCIM request against an optional existing resource (`state`). */

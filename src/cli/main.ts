@@ -36,7 +36,7 @@ Commands:
   worker  [--config FILE]                 run delivery workers only (scale them apart from the API)
   validate <mapping.yaml|dir>...          check mapping files; prints file:line:col messages
   validate --config FILE                  check a config file and every mapping it names
-  dry-run --mapping FILE --request FILE [--state FILE] [--groups "A,B"]
+  dry-run (--mapping FILE | --config FILE [--connection ID]) --request FILE [--state FILE] [--groups "A,B"]
                                           print the HTTP calls a SCIM request would cause (no network)
   explain <mapping.yaml>                  which SCIM attribute feeds each field, which calls each change causes
   init [FILE | -]                         write a commented starter mapping (default mappings/my-app.yaml)
