@@ -62,7 +62,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       // Node enforces both timeouts on this tick (30 s by default): check often enough to honour them.
       connectionsCheckingInterval: Math.max(100, Math.min(5_000, Math.floor(shortestTimeout(limits) / 2))),
     },
-    frameworkErrors: frameworkErrorHandler,
+    frameworkErrors: frameworkErrorHandler(limits),
     clientErrorHandler,
     // observeRequests() logs one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),

@@ -43,6 +43,14 @@ const RESOURCES: [ResourceType, string][] = [
   ['Group', 'Groups'],
 ];
 
+/** `<basePath>/Users/<id>` (or Groups, Schemas, ResourceTypes) with an id over `idLength`. */
+function hasOverlongId(url: string, basePath: string, idLength: number): boolean {
+  const path = url.split('?')[0] ?? '';
+  if (path.length <= basePath.length) return false;
+  const match = /^\/(Users|Groups|Schemas|ResourceTypes)\/([^/]+)\/?$/i.exec(path.slice(basePath.length));
+  return match !== null && match[2]!.length > idLength;
+}
+
 export async function scimPlugin(app: FastifyInstance, options: ScimPluginOptions): Promise<void> {
   const { connection, provisioning, limits } = options;
   // Entra sends application/scim+json; see scim-body.ts for how bodies are parsed and bounded.
@@ -68,7 +76,11 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   app.addHook('preValidation', async (request) => checkQueryLimits(request.query as Query, limits));
   app.setErrorHandler(scimErrorHandler);
   const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {
-    scimErrorHandler(scimError('NO_ENDPOINT', { method: request.method }), request, reply);
+    // The router does not match an id segment longer than limits.idLength: no resource has it.
+    const error = hasOverlongId(request.url, connection.basePath, limits.idLength)
+      ? scimError('ID_TOO_LONG', { limit: limits.idLength })
+      : scimError('NO_ENDPOINT', { method: request.method });
+    scimErrorHandler(error, request, reply);
   };
   app.setNotFoundHandler(noEndpoint);
   // Explicit catch-alls: a pass-through upstream's wildcard route (docs/reverse-proxy.md) must

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { scimError } from '../scim/error-catalog.js';
 import { renderErrorBody, ScimError } from '../scim/errors.js';
 import { scimErrorHandler, SCIM_CONTENT_TYPE } from './scim-errors.js';
 
@@ -12,19 +13,29 @@ import { scimErrorHandler, SCIM_CONTENT_TYPE } from './scim-errors.js';
  * other error, with fixed details that quote nothing the client sent.
  */
 
-/** Fastify's `frameworkErrors`: the router rejected the URL before any route or hook ran. */
-export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
-  const scimError =
-    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
-      ? new ScimError(414, undefined, 'a path segment of the URL is too long')
-      : new ScimError(400, undefined, 'the URL is not valid (check its percent-encoding)');
-  scimErrorHandler(scimError, request, reply);
+/**
+ * Fastify's `frameworkErrors`: the router rejected the URL before any route or hook ran. A path
+ * segment longer than `limits.idLength` (the router's maxParamLength) names a resource that
+ * cannot exist: 404, as for any unknown id; a whole URL over `limits.urlLength` stays 414.
+ */
+export function frameworkErrorHandler(limits: { urlLength: number; idLength: number }) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply): void => {
+    let answer: ScimError;
+    if (error.code !== 'FST_ERR_MAX_PARAM_LENGTH') answer = new ScimError(400, undefined, 'the URL is not valid (check its percent-encoding)');
+    else if (request.url.length > limits.urlLength) answer = urlTooLong(limits.urlLength);
+    else answer = scimError('ID_TOO_LONG', { limit: limits.idLength });
+    scimErrorHandler(answer, request, reply);
+  };
+}
+
+function urlTooLong(maxLength: number): ScimError {
+  return new ScimError(414, undefined, `the URL is longer than ${maxLength} characters`);
 }
 
 /** An `onRequest` hook answering URLs longer than `maxLength` with 414, before routing work. */
 export function urlLengthCheck(maxLength: number) {
   return async (request: FastifyRequest): Promise<void> => {
-    if (request.url.length > maxLength) throw new ScimError(414, undefined, `the URL is longer than ${maxLength} characters`);
+    if (request.url.length > maxLength) throw urlTooLong(maxLength);
   };
 }
 

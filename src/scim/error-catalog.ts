@@ -36,6 +36,7 @@ export const SCIM_ERRORS = {
 
   // Resources.
   RESOURCE_NOT_FOUND: [404, undefined, '{type} not found'],
+  ID_TOO_LONG: [404, undefined, 'not found: no resource has an id longer than {limit} characters'],
   RESOURCE_TYPE_NOT_FOUND: [404, undefined, 'no such resource type'],
   SCHEMA_NOT_FOUND: [404, undefined, 'no such schema'],
   UNIQUENESS: [409, 'uniqueness', '{attribute} is already in use by another {type}'],

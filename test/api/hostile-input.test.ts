@@ -179,10 +179,16 @@ describe('every error is a SCIM error body', () => {
   });
 
   it('answers an over-long id and a badly encoded one with SCIM bodies that do not echo the URL', async () => {
-    // No id is that long, so no resource is there (or the router refuses the segment: 414).
-    const long = await api.request('GET', `/Users/${'f'.repeat(1_000)}`);
-    expectScimErrorShape(long, long.status === 414 ? 414 : 404);
-    expect(long.text).not.toContain('ffffffffff');
+    // No id is that long (limits.idLength), so no resource is there: 404, for every method.
+    for (const method of ['GET', 'PUT', 'PATCH', 'DELETE'] as const) {
+      const long = await api.request(method, `/Users/${'f'.repeat(1_000)}`, method === 'GET' || method === 'DELETE' ? undefined : {});
+      expectScimErrorShape(long, 404);
+      expect(long.body.detail).toBe('not found: no resource has an id longer than 256 characters');
+      expect(long.text).not.toContain('ffffffffff');
+    }
+    // A long id in a URL that is too long as a whole is still 414.
+    const both = await api.request('GET', `/Groups/${'f'.repeat(9_000)}`);
+    expectScimErrorShape(both, 414);
     const bad = await api.request('GET', '/Users/abc%ff');
     expectScimErrorShape(bad, 400);
     expect(bad.text).not.toContain('abc');
