@@ -107,6 +107,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         authenticator: auth.authenticator,
         accessTokens: auth.accessTokens,
         scopes: connection.auth.oauth2?.scopes ?? [],
+        failedAuthLimit: connection.auth.oauth2?.failedAuthLimit ?? false,
       });
     }
   }

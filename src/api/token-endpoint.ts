@@ -1,3 +1,4 @@
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessTokens } from '../auth/access-tokens.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
@@ -18,6 +19,8 @@ export interface TokenEndpointOptions {
   accessTokens: AccessTokens;
   /** Scopes a client may ask for; empty: a requested scope is ignored. */
   scopes: readonly string[];
+  /** Failed client authentications allowed per client id and address per window; false: no limit. */
+  failedAuthLimit?: { max: number; windowMs: number } | false;
 }
 
 /** A token request is a few hundred bytes; nothing legitimate comes near this. */
@@ -33,6 +36,7 @@ class OAuthError extends Error {
     readonly error: OAuthErrorCode,
     readonly description: string,
     readonly status = error === 'invalid_client' ? 401 : error === 'server_error' ? 500 : 400,
+    readonly headers: Record<string, string> = {},
   ) {
     super(description);
   }
@@ -41,6 +45,19 @@ class OAuthError extends Error {
 export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEndpointOptions): Promise<void> {
   const { authenticator, accessTokens, connectionId } = options;
   const allowed = new Set(options.scopes);
+  const limit = options.failedAuthLimit ?? false;
+  /** The throttle key of a request: its source address and the client id it claims. */
+  const failureKeys = new WeakMap<FastifyRequest, string>();
+  let countFailure: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  if (limit) {
+    // Only the limiter function is used (nothing is limited per route): it counts failures alone.
+    await app.register(rateLimit, { global: false });
+    countFailure = app.createRateLimit({
+      max: limit.max,
+      timeWindow: limit.windowMs,
+      keyGenerator: (request) => failureKeys.get(request) ?? request.ip,
+    });
+  }
 
   // Every body is read as text; the handler decides whether it is a form (an unknown content
   // type must get an OAuth error, not Fastify's 415).
@@ -86,11 +103,27 @@ export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEn
     const bodyId = form.get('client_id');
     if (basic && bodyId !== undefined && bodyId !== basic.id) throw new OAuthError('invalid_request', 'client_id differs from the Basic credentials');
     const credentials = basic ?? (bodyId !== undefined && fromBody !== undefined ? { id: bodyId, secret: fromBody } : undefined);
+    failureKeys.set(request, `${connectionId} ${request.ip} ${credentials?.id ?? bodyId ?? ''}`);
+    await refuseWhenThrottled(request);
     if (!credentials || !(await authenticator.verifyClient(credentials.id, credentials.secret))) {
       request.log.info({ code: 'GW_AUTH_REJECTED', connection: connectionId, reason: credentials ? 'wrong client credentials' : 'no client credentials' }, 'token request refused');
+      await countFailure?.(request);
       throw new OAuthError('invalid_client', 'client authentication failed');
     }
     return credentials.id;
+  }
+
+  /**
+   * 429 (RFC 6585) with Retry-After once a client id from one address failed `max` times in the
+   * window: the attempt is not checked at all, so guessing stops until the window ends.
+   */
+  async function refuseWhenThrottled(request: FastifyRequest): Promise<void> {
+    if (!countFailure || !limit) return;
+    const state = await countFailure(request, { increment: false });
+    if (state.isAllowed || state.remaining > 0) return;
+    const seconds = Math.max(1, state.ttlInSeconds);
+    request.log.warn({ code: 'GW_AUTH_THROTTLED', connection: connectionId, failures: limit.max }, 'token requests throttled after failed client authentications');
+    throw new OAuthError('invalid_client', `too many failed client authentications; retry in ${seconds} s`, 429, { 'retry-after': String(seconds) });
   }
 
   /** The scope the token gets: what was asked for, if allowed; everything allowed if nothing was. */
@@ -106,7 +139,7 @@ export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEn
 
 function sendError(request: FastifyRequest, reply: FastifyReply, error: OAuthError): FastifyReply {
   if (error.status >= 500) request.log.error({ code: error.error }, 'token request failed');
-  const headers: Record<string, string> = { 'cache-control': 'no-store', pragma: 'no-cache' };
+  const headers: Record<string, string> = { 'cache-control': 'no-store', pragma: 'no-cache', ...error.headers };
   if (error.status === 401) headers['www-authenticate'] = 'Basic realm="scim-bridge", charset="UTF-8"';
   return reply
     .code(error.status)

@@ -249,6 +249,19 @@ export const connectionAuthSchema = z
           .default([]),
         /** HS256 signing key (at least 32 characters). Default: a random key kept in Redis. */
         signingKey: secret.min(32, 'use at least 32 characters (256 bits)').optional(),
+        /**
+         * Failed client authentications allowed per client id and source address within
+         * `windowMs`; more attempts are answered 429 with Retry-After, without checking them,
+         * until the window ends. Per API process. `false` turns it off.
+         */
+        failedAuthLimit: z
+          .union([
+            z.literal(false),
+            z
+              .object({ max: z.number().int().min(1).default(10), windowMs: z.number().int().min(1_000).default(60_000) })
+              .strict(),
+          ])
+          .default({ max: 10, windowMs: 60_000 }),
       })
       .strict()
       .optional(),

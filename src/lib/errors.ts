@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   GW_PROXY_UPSTREAM_AUTH: "The upstream SCIM service refused the bridge's credentials (401/403); Entra got 502.",
   GW_RECONCILE_LIST: "Reconcile could not list the target's resources with the mapping's list rule.",
   GW_AUTH_REJECTED: 'A request to a SCIM route or the token endpoint was refused: no, a wrong, an expired or a revoked credential (logged with the reason, never the credential).',
+  GW_AUTH_THROTTLED: 'Token requests (or admin logins) from one address were refused for a while after repeated failed authentications (429 with Retry-After).',
   GW_AUTH_JWKS_UNAVAILABLE: "The external authorisation server's JWKS could not be fetched, so its tokens cannot be checked (the API answers 503).",
   GW_AUTH_SECRET_NOT_FOUND: '`scim-bridge secrets rotate|revoke` named a secret or client that does not exist.',
   GW_CLI_USAGE: 'The command line is not valid.',

@@ -29,6 +29,19 @@ beforeAll(async () => {
         secrets: 0,
         auth: { oauth2: { tokenPath: '/oauth/beta/token', scopes: ['scim.read', 'scim.write'], clients: [{ id: 'scoped', secret: hashSecret(scopedSecret) }] } },
       },
+      {
+        id: 'gamma',
+        secrets: 0,
+        auth: {
+          oauth2: {
+            failedAuthLimit: { max: 3, windowMs: 60_000 },
+            clients: [
+              { id: 'guessed', secret: clientSecret },
+              { id: 'bystander', secret: scopedSecret },
+            ],
+          },
+        },
+      },
     ],
   });
   redis = new Redis(TEST_REDIS_URL);
@@ -38,13 +51,13 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-const endpoint = (id: 'alpha' | 'beta') => `${b.bridge.url}${b.config.connections.find((c) => c.id === id)!.tokenPath}`;
+const endpoint = (id: 'alpha' | 'beta' | 'gamma') => `${b.bridge.url}${b.config.connections.find((c) => c.id === id)!.tokenPath}`;
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 interface TokenRequestOptions {
   authorization?: string;
   contentType?: string;
-  connection?: 'alpha' | 'beta';
+  connection?: 'alpha' | 'beta' | 'gamma';
 }
 
 async function tokenRequest(
@@ -119,6 +132,23 @@ describe('OAuth2 token endpoint', () => {
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
     }
     expectOAuthError(await tokenRequest({ grant_type: 'client_credentials', client_id: 'entra', client_secret: 'wrong' }), 401, 'invalid_client');
+  });
+
+  it('throttles a client id from one address after failedAuthLimit.max failures: 429 with Retry-After, unchecked', async () => {
+    const gamma = (authorization: string) => tokenRequest('grant_type=client_credentials', { authorization, connection: 'gamma' });
+    for (let i = 0; i < 3; i += 1) expectOAuthError(await gamma(basic('guessed', `guess-${i}`)), 401, 'invalid_client');
+    // Even the right secret is not checked now: guessing gains nothing until the window ends.
+    const throttled = await gamma(basic('guessed', clientSecret));
+    expectOAuthError(throttled, 429, 'invalid_client');
+    expect(throttled.body.error_description).toMatch(/^too many failed client authentications; retry in \d+ s$/);
+    const retryAfter = Number(throttled.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(throttled.headers.get('www-authenticate')).toBeNull();
+    // Another client id of the connection is not affected, and successes are not counted.
+    for (let i = 0; i < 4; i += 1) expect((await gamma(basic('bystander', scopedSecret))).status).toBe(200);
+    // Nor is the same client id on another connection.
+    expect((await tokenRequest('grant_type=client_credentials', { authorization: basic('entra', clientSecret) })).status).toBe(200);
   });
 
   it('answers malformed requests with 400 invalid_request', async () => {
