@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseBearer } from '../api/auth.js';
 import { createPasswordVerifier, digestEquals, sha256Hex } from '../auth/secret-hash.js';
+import { createFailureThrottle, type FailureThrottle } from '../auth/failure-throttle.js';
 import type { AdminConfig } from '../config/schema.js';
 import { sendAdminError } from './errors.js';
 
@@ -16,6 +17,8 @@ import { sendAdminError } from './errors.js';
 export type AdminCheck = (authorization: string | undefined) => Promise<boolean>;
 
 export const ADMIN_REALM = 'scim-bridge admin';
+
+const DEFAULT_LOGIN_LIMIT = { max: 10, windowMs: 60_000 };
 
 export function createAdminCheck(admin: AdminConfig): AdminCheck {
   const verify = createPasswordVerifier();
@@ -38,15 +41,52 @@ export function createAdminCheck(admin: AdminConfig): AdminCheck {
   };
 }
 
-/** An onRequest hook answering 401 (with the schemes the config accepts) to anyone else. */
+/** One throttle per admin config, shared by the /admin scope and a protected /metrics. */
+const throttles = new WeakMap<AdminConfig, FailureThrottle | undefined>();
+
+function throttleOf(admin: AdminConfig): FailureThrottle | undefined {
+  if (!throttles.has(admin)) {
+    const limit = admin.failedLoginLimit ?? DEFAULT_LOGIN_LIMIT;
+    throttles.set(admin, limit === false ? undefined : createFailureThrottle(limit));
+  }
+  return throttles.get(admin);
+}
+
+/**
+ * Who presented credentials, for the throttle key: the Basic user name (hashed, it may be a
+ * mistyped password) or "bearer". Undefined without credentials: a browser's first, anonymous
+ * request before it prompts is no failed login.
+ */
+function claimedIdentity(authorization: string | undefined): string | undefined {
+  const basic = parseBasic(authorization);
+  if (basic) return `basic:${sha256Hex(basic.username).slice(0, 16)}`;
+  return parseBearer(authorization) === undefined ? undefined : 'bearer';
+}
+
+/**
+ * An onRequest hook answering 401 (with the schemes the config accepts) to anyone else, and 429
+ * with Retry-After, without checking, once an address failed `failedLoginLimit.max` logins as
+ * one user (or with bearer tokens) within the window.
+ */
 export function adminAuthHook(admin: AdminConfig) {
   const check = createAdminCheck(admin);
+  const throttle = throttleOf(admin);
   const challenges = [
     ...(admin.passwordHash ? [`Basic realm="${ADMIN_REALM}", charset="UTF-8"`] : []),
     ...(admin.tokenHashes.length > 0 ? [`Bearer realm="${ADMIN_REALM}"`] : []),
   ];
   return async (request: FastifyRequest, reply: FastifyReply) => {
+    const identity = claimedIdentity(request.headers.authorization);
+    const key = identity === undefined ? undefined : `${request.ip} ${identity}`;
+    const blockedMs = key === undefined || !throttle ? 0 : throttle.blockedForMs(key);
+    if (blockedMs > 0) {
+      const seconds = Math.ceil(blockedMs / 1000);
+      request.log.warn({ code: 'GW_AUTH_THROTTLED', route: 'admin' }, 'admin logins throttled after failed attempts');
+      reply.headers({ 'retry-after': String(seconds), connection: 'close' });
+      return sendAdminError(reply, 429, 'too_many_requests', `too many failed logins; retry in ${seconds} s`);
+    }
     if (await check(request.headers.authorization)) return;
+    if (key !== undefined) throttle?.fail(key);
     // Closed after the answer: the body of a refused request is never read.
     reply.headers({ 'www-authenticate': challenges.join(', '), connection: 'close' });
     return sendAdminError(reply, 401, 'unauthorized', 'admin credentials required');

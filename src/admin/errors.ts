@@ -6,7 +6,7 @@ import type { FastifyReply } from 'fastify';
  * stable key for scripts; `detail` is for people and never carries secrets or attribute values.
  */
 
-export type AdminErrorKey = 'unauthorized' | 'forbidden' | 'not_allowed' | 'not_found' | 'bad_request' | 'conflict' | 'unavailable';
+export type AdminErrorKey = 'unauthorized' | 'too_many_requests' | 'forbidden' | 'not_allowed' | 'not_found' | 'bad_request' | 'conflict' | 'unavailable';
 
 export interface AdminErrorBody {
   status: number;

@@ -185,6 +185,7 @@ function resolveAdmin(admin: NonNullable<RawConfig['admin']>): AdminConfig {
     ...(passwordHash === undefined ? {} : { passwordHash }),
     tokenHashes: [...admin.tokenHashes, ...admin.tokens.map(sha256Hex)],
     allow: admin.allow,
+    failedLoginLimit: admin.failedLoginLimit,
   };
 }
 

@@ -442,6 +442,16 @@ export const adminSchema = z
     tokens: z.array(secret).default([]),
     /** Or their SHA-256 digests in lower-case hex (`scim-bridge hash-password --token`). */
     tokenHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 digest in lower-case hex')).default([]),
+    /**
+     * Failed logins (Basic or bearer) allowed per source address and user name within
+     * `windowMs`; more get 429 with Retry-After, unchecked, until the window ends. `false`: off.
+     */
+    failedLoginLimit: z
+      .union([
+        z.literal(false),
+        z.object({ max: z.number().int().min(1).default(10), windowMs: z.number().int().min(1_000).default(60_000) }).strict(),
+      ])
+      .default({ max: 10, windowMs: 60_000 }),
     /** What the dashboard and admin API may change; read-only by default. */
     allow: z
       .object({
@@ -475,6 +485,8 @@ export interface AdminConfig {
   passwordHash?: string;
   tokenHashes: string[];
   allow: { retry: boolean; clean: boolean; promote: boolean };
+  /** Login throttle; absent means the default (10 failures per address and user a minute). */
+  failedLoginLimit?: { max: number; windowMs: number } | false;
 }
 
 export const metricsSchema = z

@@ -66,3 +66,33 @@ describe('admin routes', () => {
     expect(res.status).toBe(404);
   });
 });
+
+describe('admin login throttle', () => {
+  let fx: BridgeFixture;
+
+  beforeAll(async () => {
+    fx = await startBridgeFixture('admin-throttle', {
+      worker: false,
+      config: { admin: { username: 'ops', password: PASSWORD, tokenHashes: [sha256Hex(TOKEN)], failedLoginLimit: { max: 3, windowMs: 60_000 } } },
+    });
+  });
+  afterAll(async () => {
+    await fx?.close();
+  });
+
+  const get = (authorization?: string) => fetch(`${fx.bridge.url}/admin/api/connections`, { headers: authorization ? { authorization } : {} });
+
+  it('answers 429 with Retry-After, unchecked, after max failed logins as one user; others and anonymous requests unaffected', async () => {
+    // Anonymous requests (a browser before its prompt) are no failed logins.
+    for (let i = 0; i < 5; i += 1) expect((await get()).status).toBe(401);
+    for (let i = 0; i < 3; i += 1) expect((await get(basic('ops', `wrong-${i}`))).status).toBe(401);
+    const throttled = await get(basic('ops', PASSWORD));
+    expect(throttled.status).toBe(429);
+    const retryAfter = Number(throttled.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(await throttled.json()).toEqual({ status: 429, error: 'too_many_requests', detail: expect.stringMatching(/^too many failed logins; retry in \d+ s$/) });
+    // Bearer tokens are counted apart from the Basic user, so the right token still works.
+    expect((await get(`Bearer ${TOKEN}`)).status).toBe(200);
+  });
+});
