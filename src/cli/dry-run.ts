@@ -193,18 +193,28 @@ async function simulate(
   const current = { type, id: resource.doc.id, revision: 2, doc: resource.doc, deleted: resource.deleted, ...(type === 'Group' ? { members: resource.members } : {}) };
   const calls: PlannedCall[] = [];
   let state = delivered.state;
-  // A create is the only step that makes the planner stop early, so two rounds always suffice.
-  for (let round = 0; round < 2; round += 1) {
-    const planned = await planDelivery({ type, current, delivered: { state, members: delivered.members }, mapping: plan, resolver });
+  const members = new Map(delivered.members);
+  // A create makes the planner stop early (one more round); a group with more member calls than
+  // one job makes goes on in follow-up jobs (a round each, until every member is through).
+  for (let round = 0, more = true; more && round < 1_000; round += 1) {
+    const planned = await planDelivery({ type, current, delivered: { state, members }, mapping: plan, resolver, recheck: round > 0 });
     for (const step of planned.steps) {
+      if (step.member) record(members, step.member);
+      for (const member of step.members ?? []) record(members, member);
       if (!step.action) continue;
       const input = { type, resource: resource.doc, targetId: TARGET_ID, action: step.action, context: planned.context, captured: CAPTURED };
       calls.push(...(await plan.plan(input)));
       if (step.link === 'create') state = { revision: 0, ...step.after, targetId: TARGET_ID };
+      else if (step.after) state = { ...(state ?? { revision: 0 }), ...step.after };
     }
-    if (planned.complete) break;
+    more = !planned.complete || planned.outcome === 'continued';
   }
   return calls;
+}
+
+function record(members: Map<string, string>, member: { id: string; targetId: string | null }): void {
+  if (member.targetId === null) members.delete(member.id);
+  else members.set(member.id, member.targetId);
 }
 
 function placeholders(groups: GroupInfo[]): TargetIdResolver {

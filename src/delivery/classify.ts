@@ -22,7 +22,7 @@ export interface CallInfo {
   action?: TargetAction['kind'];
   /**
    * Whether 404/410 means the goal is already reached. Defaults to true for DELETE and for the
-   * delete, removeMember and lookup actions (a lookup that finds nothing is not a failure).
+   * delete, removeMember, removeMembers and lookup actions (a lookup that finds nothing is not a failure).
    */
   goneIsOk?: boolean;
 }
@@ -50,7 +50,7 @@ export const MAX_RATE_LIMIT_MS = 60 * 60_000;
 
 const RETRYABLE_STATUS = new Set([408, 425]);
 const GONE_STATUS = new Set([404, 410]);
-const GONE_IS_OK_ACTIONS = new Set<CallInfo['action']>(['delete', 'removeMember', 'lookup']);
+const GONE_IS_OK_ACTIONS = new Set<CallInfo['action']>(['delete', 'removeMember', 'removeMembers', 'lookup']);
 
 /** Error codes of Node and undici meaning "no answer in time". */
 const TIMEOUT_CODES = new Set([

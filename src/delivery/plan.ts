@@ -67,14 +67,20 @@ export interface DeliveryStep {
   after?: Partial<DeliveryState>;
   /** Record of a membership once the step succeeded (`targetId: null` forgets it). */
   member?: { id: string; targetId: string | null };
+  /** Records of a chunk of memberships (addMembers, removeMembers), saved at once when the step succeeded. */
+  members?: Array<{ id: string; targetId: string | null }>;
   /** A create after a create whose outcome is unknown, with no lookup to tell: may duplicate. */
   unsure?: true;
   /** Forget the resource in the bridge (it was deleted and is gone from the target). */
   purge?: true;
 }
 
-/** `pending`: a referenced resource has no target id yet, so nothing may be sent. */
-export type PlanOutcome = 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting' | 'pending';
+/**
+ * `pending`: a referenced resource has no target id yet, so nothing may be sent. `continued`: a
+ * group has more member calls than one job makes (`memberCallsPerJob`): once these steps
+ * succeeded, a follow-up job of the group goes on from what was recorded.
+ */
+export type PlanOutcome = 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting' | 'pending' | 'continued';
 
 export interface DeliveryPlan {
   /** What the delivery amounts to once every step succeeded. */
@@ -94,6 +100,8 @@ export interface DeliveryPlan {
   revision?: number;
   /** False when the plan stops at a create: plan again once its target id is known. */
   complete: boolean;
+  /** Outcome `continued`: identifies this part of the group's member changes (a follow-up job's trigger). */
+  continuation?: string;
 }
 
 export async function planDelivery(input: PlanInput): Promise<DeliveryPlan> {
@@ -131,8 +139,12 @@ export async function planDelivery(input: PlanInput): Promise<DeliveryPlan> {
   }
 
   steps.push(...(await attributeSteps(mapping, type, current.doc, state, context)));
-  const waiting = type === 'Group' ? await memberSteps(input, current, steps) : [];
+  const { waiting, more } = type === 'Group' ? await memberSteps(input, current, steps) : { waiting: [], more: false };
   const affected = watchesGroups ? await groupChange(input, current, state, steps) : [];
+  if (more) {
+    const continuation = hashOf(steps.flatMap((step) => (step.key ? [step.key] : []))).slice(0, 12);
+    return { ...empty('continued'), steps, waiting, context, references, affected, continuation };
+  }
   return waiting.length > 0
     ? { ...empty('waiting'), steps, waiting, context, references, affected }
     : { ...empty('converged'), steps, context, references, affected, revision: current.revision };
@@ -207,7 +219,7 @@ async function groupChange(input: PlanInput, current: StoredResource, state: Del
     return [...new Set([...(current.members ?? []), ...input.delivered.members.keys()])];
   }
   if (state.nameHash === undefined) steps.push({ after: { nameHash } });
-  return steps.flatMap((step) => (step.member ? [step.member.id] : []));
+  return steps.flatMap((step) => [...(step.member ? [step.member.id] : []), ...(step.members ?? []).map((member) => member.id)]);
 }
 
 async function formerMembers(input: PlanInput, current: StoredResource): Promise<string[]> {
@@ -234,38 +246,91 @@ async function attributeSteps(
   return steps;
 }
 
-/** Adds the desired members not delivered yet and removes the others; returns who is waiting. */
-async function memberSteps(input: PlanInput, group: StoredResource, steps: DeliveryStep[]): Promise<string[]> {
+/**
+ * Adds the desired members not delivered yet and removes the others: one call per member
+ * (addMember, removeMember) or one per chunk of `memberChunkSize` members (addMembers,
+ * removeMembers). At most `memberCallsPerJob` member calls are planned; `more` says there are
+ * further ones, for a follow-up job. Each step records its members once it succeeded, so the
+ * next plan (a retry, the follow-up job) starts after the last chunk that succeeded. Members
+ * are taken in the group's (sorted) order, so a retry forms the same chunks again.
+ */
+async function memberSteps(input: PlanInput, group: StoredResource, steps: DeliveryStep[]): Promise<{ waiting: string[]; more: boolean }> {
   const { mapping, resolver } = input;
-  const canAdd = mapping.has('Group', 'addMember');
-  const canRemove = mapping.has('Group', 'removeMember');
-  if (!canAdd && !canRemove) return [];
-  const desired = new Set(group.members ?? []);
-  const delivered = input.delivered.members;
+  const bulkAdd = mapping.has('Group', 'addMembers');
+  const bulkRemove = mapping.has('Group', 'removeMembers');
+  const canAdd = bulkAdd || mapping.has('Group', 'addMember');
+  const canRemove = bulkRemove || mapping.has('Group', 'removeMember');
   const waiting: string[] = [];
+  if (!canAdd && !canRemove) return { waiting, more: false };
+  const { chunkSize, callsPerJob } = mapping.memberLimits();
+  let calls = callsPerJob;
+  let more = false;
+  const desired = new Set([...(group.members ?? [])].sort());
+  const delivered = input.delivered.members;
+
   if (canAdd) {
+    // Members are resolved only as far as this job's calls reach; the follow-up job goes on.
+    const room = bulkAdd ? calls * chunkSize : calls;
+    const ready: MemberContext[] = [];
     for (const memberId of desired) {
       if (delivered.has(memberId)) continue;
+      if (ready.length === room) {
+        more = true;
+        break;
+      }
       const member = await resolver.member(memberId);
       if (!member) waiting.push(memberId);
-      else steps.push({ key: `addMember:${memberId}`, action: { kind: 'addMember', member }, member: { id: memberId, targetId: member.targetId } });
+      else ready.push(member);
+    }
+    if (bulkAdd) {
+      for (const chunk of chunksOf(ready, chunkSize)) {
+        steps.push({
+          key: `addMembers:${hashOf(chunk.map((member) => member.id)).slice(0, 16)}`,
+          action: { kind: 'addMembers', members: chunk },
+          members: chunk.map((member) => ({ id: member.id, targetId: member.targetId })),
+        });
+      }
+      calls -= Math.ceil(ready.length / chunkSize);
+    } else {
+      for (const member of ready) {
+        steps.push({ key: `addMember:${member.id}`, action: { kind: 'addMember', member }, member: { id: member.id, targetId: member.targetId } });
+      }
+      calls -= ready.length;
     }
   }
-  for (const [memberId, memberTargetId] of delivered) {
-    if (desired.has(memberId)) continue;
-    const forget = { id: memberId, targetId: null };
-    if (!canRemove) {
-      steps.push({ member: forget });
-      continue;
-    }
+
+  const removed = [...delivered].filter(([memberId]) => !desired.has(memberId)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!canRemove) {
+    for (const [memberId] of removed) steps.push({ member: { id: memberId, targetId: null } });
+    return { waiting, more };
+  }
+  const room = Math.max(0, bulkRemove ? calls * chunkSize : calls);
+  if (removed.length > room) more = true;
+  const gone: MemberContext[] = [];
+  for (const [memberId, memberTargetId] of removed.slice(0, room)) {
     const type: ResourceType = (await resolver.isGroup(memberId)) ? 'Group' : 'User';
-    steps.push({
-      key: `removeMember:${memberId}`,
-      action: { kind: 'removeMember', member: { id: memberId, targetId: memberTargetId, type } },
-      member: forget,
-    });
+    gone.push({ id: memberId, targetId: memberTargetId, type });
   }
-  return waiting;
+  if (bulkRemove) {
+    for (const chunk of chunksOf(gone, chunkSize)) {
+      steps.push({
+        key: `removeMembers:${hashOf(chunk.map((member) => member.id)).slice(0, 16)}`,
+        action: { kind: 'removeMembers', members: chunk },
+        members: chunk.map((member) => ({ id: member.id, targetId: null })),
+      });
+    }
+  } else {
+    for (const member of gone) {
+      steps.push({ key: `removeMember:${member.id}`, action: { kind: 'removeMember', member }, member: { id: member.id, targetId: null } });
+    }
+  }
+  return { waiting, more };
+}
+
+function chunksOf<T>(items: T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let start = 0; start < items.length; start += size) chunks.push(items.slice(start, start + size));
+  return chunks;
 }
 
 /**

@@ -44,11 +44,13 @@ export interface DeliveryResult {
   /**
    * unsupported: the mapping does not deliver this type; purged: nothing left to deliver;
    * stale: a newer job already delivered this revision; deleted: removed from the target;
-   * converged: the target matches the store; waiting: a group whose members are not linked yet.
+   * converged: the target matches the store; waiting: a group whose members are not linked yet;
+   * continued: a group with more member calls than one job makes (`memberCallsPerJob`), which
+   * a follow-up job goes on with.
    * (A resource whose `ref:` field names a resource without a target id yet is retried with
    * GW_MAP_REF_PENDING instead.)
    */
-  outcome: 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting';
+  outcome: 'unsupported' | 'purged' | 'stale' | 'deleted' | 'converged' | 'waiting' | 'continued';
   /** Target calls made by this attempt. */
   calls: number;
   /** Version of the mapping the job ran with (hot-reloadable mappings). */
@@ -153,6 +155,20 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       if (planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
       const relink = await execute(run, planned.steps);
       if (relink || !planned.complete) continue;
+      if (planned.outcome === 'continued') {
+        // The member calls of this job are done and recorded; the rest is a new job, so a group
+        // of many thousands of members never is one endless job (and a retry repeats nothing).
+        await deps.enqueue({
+          connectionId: deps.connectionId,
+          type: run.type,
+          id: run.id,
+          revision: current?.revision ?? 0,
+          trigger: `members-${planned.continuation ?? 'next'}`,
+        });
+        logger.debug({ ...run.log, calls: run.calls }, 'more member changes than one job makes, continuing in a follow-up job');
+        await enqueueAffected(run, planned.affected, current?.revision ?? 0);
+        return 'continued';
+      }
       if (planned.outcome === 'waiting') {
         logger.info({ ...run.log, waiting: planned.waiting.length }, 'members not linked yet, group stays pending');
       }
@@ -202,6 +218,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
       if (step.after) await save(run, step.after);
       if (step.member) await store.setDeliveredMember(run.id, step.member.id, step.member.targetId);
+      if (step.members) await store.setDeliveredMembers(run.id, step.members);
       if (step.purge) await store.purge(run.type, run.id);
     }
     return false;

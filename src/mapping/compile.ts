@@ -103,7 +103,12 @@ export interface CompiledSection {
   list?: ListRule;
   /** Whether a call template uses `{previous…}`. */
   usesPrevious: boolean;
+  /** Chunking of member calls (groups), defaults applied. */
+  memberLimits: { chunkSize: number; callsPerJob: number };
 }
+
+/** Members per addMembers / removeMembers call, and member calls per job, unless the mapping says otherwise. */
+export const MEMBER_LIMITS = { chunkSize: 100, callsPerJob: 100 } as const;
 
 export interface CompiledMapping {
   name: string;
@@ -118,7 +123,7 @@ export interface CompileResult {
 
 const CALL_KINDS: Record<'users' | 'groups', ActionKind[]> = {
   users: ['lookup', 'create', 'update', 'deactivate', 'reactivate', 'delete'],
-  groups: ['lookup', 'create', 'update', 'delete', 'addMember', 'removeMember'],
+  groups: ['lookup', 'create', 'update', 'delete', 'addMember', 'removeMember', 'addMembers', 'removeMembers'],
 };
 
 /** Calls whose default body is the mapped fields object. */
@@ -163,7 +168,9 @@ function compileSection(key: 'users' | 'groups', section: UsersSection | GroupsS
   const usesGroups = fields.some((field) => field.source.kind === 'groups' || (field.source.kind === 'expr' && field.source.expression.readsGroups) || field.when?.readsGroups === true);
   if (usesGroups && key === 'groups') problems.push({ path: [key, 'fields'], message: 'fromGroups and $groups read a user\'s groups; use them under users:' });
   const usesPrevious = [...calls.values()].flat().some((call) => call.usesPrevious);
-  return { key, fields, rules, calls, usesGroups, usesPrevious, ...(section.list ? { list: section.list } : {}) };
+  const limits = section as { memberChunkSize?: number; memberCallsPerJob?: number };
+  const memberLimits = { chunkSize: limits.memberChunkSize ?? MEMBER_LIMITS.chunkSize, callsPerJob: limits.memberCallsPerJob ?? MEMBER_LIMITS.callsPerJob };
+  return { key, fields, rules, calls, usesGroups, usesPrevious, memberLimits, ...(section.list ? { list: section.list } : {}) };
 }
 
 function compileFields(key: string, fields: Record<string, FieldRule>, problems: CompileProblem[]): CompiledField[] {
@@ -387,7 +394,18 @@ function placeholderProblem(
           })`;
     case 'memberTargetId':
     case 'memberId':
-      return kind === 'addMember' || kind === 'removeMember' ? undefined : `{member.…} is only available in addMember and removeMember`;
+      return kind === 'addMember' || kind === 'removeMember'
+        ? undefined
+        : kind === 'addMembers' || kind === 'removeMembers'
+          ? `{member.…} is one member: ${kind} sends a chunk of members, use {members.targetIds} or {members.ids}`
+          : `{member.…} is only available in addMember and removeMember`;
+    case 'memberTargetIds':
+    case 'memberIds':
+      return kind === 'addMembers' || kind === 'removeMembers'
+        ? undefined
+        : kind === 'addMember' || kind === 'removeMember'
+          ? `{members.…} is a list of members: ${kind} sends one member, use {member.targetId} or {member.id} (or define ${kind}s)`
+          : `{members.…} is only available in addMembers and removeMembers`;
     case 'field':
       if (fieldNames.has(placeholder.name) || [...fieldNames].some((name) => name.startsWith(`${placeholder.name}.`))) return undefined;
       return `unknown field "${placeholder.name}": {fields.${placeholder.name}} must name a key of ${key}.fields (${

@@ -1,5 +1,5 @@
 import type { ResourceType, ScimResource } from '../scim/types.js';
-import type { ActionKind, BodyNode, CompiledCall, CompiledExpression, CompiledField, CompiledMapping, CompiledSection } from './compile.js';
+import { MEMBER_LIMITS, type ActionKind, type BodyNode, type CompiledCall, type CompiledExpression, type CompiledField, type CompiledMapping, type CompiledSection } from './compile.js';
 import { MappingEvaluationError } from './errors.js';
 import { getValue } from './scim-path.js';
 import { SCIM_ID_SPEC } from './target-id.js';
@@ -76,6 +76,7 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
     },
     usesGroups: (type) => sectionOf(type)?.usesGroups ?? false,
     usesPrevious: (type) => sectionOf(type)?.usesPrevious ?? false,
+    memberLimits: () => ({ ...(sectionOf('Group')?.memberLimits ?? MEMBER_LIMITS) }),
     async check(type, resource) {
       const section = sectionOf(type);
       return section ? checkRules(section, resource) : [];
@@ -266,6 +267,7 @@ async function planCall(section: CompiledSection, call: CompiledCall, input: Map
     return undefined;
   }
   const member = input.action.kind === 'addMember' || input.action.kind === 'removeMember' ? input.action.member : undefined;
+  const members = input.action.kind === 'addMembers' || input.action.kind === 'removeMembers' ? input.action.members : undefined;
   const resolve: PlaceholderResolver = (placeholder: Placeholder) => {
     switch (placeholder.kind) {
       case 'targetId':
@@ -278,6 +280,10 @@ async function planCall(section: CompiledSection, call: CompiledCall, input: Map
         return member?.targetId;
       case 'memberId':
         return member?.id;
+      case 'memberTargetIds':
+        return members?.map((m) => m.targetId);
+      case 'memberIds':
+        return members?.map((m) => m.id);
       case 'captured':
         return captured[placeholder.name];
       case 'previous':

@@ -52,8 +52,15 @@ function explainSection(type: ResourceType, section: CompiledSection): string[] 
   const removal = has('delete') ? describeCalls('delete', calls('delete')) : has('deactivate') ? describeCalls('deactivate', calls('deactivate')) : 'nothing in the target';
   out.push(`    deleted → ${removal}`);
   if (type === 'Group') {
-    out.push(`    member added → ${has('addMember') ? describeCalls('addMember', calls('addMember')) : 'nothing'} (once the member has a target id)`);
-    out.push(`    member removed → ${has('removeMember') ? describeCalls('removeMember', calls('removeMember')) : 'nothing'}`);
+    const { chunkSize, callsPerJob } = section.memberLimits;
+    const chunked = ` (one call per ${chunkSize} members)`;
+    const added = has('addMembers') ? `${describeCalls('addMembers', calls('addMembers'))}${chunked}` : has('addMember') ? describeCalls('addMember', calls('addMember')) : 'nothing';
+    const removed = has('removeMembers') ? `${describeCalls('removeMembers', calls('removeMembers'))}${chunked}` : has('removeMember') ? describeCalls('removeMember', calls('removeMember')) : 'nothing';
+    out.push(`    member added → ${added} (once the member has a target id)`);
+    out.push(`    member removed → ${removed}`);
+    if (has('addMember') || has('removeMember') || has('addMembers') || has('removeMembers')) {
+      out.push(`      at most ${callsPerJob} member calls per job; more go on in a follow-up job`);
+    }
   }
   const refs = section.fields.filter((field) => field.ref);
   if (refs.length > 0) {

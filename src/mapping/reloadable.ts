@@ -45,6 +45,7 @@ export async function loadReloadableMapping(file: string): Promise<ReloadablePla
     references: delegate('references'),
     usesGroups: delegate('usesGroups'),
     usesPrevious: delegate('usesPrevious'),
+    memberLimits: delegate('memberLimits'),
     check: delegate('check'),
     listRule: (type) => active.listRule?.(type),
     current: () => active,

@@ -291,6 +291,30 @@ const groupCalls = {
   delete: userCalls.delete,
   addMember: callSchema('addMember', 'Adds one member (placeholders `{member.targetId}`, `{member.id}`) once the member exists in the target.').optional(),
   removeMember: callSchema('removeMember', 'Removes one member that Entra removed from the group.').optional(),
+  addMembers: callSchema(
+    'addMembers',
+    'Adds many members in one call (placeholders `{members.targetIds}`, `{members.ids}`: lists of up to `memberChunkSize` members). Replaces addMember; the members are sent in chunks.',
+  ).optional(),
+  removeMembers: callSchema(
+    'removeMembers',
+    'Removes many members in one call (placeholders `{members.targetIds}`, `{members.ids}`). Replaces removeMember; the members are sent in chunks.',
+  ).optional(),
+  memberChunkSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .describe('How many members one addMembers / removeMembers call carries at most. Default 100.')
+    .optional(),
+  memberCallsPerJob: z
+    .number()
+    .int()
+    .min(1)
+    .max(100_000)
+    .describe(
+      'How many member calls (addMember, removeMember, or chunks of addMembers / removeMembers) one delivery job makes at most; the rest goes on in a follow-up job of the same group. Default 100.',
+    )
+    .optional(),
 };
 
 const sectionShape = {
@@ -312,7 +336,11 @@ function requireCreate(section: { create?: unknown; lookup?: unknown }, ctx: z.R
 
 /** How users are delivered. */
 export const usersSectionSchema = strictObject({ ...sectionShape, ...userCalls }, 'users', (key) =>
-  key === 'addMember' || key === 'removeMember' ? `${key} is a group call; move it under groups:` : undefined,
+  ['addMember', 'removeMember', 'addMembers', 'removeMembers'].includes(key)
+    ? `${key} is a group call; move it under groups:`
+    : key === 'memberChunkSize' || key === 'memberCallsPerJob'
+      ? `${key} is a group setting; move it under groups:`
+      : undefined,
 )
   .superRefine((section, ctx) => {
     requireCreate(section, ctx);
@@ -330,7 +358,21 @@ export const usersSectionSchema = strictObject({ ...sectionShape, ...userCalls }
 export const groupsSectionSchema = strictObject({ ...sectionShape, ...groupCalls }, 'groups', (key) =>
   key === 'deactivate' || key === 'reactivate' ? `groups have no ${key} call (SCIM groups have no active flag); remove it` : undefined,
 )
-  .superRefine(requireCreate)
+  .superRefine((section, ctx) => {
+    requireCreate(section, ctx);
+    for (const [one, many] of [
+      ['addMember', 'addMembers'],
+      ['removeMember', 'removeMembers'],
+    ] as const) {
+      if (section[one] !== undefined && section[many] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [many],
+          message: `define ${one} (one call per member) or ${many} (one call per chunk of members), not both`,
+        });
+      }
+    }
+  })
   .describe('How groups and their memberships are delivered. Without this section groups are stored by the bridge but not delivered.');
 
 /** A whole mapping file. */

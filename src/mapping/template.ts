@@ -10,6 +10,9 @@ export type Placeholder =
   | { kind: 'field'; name: string }
   | { kind: 'memberTargetId' }
   | { kind: 'memberId' }
+  /** The target ids (or SCIM ids) of a chunk of members: a list (addMembers, removeMembers). */
+  | { kind: 'memberTargetIds' }
+  | { kind: 'memberIds' }
   | { kind: 'captured'; name: string }
   | { kind: 'previous'; name?: string }
   | { kind: 'resource'; path: string };
@@ -38,7 +41,7 @@ export class TemplateSyntaxError extends Error {
 }
 
 const PLACEHOLDER_HELP =
-  'use {targetId}, {fields}, {fields.<name>}, {previous}, {previous.<name>}, {member.targetId}, {member.id}, {captured.<name>} or {resource.<SCIM path>}';
+  'use {targetId}, {fields}, {fields.<name>}, {previous}, {previous.<name>}, {member.targetId}, {member.id}, {members.targetIds}, {members.ids}, {captured.<name>} or {resource.<SCIM path>}';
 
 export function parseTemplate(source: string): Template {
   const parts: (string | PlaceholderPart)[] = [];
@@ -88,6 +91,8 @@ function parsePlaceholder(text: string, offset: number): Placeholder {
   if (text === 'fields') return { kind: 'fields' };
   if (text === 'member.targetId') return { kind: 'memberTargetId' };
   if (text === 'member.id') return { kind: 'memberId' };
+  if (text === 'members.targetIds') return { kind: 'memberTargetIds' };
+  if (text === 'members.ids') return { kind: 'memberIds' };
   if (text.startsWith('fields.') && text.length > 'fields.'.length) return { kind: 'field', name: text.slice('fields.'.length) };
   if (text === 'previous') return { kind: 'previous' };
   if (text.startsWith('previous.') && text.length > 'previous.'.length) return { kind: 'previous', name: text.slice('previous.'.length) };
@@ -126,6 +131,12 @@ function interpolate(template: Template, resolve: PlaceholderResolver, encode: (
     }
     const value = resolve(part.placeholder);
     if (value === undefined || value === null) throw new MissingValueError(part);
+    // A chunk of member ids inside text (`?ids={members.targetIds}`) is a comma-separated list,
+    // each id encoded on its own.
+    if (Array.isArray(value) && (part.placeholder.kind === 'memberTargetIds' || part.placeholder.kind === 'memberIds')) {
+      out += value.map((item) => encode(String(item))).join(',');
+      continue;
+    }
     out += encode(typeof value === 'object' ? JSON.stringify(value) : String(value));
   }
   return out;

@@ -17,7 +17,10 @@ export type TargetAction =
   /** Find an existing target account for this resource (before a create, or after an unknown outcome). */
   | { kind: 'lookup' }
   | { kind: 'addMember'; member: MemberContext }
-  | { kind: 'removeMember'; member: MemberContext };
+  | { kind: 'removeMember'; member: MemberContext }
+  /** One call for a chunk of members (`addMembers:`, `{members.targetIds}`). */
+  | { kind: 'addMembers'; members: MemberContext[] }
+  | { kind: 'removeMembers'; members: MemberContext[] };
 
 export interface MemberContext {
   /** SCIM id of the member in the bridge. */
@@ -148,6 +151,8 @@ export interface MappingPlan {
   usesPrevious(type: ResourceType): boolean;
   /** The mapping's input rules (`validate:`) for a resource about to be accepted. */
   check(type: ResourceType, resource: ScimResource): Promise<RuleViolation[]>;
+  /** Chunking of group member calls (`memberChunkSize`, `memberCallsPerJob`), defaults applied. */
+  memberLimits(): { chunkSize: number; callsPerJob: number };
   /** How `scim-bridge reconcile` lists the target's resources of this type (`list:`), if it can. */
   listRule?(type: ResourceType): ListRule | undefined;
 }

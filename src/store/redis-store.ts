@@ -229,6 +229,16 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       else await redis.hset(keys.delivered(groupId), memberId, memberTargetId);
     },
 
+    async setDeliveredMembers(groupId, members) {
+      const add = members.flatMap((member) => (member.targetId === null ? [] : [member.id, member.targetId]));
+      const remove = members.flatMap((member) => (member.targetId === null ? [member.id] : []));
+      if (add.length === 0 && remove.length === 0) return;
+      const tx = redis.multi();
+      if (add.length > 0) tx.hset(keys.delivered(groupId), ...add);
+      if (remove.length > 0) tx.hdel(keys.delivered(groupId), ...remove);
+      await tx.exec();
+    },
+
     async addDependant(ref, dependant) {
       await redis.sadd(keys.dependants(ref.type, ref.id), `${dependant.type}:${dependant.id}`);
     },

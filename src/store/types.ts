@@ -174,6 +174,9 @@ export interface ResourceStore {
 
   setDeliveredMember(groupId: string, memberId: string, memberTargetId: string | null): Promise<void>;
 
+  /** Records (or, with `targetId: null`, forgets) a chunk of delivered members in one atomic step. */
+  setDeliveredMembers(groupId: string, members: ReadonlyArray<{ id: string; targetId: string | null }>): Promise<void>;
+
   /** Records that `dependant` maps a reference to `ref` (a `ref:` field), to re-deliver it when `ref` links or goes. */
   addDependant(ref: { type: ResourceType; id: string }, dependant: { type: ResourceType; id: string }): Promise<void>;
 

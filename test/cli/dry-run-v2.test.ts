@@ -44,3 +44,41 @@ describe('dry-run with mapping v2', () => {
     expect(calls.map((call) => [call.request.path, call.request.body])).toEqual([['/people', { login: 'bob@x', role: 'User' }]]);
   });
 });
+
+describe('dry-run with bulk member calls', () => {
+  const teams = loadMappingSource(
+    [
+      'version: 1',
+      'groups:',
+      '  fields: { name: displayName }',
+      '  create: { method: POST, path: /teams, targetId: id }',
+      '  addMembers: { method: POST, path: "/teams/{targetId}/members", body: { userIds: "{members.targetIds}" } }',
+      '  removeMembers: { method: DELETE, path: "/teams/{targetId}/members?ids={members.targetIds}" }',
+      '  memberChunkSize: 2',
+      '  memberCallsPerJob: 1',
+      '',
+    ].join('\n'),
+    'teams.yaml',
+  );
+
+  it('prints one call per chunk, also past one job\'s bound', async () => {
+    const members = ['m1', 'm2', 'm3', 'm4', 'm5'].map((value) => ({ value }));
+    const calls = await dryRun(teams, { method: 'POST', path: '/Groups', body: { schemas: [], displayName: 'T', members } });
+    expect(calls.map((call) => [call.request.method, call.request.path, call.request.body])).toEqual([
+      ['POST', '/teams', { name: 'T' }],
+      ['POST', '/teams/TARGET_ID/members', { userIds: ['TARGET_ID_OF_m1', 'TARGET_ID_OF_m2'] }],
+      ['POST', '/teams/TARGET_ID/members', { userIds: ['TARGET_ID_OF_m3', 'TARGET_ID_OF_m4'] }],
+      ['POST', '/teams/TARGET_ID/members', { userIds: ['TARGET_ID_OF_m5'] }],
+    ]);
+  });
+
+  it('prints the removal of members as chunked calls', async () => {
+    const state = { id: 'g1', schemas: [], displayName: 'T', members: ['m1', 'm2', 'm3'].map((value) => ({ value })) };
+    const request = { method: 'PATCH', path: '/Groups/g1', body: { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'members', value: [] }] } };
+    const calls = await dryRun(teams, request, state as never);
+    expect(calls.map((call) => [call.request.method, call.request.path])).toEqual([
+      ['DELETE', '/teams/TARGET_ID/members?ids=TARGET_ID_OF_m1,TARGET_ID_OF_m2'],
+      ['DELETE', '/teams/TARGET_ID/members?ids=TARGET_ID_OF_m3'],
+    ]);
+  });
+});

@@ -58,6 +58,14 @@ describe('scim-bridge explain', () => {
     expect(result.stdout).toContain('group changes still re-deliver their members');
   });
 
+  it('shows bulk member calls with their chunk size and the per-job bound', async () => {
+    const result = await cli('explain', 'mappings/examples/team-roster.yaml');
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('member added → addMembers POST /api/teams/{targetId}/members/add (one call per 100 members) (once the member has a target id)');
+    expect(result.stdout).toContain('member removed → removeMembers POST /api/teams/{targetId}/members/remove (one call per 100 members)');
+    expect(result.stdout).toContain('at most 10 member calls per job; more go on in a follow-up job');
+  });
+
   it('prints the load errors of an invalid mapping and exits 1; usage exits 2', async () => {
     const file = join(dir, 'bad.yaml');
     await writeFile(file, 'version: 1\nusers:\n  create: { method: POST, path: /a }\n');

@@ -106,6 +106,9 @@ export function createMemoryStore(): MemoryStore {
       else members.set(memberId, memberTargetId);
       delivered.set(groupId, members);
     },
+    async setDeliveredMembers(groupId, changes) {
+      for (const change of changes) await this.setDeliveredMember(groupId, change.id, change.targetId);
+    },
     async addDependant(ref, dependant) {
       const set = dependants.get(key(ref.type, ref.id)) ?? new Set<Key>();
       set.add(key(dependant.type, dependant.id));
@@ -163,6 +166,7 @@ export function createFakePlan(options: FakePlanOptions = {}): MappingPlan {
     },
     usesGroups: () => false,
     usesPrevious: () => false,
+    memberLimits: () => ({ chunkSize: 100, callsPerJob: 100 }),
     async fields(type, resource) {
       if (options.failWith) throw options.failWith;
       return fields(type, resource);
@@ -201,6 +205,10 @@ export function createFakePlan(options: FakePlanOptions = {}): MappingPlan {
           return [{ request: request('PUT', `${base}/${targetId}/members/${action.member.targetId}`) }];
         case 'removeMember':
           return [{ request: request('DELETE', `${base}/${targetId}/members/${action.member.targetId}`) }];
+        case 'addMembers':
+          return [{ request: request('POST', `${base}/${targetId}/members`, { ids: action.members.map((m) => m.targetId) }) }];
+        case 'removeMembers':
+          return [{ request: request('POST', `${base}/${targetId}/members/remove`, { ids: action.members.map((m) => m.targetId) }) }];
       }
     },
   };
