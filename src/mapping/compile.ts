@@ -5,6 +5,7 @@ import { scimPathProblem } from './scim-path.js';
 import { createTargetIdReader, createValueReader, type Answer } from './target-id.js';
 import { parseTemplate, placeholders, TemplateSyntaxError, type Placeholder, type Template } from './template.js';
 import type { ResponseReader, TargetAction } from './types.js';
+import { eventOf, webhookCalls, type WebhookBlock } from './webhook.js';
 
 /**
  * Turns a schema-valid mapping file into ready-to-run parts: JSONata compiled once (compiling per
@@ -144,9 +145,20 @@ function compileSection(key: 'users' | 'groups', section: UsersSection | GroupsS
   const fieldNames = new Set(fields.map((field) => field.name));
   const calls = new Map<ActionKind, CompiledCall[]>();
   const definitions = section as Partial<Record<ActionKind, CallDefinition | CallDefinition[]>>;
+  // `webhook:` stands for the section's calls (the schema refuses both at once).
+  const webhook = (section as { webhook?: WebhookBlock }).webhook;
+  const generated = webhook ? webhookCalls(key, webhook) : undefined;
   for (const kind of CALL_KINDS[key]) {
-    const definition = definitions[kind];
+    const definition = generated ? generated.get(kind) : definitions[kind];
     if (!definition) continue;
+    if (generated && !Array.isArray(definition)) {
+      const member = kind === 'addMember' || kind === 'removeMember';
+      const event = eventOf(kind);
+      const override = { where: `${key}.webhook.${event}`, bodyPath: [key, 'webhook', member ? 'memberBody' : 'body'] };
+      const known = { targetId: kind !== 'create', captured: new Set<string>() };
+      calls.set(kind, [compileCall(key, kind, definition, [key, 'webhook'], fieldNames, known, problems, override)]);
+      continue;
+    }
     const list = Array.isArray(definition) ? definition : [definition];
     // Placeholders a call may use: {targetId} once an earlier call of create gave it, and
     // {captured.x} once an earlier call captured x.
@@ -283,8 +295,9 @@ function compileCall(
   fieldNames: Set<string>,
   known: { targetId: boolean; captured: Set<string> },
   problems: CompileProblem[],
+  override?: { where: string; bodyPath: (string | number)[] },
 ): CompiledCall {
-  const where = base.length === 3 ? `${key}.${kind}[${base[2]}]` : base.join('.');
+  const where = override?.where ?? (base.length === 3 ? `${key}.${kind}[${base[2]}]` : base.join('.'));
   let needsFields = false;
   let usesPrevious = false;
   const check = (template: Template, path: (string | number)[]): Template => {
@@ -312,7 +325,7 @@ function compileCall(
   );
   let body: BodyNode | undefined;
   if ('body' in definition) {
-    body = definition.body === null ? undefined : compileBody(definition.body, [...base, 'body'], template);
+    body = definition.body === null ? undefined : compileBody(definition.body, override?.bodyPath ?? [...base, 'body'], template);
   } else if (FIELD_BODY_CALLS.has(kind)) {
     body = { kind: 'template', template: parseTemplate('{fields}') };
     needsFields = true;

@@ -98,6 +98,8 @@ function describeField(field: CompiledField): string {
 }
 
 function describeCalls(kind: ActionKind, calls: CompiledCall[]): string {
-  const one = (call: CompiledCall) => `${call.method} ${call.path.source}${call.when ? ` [when ${call.when.source}]` : ''}`;
+  const event = (call: CompiledCall) => /\.webhook\.(\w+)$/.exec(call.where)?.[1];
+  const one = (call: CompiledCall) =>
+    `${call.method} ${call.path.source}${event(call) ? ` (webhook event ${event(call)})` : ''}${call.when ? ` [when ${call.when.source}]` : ''}`;
   return `${kind} ${calls.map(one).join(', then ')}`;
 }

@@ -270,6 +270,53 @@ export const listRuleSchema = strictObject(
   })
   .describe('Used by `scim-bridge reconcile` to compare the target with the bridge: how to list what the target holds.');
 
+/** Events a `webhook:` block of users / groups can post. */
+export const USER_EVENTS = ['created', 'updated', 'deactivated', 'reactivated', 'deleted'] as const;
+export const GROUP_EVENTS = ['created', 'updated', 'deleted', 'member_added', 'member_removed'] as const;
+
+/** `webhook:` one event call per change, compiled into the section's ordinary calls (compile.ts, webhook.ts). */
+function webhookSchema(kind: 'users' | 'groups') {
+  const events = kind === 'users' ? USER_EVENTS : GROUP_EVENTS;
+  const noun = kind === 'users' ? 'user' : 'group';
+  return strictObject(
+    {
+      method: z.enum(['POST', 'PUT', 'PATCH']).describe('HTTP method of every event call. Default POST.').optional(),
+      path: callShape.path.describe('Path every event is sent to, e.g. `/events`; a template like any call path.'),
+      events: z
+        .array(z.enum(events))
+        .min(1)
+        .refine((list) => new Set(list).size === list.length, 'each event may be listed once')
+        .describe(`Which changes post an event: ${events.join(', ')}. Default all. \`created\` is required (it links the resource).`)
+        .optional(),
+      prefix: z
+        .string()
+        .min(1)
+        .regex(/^[A-Za-z0-9_.:-]+$/, 'the prefix is letters, digits and . _ : -')
+        .describe(`The first part of each event's type: \`<prefix>.<event>\`. Default \`${noun}\` (\`${noun}.created\`).`)
+        .optional(),
+      headers: callShape.headers,
+      body: z
+        .unknown()
+        .describe(
+          "Body of every resource event (templates; `{event}` is the event type). Default `{type: '{event}', id: '{resource.id}', data: '{fields}', previous: '{previous}'}`.",
+        )
+        .optional(),
+      ...(kind === 'groups'
+        ? {
+            memberBody: z
+              .unknown()
+              .describe("Body of member_added / member_removed events. Default `{type: '{event}', id: '{resource.id}', member: '{member.targetId}'}`.")
+              .optional(),
+          }
+        : {}),
+      on: callShape.on,
+    },
+    `the ${kind} webhook`,
+  ).describe(
+    `Shorthand for a webhook target: one event call per change of a ${noun} (${events.join(', ')}), keyed by the bridge's SCIM id. Compiles into ordinary calls, so retries and signing (target.signing) are unchanged. Not together with explicit calls.`,
+  );
+}
+
 const userCalls = {
   lookup: idCallSchema(
     'lookup',
@@ -281,10 +328,12 @@ const userCalls = {
   reactivate: callSchema('reactivate', 'Runs when `active` turns true again. Define `deactivate` with it.').optional(),
   delete: callSchema('delete', 'Runs when Entra deletes the resource; a 404 or 410 answer counts as success.').optional(),
   list: listRuleSchema.optional(),
+  webhook: webhookSchema('users').optional(),
 };
 
 const groupCalls = {
   list: userCalls.list,
+  webhook: webhookSchema('groups').optional(),
   lookup: userCalls.lookup,
   create: userCalls.create,
   update: userCalls.update,
@@ -325,7 +374,33 @@ const sectionShape = {
     .optional(),
 };
 
-function requireCreate(section: { create?: unknown; lookup?: unknown }, ctx: z.RefinementCtx) {
+/** Calls a `webhook:` block stands for: they may not be written next to it. */
+const WEBHOOK_REPLACES = ['lookup', 'create', 'update', 'deactivate', 'reactivate', 'delete', 'addMember', 'removeMember', 'addMembers', 'removeMembers'] as const;
+
+function requireCreate(section: { create?: unknown; lookup?: unknown; webhook?: { events?: readonly string[] } }, ctx: z.RefinementCtx) {
+  if (section.webhook !== undefined) {
+    for (const key of WEBHOOK_REPLACES) {
+      if ((section as Record<string, unknown>)[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `\`webhook:\` makes this section's calls; remove \`${key}\` (or remove \`webhook:\` and write every call)`,
+        });
+      }
+    }
+    const events = section.webhook.events;
+    if (events && !events.includes('created')) {
+      ctx.addIssue({ code: 'custom', path: ['webhook', 'events'], message: '`created` is required in events: the first event links the resource (by its SCIM id)' });
+    }
+    if (events && events.includes('deactivated') !== events.includes('reactivated')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['webhook', 'events'],
+        message: 'list deactivated and reactivated together, or neither (then map `active` in fields so updated carries it)',
+      });
+    }
+    return;
+  }
   if (section.create === undefined) {
     ctx.addIssue({
       code: 'custom',
@@ -344,7 +419,7 @@ export const usersSectionSchema = strictObject({ ...sectionShape, ...userCalls }
 )
   .superRefine((section, ctx) => {
     requireCreate(section, ctx);
-    if ((section.deactivate === undefined) !== (section.reactivate === undefined)) {
+    if (section.webhook === undefined && (section.deactivate === undefined) !== (section.reactivate === undefined)) {
       const missing = section.deactivate === undefined ? 'deactivate' : 'reactivate';
       ctx.addIssue({
         code: 'custom',

@@ -4,7 +4,8 @@ import { GROUP_SCHEMA, patch, settle, startExampleBridge, USER_SCHEMA, type Exam
 import { startFakeTarget, type FakeRequest, type FakeTarget } from './fake-target.js';
 
 /**
- * mappings/examples/directory-sync.yaml (kind 5: a webhook target) against a small receiver that
+ * mappings/examples/directory-sync.yaml (kind 5: a webhook target, written with the `webhook:`
+ * shorthand) against a small receiver that
  * checks every signature, refuses the first delivery with a 503 (so the retry is seen) and keeps
  * the events it accepted.
  */
@@ -68,7 +69,12 @@ describe('example: directory sync (webhook target)', () => {
     });
     expect(ann.status).toBe(201);
     const names = new Map([[ann.body.id as string, 'ANN']]);
-    const created = { type: 'user.created', id: 'ANN', data: { userName: 'ann@contoso.example', externalId: 'oid-ann', displayName: 'Ann Lee', email: 'ann@contoso.example', department: null } };
+    const created = {
+      type: 'user.created',
+      id: 'ANN',
+      data: { userName: 'ann@contoso.example', externalId: 'oid-ann', displayName: 'Ann Lee', email: 'ann@contoso.example', department: null },
+      previous: null,
+    };
     expect(await settle(view(names), [created]), (await bridge.failures()).join('\n')).toEqual([created]);
 
     const team = await bridge.scim('POST', '/Groups', { schemas: [GROUP_SCHEMA], displayName: 'Team', externalId: 'oid-team', members: [{ value: ann.body.id }] });
@@ -85,11 +91,11 @@ describe('example: directory sync (webhook target)', () => {
     expect(await settle(view(names), [...afterGroup, updated])).toEqual([...afterGroup, updated]);
 
     expect(ok(await bridge.scim('PATCH', `/Users/${ann.body.id}`, patch({ op: 'Replace', path: 'active', value: 'False' })))).toBe(true);
-    const deactivated = { type: 'user.deactivated', id: 'ANN' };
+    const deactivated = { type: 'user.deactivated', id: 'ANN', data: updated.data, previous: updated.data };
     expect(await settle(view(names), [...afterGroup, updated, deactivated])).toEqual([...afterGroup, updated, deactivated]);
 
     expect((await bridge.scim('DELETE', `/Groups/${team.body.id}`)).status).toBe(204);
-    const all = [...afterGroup, updated, deactivated, { type: 'group.deleted', id: 'TEAM' }];
+    const all = [...afterGroup, updated, deactivated, { type: 'group.deleted', id: 'TEAM', data: { displayName: 'Team', externalId: 'oid-team' } }];
     expect(await settle(view(names), all)).toEqual(all);
     expect(refusedOnce).toBe(true);
     expect(badSignatures).toBe(0);
