@@ -91,6 +91,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
     await app.register(scimPlugin, {
       prefix: connection.basePath,
       connection,
+      current: () => runtime.live.connection(connection.id),
       provisioning: runtime.connection(connection.id).provisioning,
       authenticator: runtime.auth(connection.id).authenticator,
       publicUrl: config.publicUrl,

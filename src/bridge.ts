@@ -52,6 +52,7 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
     const log = app?.log ?? workerLogger(config.logLevel, options);
     for (const warning of runtime.redisWarnings) log.warn({ code: 'GW_STORE_UNSAFE' }, warning);
     runtime.watchMappings(log);
+    runtime.watchConfig(log);
     if (worker) await runtime.startWorkers(log);
     if (config.metrics.listen) {
       const listen = options.opsListen ?? config.metrics.listen;

@@ -1,6 +1,10 @@
 import type { Redis } from 'ioredis';
 import { createConnectionAuth, type ConnectionAuth } from './auth/connection-auth.js';
+import { createLiveConfig, type LiveConfig } from './config/live.js';
+import { ConfigError, formatIssue, loadConfig } from './config/load.js';
+import { mergeReloadable, type ConfigChange } from './config/reload.js';
 import type { BridgeConfig, ConnectionConfig } from './config/schema.js';
+import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { createConfirmWaiter, type ConfirmWaiter } from './delivery/confirm-waiter.js';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
 import type { DeliveryLogger } from './delivery/logger.js';
@@ -13,7 +17,8 @@ import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createBatcher } from './lib/batcher.js';
 import type { DeliveryJobData } from './delivery/types.js';
 import { createRedisClient } from './lib/redis-connection.js';
-import { loadReloadableMapping, type ReloadablePlan } from './mapping/reloadable.js';
+import { MappingLoadError } from './mapping/errors.js';
+import { loadReloadableMapping, loadVersionedMapping, type ReloadablePlan, type VersionedPlan } from './mapping/reloadable.js';
 import { watchMappings, type MappingWatcher } from './mapping/watch.js';
 import { createProvisioning, type Provisioning } from './provisioning/service.js';
 import { createSchemaRegistry } from './scim/schema-registry.js';
@@ -33,7 +38,8 @@ import { readHealth, type Health } from './ops/health.js';
  */
 
 export interface ConnectionRuntime {
-  config: ConnectionConfig;
+  /** The connection's configuration in effect (reloadable parts change with a config reload). */
+  readonly config: ConnectionConfig;
   store: ResourceStore;
   /** Hot-reloadable: see watchMappings. */
   plan: ReloadablePlan;
@@ -64,12 +70,30 @@ export interface Runtime {
   startWorkers(logger: DeliveryLogger): Promise<void>;
   /** Reloads the mapping files on SIGHUP and when they change on disk; stopped by close(). */
   watchMappings(logger: DeliveryLogger): MappingWatcher;
+  /** The configuration in effect: the one accessor of the settings a reload may change. */
+  live: LiveConfig;
+  /**
+   * Reads the config file again (config.file) and applies what can change while running
+   * (config/reload.ts). An invalid file, or a new mapping file that does not load, is refused
+   * and the running config stays.
+   */
+  reloadConfig(): Promise<ConfigReload>;
+  /** Reloads the config file on SIGHUP and when it changes on disk, logging the outcome; stopped by close(). */
+  watchConfig(logger: DeliveryLogger): ConfigWatcher | undefined;
   /**
    * Stops the workers (running jobs get `shutdown.graceMs`, then go back to the queue) and
    * closes every connection.
    */
   close(): Promise<void>;
 }
+
+/** What a config reload came to. */
+export type ConfigReload =
+  | { kind: 'unchanged' | 'no-file' }
+  | { kind: 'applied'; applied: string[]; restart: string[] }
+  /** Nothing reloadable changed, but settings that need a restart did. */
+  | { kind: 'restart'; restart: string[] }
+  | { kind: 'invalid'; code: string; issues: string[] };
 
 export interface RuntimeOptions {
   /** Overrides config.redis.url (tests, demo). */
@@ -128,13 +152,20 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       confirming.map((c) => `${storePrefix(config, c.id)}:confirm`),
     );
   }
-  // Every connection authenticates Entra, whatever its mode.
-  const auths = new Map<string, ConnectionAuth>();
-  for (const connection of config.connections) auths.set(connection.id, await createConnectionAuth(redis, config.redis.prefix, connection));
+  const live = createLiveConfig(config);
+  // Every connection authenticates Entra, whatever its mode. The routes keep one ConnectionAuth
+  // for good; a config reload swaps what it delegates to.
+  const auths = new Map<string, { current: ConnectionAuth; stable: ConnectionAuth }>();
+  for (const connection of config.connections) {
+    const holder = { current: await createConnectionAuth(redis, config.redis.prefix, connection) } as { current: ConnectionAuth; stable: ConnectionAuth };
+    holder.stable = delegatingAuth(holder);
+    auths.set(connection.id, holder);
+  }
   const connections: ConnectionRuntime[] = [];
   for (const connection of config.connections) {
     // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery queue.
     if (connection.mappingPath === undefined) continue;
+    const id = connection.id;
     const plan = await loadReloadableMapping(connection.mappingPath);
     const store = createRedisStore(redis, { prefix: storePrefix(config, connection.id) });
     // On the store's auto-pipelined client: timeline appends share round trips with store calls.
@@ -147,7 +178,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     const queue = createDeliveryQueue(connection.id, {
       connection: queueConnection,
       prefix: bullPrefix(config),
-      delivery: connection.delivery,
+      delivery: () => live.connection(id).delivery,
     });
     // The writes of concurrent requests are queued together: one addBulk per event-loop turn.
     const enqueueBatch = createBatcher<DeliveryJobData>((jobs) => queue.enqueueMany(jobs));
@@ -171,14 +202,26 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       limits: config.limits,
       onChange: ({ type, id, ...change }) => timeline.append(type, id, { kind: 'scim', at: new Date().toISOString(), ...change }),
     });
-    connections.push({ config: connection, store, plan, queue, provisioning, timeline, last });
+    connections.push({
+      get config() {
+        return live.connection(id);
+      },
+      store,
+      plan,
+      queue,
+      provisioning,
+      timeline,
+      last,
+    });
   }
 
   const ops = createOps(
     connections.map((c) => ({
       id: c.config.id,
       displayName: c.config.displayName,
-      target: new URL(c.config.target.baseUrl).origin,
+      get target() {
+        return new URL(c.config.target.baseUrl).origin;
+      },
       queue: c.queue.queue,
       store: c.store,
       timeline: c.timeline,
@@ -193,18 +236,103 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
 
   const workers: DeliveryWorker[] = [];
   const watchers: MappingWatcher[] = [];
+  const configWatchers: ConfigWatcher[] = [];
   const workerOf = new Map<string, DeliveryWorker>();
   const sweepers: OutboxSweeper[] = [];
   const schedules: ReconcileSchedule[] = [];
   const byId = new Map(connections.map((c) => [c.config.id, c]));
+  /** Mapping files a pending config change names, loaded before it is applied. */
+  let preparedMappings = new Map<string, VersionedPlan>();
+
+  // A reloaded config reaches the running parts here: credentials, workers, mappings.
+  live.onChange(async (change) => {
+    const changed = (id: string, key: string) => change.applied.some((path) => path === `connections.${id}.${key}` || path.startsWith(`connections.${id}.${key}.`));
+    for (const connection of change.config.connections) {
+      const holder = auths.get(connection.id);
+      if (holder && changed(connection.id, 'auth')) holder.current = await createConnectionAuth(redis, config.redis.prefix, connection);
+      const worker = workerOf.get(connection.id);
+      if (worker && (changed(connection.id, 'target') || changed(connection.id, 'delivery'))) {
+        worker.reconfigure({ target: connection.target, delivery: connection.delivery });
+      }
+      const prepared = preparedMappings.get(connection.id);
+      if (prepared) byId.get(connection.id)?.plan.replace(prepared);
+    }
+    preparedMappings = new Map();
+    for (const watcher of watchers) watcher.refresh();
+  });
+
+  /** Reloads run one at a time (SIGHUP, the file watch and callers may ask at once). */
+  let reloading: Promise<unknown> = Promise.resolve();
+  function reloadConfig(): Promise<ConfigReload> {
+    const run = reloading.then(reloadConfigNow, reloadConfigNow);
+    reloading = run.catch(() => {});
+    return run;
+  }
+
+  async function reloadConfigNow(): Promise<ConfigReload> {
+    const file = config.file;
+    if (!file) return { kind: 'no-file' };
+    let next: BridgeConfig;
+    try {
+      next = await loadConfig(file);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      return { kind: 'invalid', code: error.code, issues: error.issues.map(formatIssue) };
+    }
+    // A new mapping file must load before the config naming it is taken.
+    const preview: ConfigChange = mergeReloadable(live.current(), next);
+    const prepared = new Map<string, VersionedPlan>();
+    for (const c of preview.config.connections) {
+      const running = byId.get(c.id);
+      if (!running || c.mappingPath === undefined || c.mappingPath === running.plan.file) continue;
+      try {
+        prepared.set(c.id, await loadVersionedMapping(c.mappingPath));
+      } catch (error) {
+        if (!(error instanceof MappingLoadError)) throw error;
+        return { kind: 'invalid', code: 'GW_MAP_INVALID', issues: error.message.split('\n') };
+      }
+    }
+    preparedMappings = prepared;
+    const change = await live.apply(next);
+    if (change.applied.length > 0) return { kind: 'applied', applied: change.applied, restart: change.restart };
+    return change.restart.length > 0 ? { kind: 'restart', restart: change.restart } : { kind: 'unchanged' };
+  }
 
   return {
     connections,
     redisWarnings,
+    live,
     auth(id) {
       const found = auths.get(id);
       if (!found) throw new Error(`unknown connection ${id}`);
-      return found;
+      return found.stable;
+    },
+    reloadConfig,
+    watchConfig(logger) {
+      if (!config.file) return undefined;
+      const file = config.file;
+      const watcher = watchConfigFile(
+        file,
+        async () => {
+          const outcome = await reloadConfig();
+          switch (outcome.kind) {
+            case 'invalid':
+              logger.error({ file, code: outcome.code, issues: outcome.issues }, 'config not reloaded: the new version is invalid, the running one stays');
+              return;
+            case 'applied':
+              logger.info({ file, settings: outcome.applied }, 'config reloaded: new settings in effect');
+              break;
+            default:
+              break;
+          }
+          if ('restart' in outcome && outcome.restart.length > 0) {
+            logger.warn({ file, settings: outcome.restart }, 'config changes that require a restart were ignored');
+          }
+        },
+        logger,
+      );
+      configWatchers.push(watcher);
+      return watcher;
     },
     ops,
     metrics,
@@ -251,7 +379,6 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         if (c.config.reconcile) {
           const { store, plan, queue } = c;
           const connectionId = c.config.id;
-          const target = c.config.target;
           schedules.push(
             await startReconcileSchedule({
               connectionId,
@@ -260,7 +387,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
               everyMs: c.config.reconcile.every,
               logger,
               async run() {
-                const client = createTargetClient(target);
+                const client = createTargetClient(live.connection(connectionId).target);
                 try {
                   return await reconcile({ connectionId, store, plan, client, enqueue: (jobs) => queue.enqueueMany(jobs) }, { dryRun: false });
                 } finally {
@@ -282,6 +409,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     },
     async close() {
       for (const watcher of watchers) watcher.close();
+      for (const watcher of configWatchers) watcher.close();
       await Promise.allSettled(sweepers.map((s) => s.stop()));
       await Promise.allSettled(schedules.map((s) => s.close()));
       await Promise.allSettled(workers.map((w) => w.close(config.shutdown.graceMs)));
@@ -289,6 +417,27 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       await waiter?.close();
       await Promise.allSettled([redis.quit(), queueConnection.quit()]);
     },
+  };
+}
+
+/** A ConnectionAuth that always asks the current one (swapped by a config reload). */
+function delegatingAuth(holder: { current: ConnectionAuth }): ConnectionAuth {
+  const { accessTokens } = holder.current;
+  return {
+    authenticator: {
+      authenticate: (authorization) => holder.current.authenticator.authenticate(authorization),
+      verifyClient: (clientId, secret) => holder.current.authenticator.verifyClient(clientId, secret),
+    },
+    // Whether there is a token endpoint is fixed at start (reload.ts keeps auth when it would change).
+    ...(accessTokens
+      ? {
+          accessTokens: {
+            issuer: accessTokens.issuer,
+            issue: (claims) => (holder.current.accessTokens ?? accessTokens).issue(claims),
+            verify: (token) => (holder.current.accessTokens ?? accessTokens).verify(token),
+          },
+        }
+      : {}),
   };
 }
 

@@ -34,6 +34,8 @@ export interface ScimPluginOptions {
   publicUrl?: string;
   /** Input bounds (config `limits`). */
   limits: LimitsConfig;
+  /** The connection's configuration in effect (a reload may change its `rateLimit` numbers). */
+  current?: () => ConnectionConfig;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -63,9 +65,11 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   if (connection.rateLimit) {
     // After the bearer check (route hooks run after this scope's onRequest hook), so requests
     // without the secret cannot use up the connection's allowance.
+    const initial = connection.rateLimit;
+    const limit = () => options.current?.().rateLimit ?? initial;
     await app.register(rateLimit, {
-      max: connection.rateLimit.max,
-      timeWindow: connection.rateLimit.windowMs,
+      max: () => limit().max,
+      timeWindow: () => limit().windowMs,
       keyGenerator: () => connection.id,
       errorResponseBuilder: (_request, context) =>
         new ScimError(429, undefined, `too many requests for this connection; retry in ${Math.ceil(context.ttl / 1000)} s`, {

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -177,16 +178,33 @@ export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir
   return deepFreeze(config);
 }
 
+/**
+ * The scrypt hash of an admin password is salted, so two loads of the same file give two hashes.
+ * To tell whether a reloaded config changed the password, each load keeps an HMAC of it under a
+ * key that lives only in this process (useless outside it), next to the admin settings.
+ */
+const FINGERPRINT_KEY = randomBytes(32);
+const passwordFingerprints = new WeakMap<AdminConfig, string>();
+
+/** The admin settings in a form that compares equal when the file says the same (config/reload.ts). */
+export function comparableAdmin(admin: AdminConfig | undefined): unknown {
+  if (!admin) return admin;
+  const { passwordHash, ...rest } = admin;
+  return { ...rest, password: passwordFingerprints.get(admin) ?? passwordHash };
+}
+
 /** Keeps only hashes of the admin secrets: plain passwords and tokens do not outlive the load. */
 function resolveAdmin(admin: NonNullable<RawConfig['admin']>): AdminConfig {
   const passwordHash = admin.passwordHash ?? (admin.password === undefined ? undefined : hashPassword(admin.password));
-  return {
+  const resolved: AdminConfig = {
     ...(admin.username === undefined ? {} : { username: admin.username }),
     ...(passwordHash === undefined ? {} : { passwordHash }),
     tokenHashes: [...admin.tokenHashes, ...admin.tokens.map(sha256Hex)],
     allow: admin.allow,
     failedLoginLimit: admin.failedLoginLimit,
   };
+  if (admin.password !== undefined) passwordFingerprints.set(resolved, createHmac('sha256', FINGERPRINT_KEY).update(admin.password).digest('hex'));
+  return resolved;
 }
 
 /** Secrets Entra presents are only kept as hashes: the plaintext is dropped here, at load. */

@@ -16,7 +16,8 @@ export interface DeliveryQueueOptions {
   connection: ConnectionOptions;
   /** BullMQ key prefix. */
   prefix: string;
-  delivery: DeliveryConfig;
+  /** The connection's delivery options, or a function giving them as they are now (reloaded config). */
+  delivery: DeliveryConfig | (() => DeliveryConfig);
 }
 
 export interface DeliveryQueue {
@@ -57,15 +58,16 @@ export function createDeliveryQueue(connectionId: string, options: DeliveryQueue
   // Connection errors surface on the add() calls themselves (and as a 503 to the SCIM client);
   // without a listener BullMQ would print a stack on every failed reconnect.
   queue.on('error', () => {});
+  const delivery = typeof options.delivery === 'function' ? options.delivery : () => options.delivery as DeliveryConfig;
   return {
     queue,
     async enqueue(data) {
-      await queue.add(deliveryJobName(data), data, deliveryJobOptions(data, options.delivery));
+      await queue.add(deliveryJobName(data), data, deliveryJobOptions(data, delivery()));
     },
     async enqueueMany(items) {
       if (items.length === 0) return;
       await queue.addBulk(
-        items.map((data) => ({ name: deliveryJobName(data), data, opts: deliveryJobOptions(data, options.delivery) })),
+        items.map((data) => ({ name: deliveryJobName(data), data, opts: deliveryJobOptions(data, delivery()) })),
       );
     },
     async close() {

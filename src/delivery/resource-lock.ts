@@ -24,8 +24,8 @@ export interface ResourceLock {
 export interface ResourceLockOptions {
   /** Key prefix; keys are `<prefix>:lock:<type>:<id>`. */
   prefix: string;
-  /** Lease lifetime; bounds how long a crashed worker blocks a resource. Default 60 s. */
-  ttlMs?: number;
+  /** Lease lifetime; bounds how long a crashed worker blocks a resource. Default 60 s. A function is read per lease (reloaded config). */
+  ttlMs?: number | (() => number);
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -39,7 +39,7 @@ type LockCommands = {
 };
 
 export function createResourceLock(redis: Redis, options: ResourceLockOptions): ResourceLock {
-  const ttlMs = options.ttlMs ?? 60_000;
+  const ttlOf = typeof options.ttlMs === 'function' ? options.ttlMs : () => (options.ttlMs as number | undefined) ?? 60_000;
   const now = options.now ?? Date.now;
   // EVALSHA through defineCommand: the script body is sent once per connection, not per call.
   if (!('bridgeLockRelease' in redis)) {
@@ -51,6 +51,7 @@ export function createResourceLock(redis: Redis, options: ResourceLockOptions): 
     async acquire(type, id) {
       const key = `${options.prefix}:lock:${type}:${id}`;
       const token = randomUUID();
+      const ttlMs = ttlOf();
       const taken = await redis.set(key, token, 'PX', ttlMs, 'NX');
       if (taken !== 'OK') return null;
       let expiresAt = now() + ttlMs;

@@ -73,6 +73,12 @@ export interface DeliveryWorkerOptions {
 export interface DeliveryWorker {
   worker: Worker<DeliveryJobData, DeliveryResult>;
   /**
+   * Applies reloaded settings (config/reload.ts): a new target (a fresh client; calls in flight
+   * finish on the old one), and the delivery options read per job and attempt, the concurrency
+   * and the rate limit. Other delivery options keep their start values.
+   */
+  reconfigure(settings: { target?: TargetConfig; delivery?: DeliveryConfig }): void;
+  /**
    * Stops taking jobs, lets running jobs finish for at most `graceMs` (default: as long as they
    * take), then hands the rest back to the queue (aborting their calls) and closes the worker,
    * its client and its connections.
@@ -85,11 +91,19 @@ const UNWIND_MS = 2_000;
 
 export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promise<DeliveryWorker> {
   const logger = options.logger ?? silentLogger;
-  const { connectionId, delivery } = options;
+  const { connectionId } = options;
+  // What a reload may change; everything below reads these, not `options`.
+  let delivery = options.delivery;
+  let target = options.target;
   const ownsRedis = options.connection === undefined;
   const redis = options.connection ?? createRedisClient(options.redisUrl ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
   const shutdown = new AbortController();
-  const ownedClient = options.client ? undefined : createOwnedClient(options, shutdown.signal);
+  let ownedClient = options.client ? undefined : createOwnedClient(target, shutdown.signal);
+  // The gated client sends through whichever target client is current.
+  const current: TargetClient = {
+    send: (spec) => (options.client ?? ownedClient!).send(spec),
+    close: async () => {},
+  };
   const lockPrefix = options.lockPrefix ?? `${options.prefix}:${connectionId}`;
   const commands = options.commandConnection ?? redis;
   const gate = createConnectionGate(commands, {
@@ -98,11 +112,11 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     probeTtlMs: 2 * (options.target?.timeoutMs ?? 10_000) + 1_000,
     syncMs: delivery.gateSyncMs,
   });
-  const client = createGatedClient(options.client ?? ownedClient!, gate, connectionId, logger);
+  const client = createGatedClient(current, gate, connectionId, logger);
   const producer = createDeliveryQueue(connectionId, {
     connection: redis,
     prefix: options.prefix,
-    delivery,
+    delivery: () => delivery,
   });
   const enqueue = options.enqueue ?? producer.enqueue;
 
@@ -115,7 +129,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     rateLimit: (delayMs) => producer.queue.rateLimit(delayMs),
     // The lease must outlive one call (it is extended before each); past that, a killed worker's
     // resources are free again after at most timeoutMs + lockDurationMs.
-    lock: createResourceLock(commands, { prefix: lockPrefix, ttlMs: (options.target?.timeoutMs ?? 10_000) + delivery.lockDurationMs }),
+    lock: createResourceLock(commands, { prefix: lockPrefix, ttlMs: () => (target?.timeoutMs ?? 10_000) + delivery.lockDurationMs }),
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.observer ? { onCall: options.observer.onCall } : {}),
@@ -151,18 +165,31 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
 
   // BullMQ only enforces a queue-wide pause (`queue.rateLimit`, used on a 429) when the worker
   // has a limiter, so a practically unlimited one is set when the connection configures none.
-  const limiter = options.delivery.rateLimit
-    ? { max: options.delivery.rateLimit.max, duration: options.delivery.rateLimit.durationMs }
-    : { max: UNLIMITED_JOBS, duration: 1_000 };
+  // The worker reads this object on every job fetch, so a reload changes it in place.
+  const limiter = { max: UNLIMITED_JOBS, duration: 1_000 };
+  const setLimiter = (rateLimit: DeliveryConfig['rateLimit']) => {
+    limiter.max = rateLimit?.max ?? UNLIMITED_JOBS;
+    limiter.duration = rateLimit?.durationMs ?? 1_000;
+  };
+  setLimiter(delivery.rateLimit);
   const worker = new Worker<DeliveryJobData, DeliveryResult>(queueName(options.connectionId), options.observer?.wrap(processJob) ?? processJob, {
     connection: redis,
     prefix: options.prefix,
-    concurrency: options.delivery.concurrency,
+    concurrency: delivery.concurrency,
     limiter,
     lockDuration: delivery.lockDurationMs,
     stalledInterval: delivery.stalledIntervalMs,
     maxStalledCount: delivery.maxStalledCount,
-    settings: { backoffStrategy: createBackoffStrategy(options.delivery) },
+    settings: {
+      backoffStrategy: createBackoffStrategy({
+        get backoffMs() {
+          return delivery.backoffMs;
+        },
+        get maxBackoffMs() {
+          return delivery.maxBackoffMs;
+        },
+      }),
+    },
   });
   worker.on('error', (error) => {
     logger.error({ connectionId: options.connectionId, err: error.message }, 'delivery worker error');
@@ -188,6 +215,20 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
 
   return {
     worker,
+    reconfigure(settings) {
+      if (settings.delivery) {
+        delivery = settings.delivery;
+        if (worker.concurrency !== delivery.concurrency) worker.concurrency = delivery.concurrency;
+        setLimiter(delivery.rateLimit);
+      }
+      if (settings.target && !options.client) {
+        target = settings.target;
+        const old = ownedClient;
+        ownedClient = createOwnedClient(target, shutdown.signal);
+        // Closing waits for the calls still running on the old client.
+        void old?.close().catch(() => {});
+      }
+    },
     async close(graceMs) {
       if (graceMs === undefined) {
         await worker.close();
@@ -210,7 +251,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   };
 }
 
-function createOwnedClient(options: DeliveryWorkerOptions, signal: AbortSignal): TargetClient {
-  if (!options.target) throw new TypeError('startDeliveryWorker needs a target or a client');
-  return createTargetClient(options.target, { signal });
+function createOwnedClient(target: TargetConfig | undefined, signal: AbortSignal): TargetClient {
+  if (!target) throw new TypeError('startDeliveryWorker needs a target or a client');
+  return createTargetClient(target, { signal });
 }

@@ -21,10 +21,12 @@ export interface ReloadablePlan extends VersionedPlan {
   current(): VersionedPlan;
   /** Reads the file again; `changed` is false when its text is the same. Throws MappingLoadError when invalid (the old version stays). */
   reload(): Promise<{ changed: boolean; version: string }>;
+  /** Runs `next` from now on, and reloads its file from then on (the config named another mapping file). */
+  replace(next: VersionedPlan): void;
 }
 
 export async function loadReloadableMapping(file: string): Promise<ReloadablePlan> {
-  let active = await loadVersioned(file);
+  let active = await loadVersionedMapping(file);
   const delegate = <K extends keyof MappingPlan>(key: K) => ((...args: unknown[]) => (active[key] as (...a: unknown[]) => unknown)(...args)) as MappingPlan[K];
   return {
     get name() {
@@ -50,15 +52,22 @@ export async function loadReloadableMapping(file: string): Promise<ReloadablePla
     listRule: (type) => active.listRule?.(type),
     current: () => active,
     async reload() {
-      const next = await loadVersioned(file);
+      const from = active.file;
+      const next = await loadVersionedMapping(from);
+      // The config switched to another file meanwhile: this read is out of date.
+      if (active.file !== from) return { changed: false, version: active.version };
       const changed = next.version !== active.version;
       active = next;
       return { changed, version: next.version };
     },
+    replace(next) {
+      active = next;
+    },
   };
 }
 
-async function loadVersioned(file: string): Promise<VersionedPlan> {
+/** Reads and loads a mapping file with its version; throws MappingLoadError when invalid. */
+export async function loadVersionedMapping(file: string): Promise<VersionedPlan> {
   let source: string;
   try {
     source = await readFile(file, 'utf8');

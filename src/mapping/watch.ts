@@ -18,6 +18,8 @@ export interface WatchedMapping {
 export interface MappingWatcher {
   /** Reloads every mapping now (what SIGHUP does); resolves when done. */
   reloadAll(): Promise<void>;
+  /** Watches the current file of every mapping (after a config reload named other files). */
+  refresh(): void;
   close(): void;
 }
 
@@ -43,25 +45,36 @@ export function watchMappings(mappings: WatchedMapping[], logger: DeliveryLogger
   const onSignal = () => void reloadAll();
   process.on('SIGHUP', onSignal);
 
-  const watchers: FSWatcher[] = [];
-  for (const mapping of mappings) {
+  const watchers = new Map<string, { file: string; watcher?: FSWatcher }>();
+  const watchOne = (mapping: WatchedMapping) => {
+    const file = mapping.plan.file;
     try {
-      const watcher = watch(mapping.plan.file, () => {
+      const watcher = watch(file, () => {
         clearTimeout(timers.get(mapping.connectionId));
         timers.set(mapping.connectionId, setTimeout(() => void reload(mapping), DEBOUNCE_MS));
       });
       watcher.on('error', () => watcher.close());
-      watchers.push(watcher);
+      watchers.set(mapping.connectionId, { file, watcher });
     } catch {
       // A file that cannot be watched (some network file systems) still reloads on SIGHUP.
-      logger.warn({ connectionId: mapping.connectionId, file: mapping.plan.file }, 'cannot watch the mapping file; reload it with SIGHUP');
+      watchers.set(mapping.connectionId, { file });
+      logger.warn({ connectionId: mapping.connectionId, file }, 'cannot watch the mapping file; reload it with SIGHUP');
     }
-  }
+  };
+  for (const mapping of mappings) watchOne(mapping);
   return {
     reloadAll,
+    refresh() {
+      for (const mapping of mappings) {
+        const watched = watchers.get(mapping.connectionId);
+        if (watched?.file === mapping.plan.file) continue;
+        watched?.watcher?.close();
+        watchOne(mapping);
+      }
+    },
     close() {
       process.off('SIGHUP', onSignal);
-      for (const watcher of watchers) watcher.close();
+      for (const { watcher } of watchers.values()) watcher?.close();
       for (const timer of timers.values()) clearTimeout(timer);
     },
   };
