@@ -28,7 +28,7 @@ const logs: Array<Record<string, unknown>> = [];
 
 const mapping = (field: string) => ['version: 1', 'users:', '  fields:', `    ${field}: userName`, '  create: { method: POST, path: /users, targetId: id }', ''].join('\n');
 
-function config(options: { secretFile: string; target: number; mapping: string; port?: number; redisUrl?: string; body?: string }): string {
+function config(options: { secretFile: string; target: number; mapping: string; port?: number; redisUrl?: string; body?: string; rateLimit?: number }): string {
   return [
     `listen: { host: 127.0.0.1, port: ${options.port ?? 0} }`,
     `redis: { url: "${options.redisUrl ?? TEST_REDIS_URL}", prefix: ${prefix} }`,
@@ -39,6 +39,7 @@ function config(options: { secretFile: string; target: number; mapping: string; 
     `    target: { baseUrl: "${targets[options.target]!.url}", timeoutMs: 2000 }`,
     `    mapping: ${options.mapping}`,
     '    delivery: { attempts: 5, backoffMs: 20, maxBackoffMs: 100 }',
+    `    rateLimit: { max: ${options.rateLimit ?? 1000}, windowMs: 600000 }`,
     options.body ?? '',
   ].join('\n');
 }
@@ -106,11 +107,13 @@ describe('config hot reload', () => {
     expect(await scim('first-secret-0123456789abcdef', 'ann')).toBe(201);
     expect(await until(() => received[0]!.length, (n) => n === 1)).toBe(1);
 
-    await change(config({ secretFile: 'secret-b', target: 1, mapping: 'email.yaml', port: 18_080, redisUrl: 'redis://127.0.0.1:6390' }).replace('attempts: 5', 'attempts: 7'));
+    await change(
+      config({ secretFile: 'secret-b', target: 1, mapping: 'email.yaml', port: 18_080, redisUrl: 'redis://127.0.0.1:6390', rateLimit: 4 }).replace('attempts: 5', 'attempts: 7'),
+    );
     const [applied] = await until(() => logged('config reloaded: new settings in effect'), (lines) => lines.length > 0);
     expect(applied).toMatchObject({
       file: configFile,
-      settings: ['connections.app.target', 'connections.app.auth', 'connections.app.mapping', 'connections.app.delivery.attempts'],
+      settings: ['connections.app.target', 'connections.app.auth', 'connections.app.rateLimit', 'connections.app.mapping', 'connections.app.delivery.attempts'],
     });
     const [restart] = await until(() => logged('config changes that require a restart were ignored'), (lines) => lines.length > 0);
     expect(restart).toMatchObject({ settings: ['listen.port', 'redis.url'] });
@@ -148,5 +151,10 @@ describe('config hot reload', () => {
     expect(await until(() => received[1]!.length, (n) => n === 2)).toBe(2);
     // Secrets are never logged.
     expect(JSON.stringify(logs)).not.toContain('secret-0123456789');
+
+    // The reloaded inbound rate limit (4 per window, 3 used) answers 429 soon.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) statuses.push(await scim('second-secret-0123456789abcdef', `burst-${i}`));
+    expect(statuses).toEqual([201, 429, 429]);
   });
 });

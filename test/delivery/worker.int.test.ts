@@ -139,6 +139,16 @@ afterAll(async () => {
 });
 
 describe('delivery worker (real Redis, BullMQ, store and mapping)', () => {
+  it('takes reloaded concurrency and rate limit in place (config hot reload)', async () => {
+    const config = deliverySchema.parse({ attempts: 5, backoffMs: 5, maxBackoffMs: 20, concurrency: 4 });
+    delivery.reconfigure({ delivery: { ...config, concurrency: 2, rateLimit: { max: 50, durationMs: 1_000 } } });
+    expect(delivery.worker.concurrency).toBe(2);
+    expect(delivery.worker.opts.limiter).toEqual({ max: 50, duration: 1_000 });
+    delivery.reconfigure({ delivery: config });
+    expect(delivery.worker.concurrency).toBe(4);
+    expect(delivery.worker.opts.limiter?.max).toBeGreaterThan(1_000_000);
+  });
+
   it('retries a 503 with backoff and completes when the target recovers', async () => {
     const unavailable = (res: ServerResponse) => res.writeHead(503).end('maintenance');
     scripts.set('retry@example.com', [unavailable, unavailable]);

@@ -347,6 +347,14 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
       await store.setDeliveredMember(group.id, 'm2', 'target-m2');
       await store.setDeliveredMember(group.id, 'm1', null);
       expect(await store.getDeliveredMembers(group.id)).toEqual(new Map([['m2', 'target-m2']]));
+      // A chunk of members (addMembers / removeMembers) in one step.
+      await store.setDeliveredMembers(group.id, [
+        { id: 'm3', targetId: 'target-m3' },
+        { id: 'm4', targetId: 'target-m4' },
+        { id: 'm2', targetId: null },
+      ]);
+      await store.setDeliveredMembers(group.id, []);
+      expect(await store.getDeliveredMembers(group.id)).toEqual(new Map([['m3', 'target-m3'], ['m4', 'target-m4']]));
 
       await store.purge('Group', group.id);
       expect(await store.getDeliveryState('Group', group.id)).toEqual({ targetId: 't-1', revision: 1, bodyHash: 'abc' });
