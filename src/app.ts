@@ -107,7 +107,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         connectionId: connection.id,
         authenticator: auth.authenticator,
         accessTokens: auth.accessTokens,
-        scopes: connection.auth.oauth2?.scopes ?? [],
+        scopes: () => runtime.live.connection(connection.id).auth.oauth2?.scopes ?? [],
         failedAuthLimit: connection.auth.oauth2?.failedAuthLimit ?? false,
       });
     }

@@ -17,8 +17,8 @@ export interface TokenEndpointOptions {
   connectionId: string;
   authenticator: ConnectionAuthenticator;
   accessTokens: AccessTokens;
-  /** Scopes a client may ask for; empty: a requested scope is ignored. */
-  scopes: readonly string[];
+  /** Scopes a client may ask for; empty: a requested scope is ignored. A function is read per request (reloaded config). */
+  scopes: readonly string[] | (() => readonly string[]);
   /** Failed client authentications allowed per client id and address per window; false: no limit. */
   failedAuthLimit?: { max: number; windowMs: number } | false;
 }
@@ -44,7 +44,7 @@ class OAuthError extends Error {
 
 export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEndpointOptions): Promise<void> {
   const { authenticator, accessTokens, connectionId } = options;
-  const allowed = new Set(options.scopes);
+  const scopesOf = typeof options.scopes === 'function' ? options.scopes : () => options.scopes as readonly string[];
   const limit = options.failedAuthLimit ?? false;
   /** The throttle key of a request: its source address and the client id it claims. */
   const failureKeys = new WeakMap<FastifyRequest, string>();
@@ -128,6 +128,7 @@ export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEn
 
   /** The scope the token gets: what was asked for, if allowed; everything allowed if nothing was. */
   function grantedScope(requested: string | undefined): string | undefined {
+    const allowed = new Set(scopesOf());
     if (allowed.size === 0) return undefined;
     const asked = (requested ?? '').split(' ').filter(Boolean);
     if (asked.length === 0) return [...allowed].join(' ');
