@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import rateLimit from '@fastify/rate-limit';
 import type { ConnectionConfig, LimitsConfig } from '../config/schema.js';
 import type { Conditions, Provisioning } from '../provisioning/service.js';
 import { getResourceType, getSchema, resourceTypes, schemas, serviceProviderConfig } from '../scim/discovery.js';
@@ -13,6 +12,7 @@ import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { connectionAuthHook } from './auth.js';
+import { registerConnectionRateLimit } from './connection-rate-limit.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { useScimJsonBodies } from './scim-body.js';
 import { searchFromBody, searchFromQuery, type SearchRequest } from './search-request.js';
@@ -62,21 +62,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   // First, before the bearer check and any parsing; pass-through paths keep the application's own bounds.
   app.addHook('onRequest', urlLengthCheck(limits.urlLength));
   app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
-  if (connection.rateLimit) {
-    // After the bearer check (route hooks run after this scope's onRequest hook), so requests
-    // without the secret cannot use up the connection's allowance.
-    const initial = connection.rateLimit;
-    const limit = () => options.current?.().rateLimit ?? initial;
-    await app.register(rateLimit, {
-      max: () => limit().max,
-      timeWindow: () => limit().windowMs,
-      keyGenerator: () => connection.id,
-      errorResponseBuilder: (_request, context) =>
-        new ScimError(429, undefined, `too many requests for this connection; retry in ${Math.ceil(context.ttl / 1000)} s`, {
-          'retry-after': String(Math.max(1, Math.ceil(context.ttl / 1000))),
-        }),
-    });
-  }
+  await registerConnectionRateLimit(app, connection, options.current);
   app.addHook('preValidation', async (request) => checkQueryLimits(request.query as Query, limits));
   app.setErrorHandler(scimErrorHandler);
   const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {

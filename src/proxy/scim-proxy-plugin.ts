@@ -2,6 +2,7 @@ import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Pool } from 'undici';
 import { connectionAuthHook } from '../api/auth.js';
+import { registerConnectionRateLimit } from '../api/connection-rate-limit.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { useScimJsonBodies } from '../api/scim-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
@@ -74,6 +75,8 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   useScimJsonBodies(app, options.limits);
   app.addHook('onRequest', urlLengthCheck(options.limits.urlLength));
   app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
+  // The same optional throttle as a bridged connection's, counted after the bearer check.
+  await registerConnectionRateLimit(app, connection);
   app.setErrorHandler(scimErrorHandler);
   app.addHook('onClose', async () => {
     await Promise.all([pool.close(), credentials.close()]);

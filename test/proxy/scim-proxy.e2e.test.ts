@@ -86,6 +86,7 @@ beforeAll(async () => {
       proxied('badcreds', { baseUrl: upstream.baseUrl, auth: { type: 'bearer', token: 'not-the-token' } }),
       proxied('slow', { baseUrl: `${silent.url}/scim/v2`, timeoutMs: 500 }),
       proxied('flaky', { baseUrl: upstream.baseUrl, auth: oauth }, { breaker: { failures: 2, openMs: 300 } }),
+      { ...proxied('limited', { baseUrl: upstream.baseUrl, auth: oauth }), rateLimit: { max: 3, windowMs: 60_000 } },
     ],
   });
   bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: false });
@@ -258,6 +259,19 @@ describe('mode: proxy in front of a strict SCIM server', () => {
     const wrong = await call(`${tenant('acme')}/Users`, 'GET', 'Bearer wrong');
     expect(wrong.status).toBe(401);
     expect(wrong.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+  });
+
+  it('applies the connection rate limit: SCIM 429 with Retry-After, counting only authenticated requests', async () => {
+    const limited = viaBridge('limited');
+    for (let i = 0; i < 5; i++) expect((await call(`${tenant('limited')}/Users`, 'GET', 'Bearer wrong')).status).toBe(401);
+    for (let i = 0; i < 3; i++) expect((await limited('GET', '/Users?count=1')).status).toBe(200);
+    const throttled = await limited('PATCH', '/Users/anyone', { schemas: [PATCH_OP], Operations: [{ op: 'Replace', path: 'active', value: 'False' }] });
+    expect(throttled.status).toBe(429);
+    expect(throttled.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+    expect(throttled.body).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '429' });
+    expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Other proxy connections keep their own (unlimited) allowance.
+    expect((await viaBridge('acme')('GET', '/Users?count=1')).status).toBe(200);
   });
 
   it('turns upstream failures into SCIM errors: refused credentials, timeouts, a dead upstream, an open circuit', async () => {
