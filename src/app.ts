@@ -85,6 +85,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         authenticator: runtime.auth(connection.id).authenticator,
         publicUrl: config.publicUrl,
         limits,
+        timeline: runtime.proxy(connection.id).timeline,
       });
       continue;
     }

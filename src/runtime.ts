@@ -51,8 +51,17 @@ export interface ConnectionRuntime {
   last: LastOutcomes;
 }
 
+/** A `mode: proxy` connection: no store or mapping, but a timeline of its proxied writes. */
+export interface ProxyRuntime {
+  config: ConnectionConfig;
+  timeline: Timeline;
+}
+
 export interface Runtime {
   connections: ConnectionRuntime[];
+  /** The `mode: proxy` connections. */
+  proxies: ProxyRuntime[];
+  proxy(id: string): ProxyRuntime;
   /** Redis settings that put accepted changes at risk (eviction, no persistence). */
   redisWarnings: string[];
   connection(id: string): ConnectionRuntime;
@@ -162,18 +171,25 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     auths.set(connection.id, holder);
   }
   const connections: ConnectionRuntime[] = [];
+  const proxies: ProxyRuntime[] = [];
+  const timelineOf = (connectionId: string) =>
+    createTimeline(redis, {
+      prefix: storePrefix(config, connectionId),
+      maxEntries: config.timeline.maxEntries,
+      maxAgeMs: config.timeline.maxAgeHours * 3_600_000,
+    });
   for (const connection of config.connections) {
-    // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery queue.
-    if (connection.mappingPath === undefined) continue;
+    // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery
+    // queue, only the timeline of what passed through.
+    if (connection.mappingPath === undefined) {
+      proxies.push({ config: connection, timeline: timelineOf(connection.id) });
+      continue;
+    }
     const id = connection.id;
     const plan = await loadReloadableMapping(connection.mappingPath);
     const store = createRedisStore(redis, { prefix: storePrefix(config, connection.id) });
     // On the store's auto-pipelined client: timeline appends share round trips with store calls.
-    const timeline = createTimeline(redis, {
-      prefix: storePrefix(config, connection.id),
-      maxEntries: config.timeline.maxEntries,
-      maxAgeMs: config.timeline.maxAgeHours * 3_600_000,
-    });
+    const timeline = timelineOf(connection.id);
     const last = createLastOutcomes(redis, storePrefix(config, connection.id));
     const queue = createDeliveryQueue(connection.id, {
       connection: queueConnection,
@@ -228,6 +244,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       last: c.last,
       gate: () => readGateStatus(redis, storePrefix(config, c.config.id)),
     })),
+    proxies.map((p) => ({ id: p.config.id, displayName: p.config.displayName, target: new URL(p.config.target.baseUrl).origin, timeline: p.timeline })),
   );
   const metrics = createMetrics({
     queues: connections.map((c) => ({ connectionId: c.config.id, queue: c.queue.queue })),
@@ -297,9 +314,16 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     if (change.applied.length > 0) return { kind: 'applied', applied: change.applied, restart: change.restart };
     return change.restart.length > 0 ? { kind: 'restart', restart: change.restart } : { kind: 'unchanged' };
   }
+  const proxyById = new Map(proxies.map((p) => [p.config.id, p]));
 
   return {
     connections,
+    proxies,
+    proxy(id) {
+      const found = proxyById.get(id);
+      if (!found) throw new Error(`unknown proxy connection ${id}`);
+      return found;
+    },
     redisWarnings,
     live,
     auth(id) {

@@ -194,7 +194,10 @@ function jobText(job: JobView): string {
 
 function traceText(trace: Trace): string {
   const { resource, delivery } = trace;
-  const head = [
+  const head = trace.mode === 'proxy' ? [
+    `${resource.type} (id ${resource.id}) in ${trace.connection} (mode: proxy, held by the upstream): ${resource.exists ? 'present, as far as its proxied writes tell' : 'deleted'}`,
+    '',
+  ].join('\n') : [
     `${resource.type} ${resource.name ?? ''} (id ${resource.id}) in ${trace.connection}: ${resource.exists ? `revision ${resource.revision}` : 'deleted'}`,
     `target id ${delivery.targetId ?? '-'}, delivered revision ${delivery.deliveredRevision ?? '-'}${delivery.createPending ? ', create outcome unknown' : ''}`,
     '',
@@ -208,6 +211,16 @@ function traceText(trace: Trace): string {
 function describeEvent(event: TimelineEvent): [string, string] {
   if (event.kind === 'scim') {
     return [`scim ${event.op} r${event.revision}`, `${event.attributes.join(', ') || '-'}${event.requestId ? `  (request ${event.requestId})` : ''}`];
+  }
+  if (event.kind === 'proxy') {
+    const upstream = event.upstreamStatus === undefined ? '' : ` upstream ${event.upstreamStatus}`;
+    const answered = event.status === undefined ? '' : ` → ${event.status}`;
+    const job = event.jobId ? ` job ${event.jobId}${event.attempt ? ` attempt ${event.attempt}` : ''}` : '';
+    return [
+      `proxy ${event.op} ${event.outcome}`,
+      `${event.attributes.join(', ') || '-'}${upstream}${answered}${event.code ? ` ${event.code}` : ''}, ${event.durationMs}ms` +
+        `${event.rewrites.length > 0 ? `, rewrites ${event.rewrites.join(', ')}` : ''}${job}${event.requestId ? `  (request ${event.requestId})` : ''}`,
+    ];
   }
   const calls = event.calls.map((c) => `${c.method} ${c.path} → ${c.status ?? c.code ?? c.outcome}`).join('; ');
   return [

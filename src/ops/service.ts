@@ -29,6 +29,14 @@ export interface OpsConnection {
   gate?: () => Promise<GateStatus>;
 }
 
+/** A `mode: proxy` connection: the upstream holds its resources, the bridge only their timelines. */
+export interface OpsProxyConnection {
+  id: string;
+  displayName: string;
+  target: string;
+  timeline: Timeline;
+}
+
 export interface ConnectionStatus {
   id: string;
   displayName: string;
@@ -67,6 +75,8 @@ export interface JobView {
 
 export interface Trace {
   connection: string;
+  /** `proxy` for a `mode: proxy` connection: the resource lives upstream, `exists` is what the last write said. */
+  mode?: 'proxy';
   resource: { type: ResourceType; id: string; name?: string; exists: boolean; revision?: number };
   delivery: { targetId?: string; deliveredRevision?: number; createPending?: boolean };
   events: TimelineEvent[];
@@ -89,13 +99,26 @@ const MAX_TRACE_JOBS = 10;
 
 export type Ops = ReturnType<typeof createOps>;
 
-export function createOps(connections: OpsConnection[]) {
+export function createOps(connections: OpsConnection[], proxies: OpsProxyConnection[] = []) {
   const byId = new Map(connections.map((c) => [c.id, c]));
+  const proxyById = new Map(proxies.map((p) => [p.id, p]));
 
   function connection(id: string): OpsConnection {
     const found = byId.get(id);
-    if (!found) throw new OpsNotFoundError(`no connection "${id}"`);
+    if (!found) throw new OpsNotFoundError(proxyById.has(id) ? `connection "${id}" is a mode: proxy connection: it has no delivery jobs or store; trace its resources by SCIM id` : `no connection "${id}"`);
     return found;
+  }
+
+  /** A proxied resource's story, by the upstream's SCIM id (the bridge keeps no other index). */
+  async function traceProxied(p: OpsProxyConnection, query: string): Promise<Trace> {
+    for (const type of ['User', 'Group'] as const) {
+      const events = await p.timeline.read(type, query);
+      if (events.length === 0) continue;
+      const applied = events.filter(isSuccess).at(-1);
+      const deleted = applied?.kind === 'proxy' && applied.op === 'delete';
+      return { connection: p.id, mode: 'proxy', resource: { type, id: query, exists: !deleted }, delivery: {}, events, jobs: [] };
+    }
+    throw new OpsNotFoundError(`no proxied write of a user or group with SCIM id "${query}" in connection "${p.id}" (within the timeline's age limit)`);
   }
 
   async function status(c: OpsConnection): Promise<ConnectionStatus> {
@@ -205,6 +228,8 @@ export function createOps(connections: OpsConnection[]) {
 
     /** A resource's story by SCIM id, userName, externalId or displayName. */
     async trace(connectionId: string, query: string): Promise<Trace> {
+      const proxied = proxyById.get(connectionId);
+      if (proxied) return traceProxied(proxied, query);
       const c = connection(connectionId);
       const found = await findResource(c, query);
       if (!found) throw new OpsNotFoundError(`no user or group "${query}" in connection "${connectionId}"`);
@@ -239,3 +264,10 @@ export function createOps(connections: OpsConnection[]) {
 }
 
 export class OpsConflictError extends Error {}
+
+/** A proxied write the upstream applied (or, replayed, will have applied). */
+function isSuccess(event: TimelineEvent): boolean {
+  if (event.kind !== 'proxy') return false;
+  if (event.outcome === 'replayed') return true;
+  return event.outcome === 'forwarded' && event.upstreamStatus !== undefined && event.upstreamStatus >= 200 && event.upstreamStatus < 300;
+}

@@ -5,7 +5,8 @@ import type { AttemptOutcome, CallRecord, DeliveredOutcome } from './failure.js'
 /**
  * A resource's history, for "why is this user missing?": the SCIM changes received (operation,
  * time, request id, names of the attributes changed, never values) and every delivery attempt
- * (its target calls with method, path template, status, duration, outcome and code).
+ * (its target calls with method, path template, status, duration, outcome and code); for a
+ * `mode: proxy` connection, each proxied write and what the upstream answered.
  *
  * One Redis list per resource, `<store prefix>:tlog:<Type>:<id>`, one JSON event per element.
  * Each append is one small script: `RPUSH`, `LTRIM -n -1` (keeps the newest `maxEntries`) and
@@ -49,7 +50,40 @@ export interface DeliveryAttemptEvent {
   calls: CallRecord[];
 }
 
-export type TimelineEvent = ScimChangeEvent | DeliveryAttemptEvent;
+/**
+ * What happened to one write of a `mode: proxy` connection (the bridge stores no resource there,
+ * so the timeline is all it keeps): `forwarded` (the upstream answered, `upstreamStatus`),
+ * `failed` (it could not be reached or answered in time), `refused` (not forwarded: circuit open,
+ * too many in flight), `buffered` (accepted into the write buffer, `jobId`), and the buffer's
+ * replays: `replayed`, `replay-retry` (transient failure, tried again later), `replay-failed`.
+ */
+export type ProxyOutcome = 'forwarded' | 'failed' | 'refused' | 'buffered' | 'replayed' | 'replay-retry' | 'replay-failed';
+
+export interface ProxyWriteEvent {
+  kind: 'proxy';
+  /** When the request was received (for a replay: when the attempt started). */
+  at: string;
+  op: Exclude<ScimOperation, 'membership'>;
+  requestId?: string;
+  /** Attribute names the request wrote (`members` for membership changes), never values. */
+  attributes: string[];
+  /** The connection's rewrites that changed this request. */
+  rewrites: string[];
+  outcome: ProxyOutcome;
+  /** What the SCIM client was answered (absent for replays, which nobody waits for). */
+  status?: number;
+  /** What the upstream answered, when it did. */
+  upstreamStatus?: number;
+  /** Time to answer (upstream included), or of the replay attempt. */
+  durationMs: number;
+  code?: string;
+  /** The buffered write's job (outcomes `buffered` and `replay…`). */
+  jobId?: string;
+  /** 1 for the first replay attempt. */
+  attempt?: number;
+}
+
+export type TimelineEvent = ScimChangeEvent | DeliveryAttemptEvent | ProxyWriteEvent;
 
 export interface Timeline {
   append(type: ResourceType, id: string, event: TimelineEvent): Promise<void>;

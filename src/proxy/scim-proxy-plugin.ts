@@ -7,7 +7,7 @@ import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { useScimJsonBodies } from '../api/scim-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
 import { urlLengthCheck } from '../api/transport-errors.js';
-import { proxySchema, type ConnectionConfig, type LimitsConfig } from '../config/schema.js';
+import { proxySchema, type ConnectionConfig, type LimitsConfig, type ProxyRewrite } from '../config/schema.js';
 import { loadTargetTls } from '../config/target-tls.js';
 import { createAuthHeaders } from '../delivery/http-client.js';
 import { targetConnect } from '../delivery/tls-connect.js';
@@ -21,6 +21,9 @@ import { fixResponseBody, rewriteLocation } from './scim-response.js';
 import { rewriteFilter, rewritePatch, rewriteResource } from './scim-rewrites.js';
 import { rewriteQuery } from './query-string.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { appliedRewrites, proxyOpOf, resourceIdOf, writtenAttributes, type ProxyOp } from './proxy-timeline.js';
+import type { ErrorCode } from '../lib/errors.js';
+import type { ProxyOutcome, ProxyWriteEvent, Timeline } from '../ops/timeline.js';
 
 /**
  * A `mode: proxy` connection: Entra authenticates as for any connection, then each request is
@@ -37,6 +40,8 @@ export interface ScimProxyOptions {
   /** External URL of the bridge (`publicUrl` in config); derived from the request when absent. */
   publicUrl?: string;
   limits: LimitsConfig;
+  /** Where each proxied write is recorded (the resource's timeline); none in some unit tests. */
+  timeline?: Timeline;
 }
 
 /** What the preHandler prepared for the synchronous hooks of one forwarded request. */
@@ -45,6 +50,21 @@ interface Forwarding {
   token?: string;
   query: string;
   publicBase: string;
+}
+
+/** One proxied write as the timeline will record it, filled in as the request goes. */
+interface Observed {
+  at: number;
+  op: ProxyOp;
+  type: ResourceType;
+  /** From the path; for a POST, the id in the upstream's answer. */
+  id?: string;
+  attributes: string[];
+  rewrites: ProxyRewrite[];
+  outcome?: ProxyOutcome;
+  upstreamStatus?: number;
+  code?: ErrorCode;
+  jobId?: string;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -70,6 +90,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
     bodyTimeout: connection.target.timeoutMs,
   });
   const forwarding = new WeakMap<FastifyRequest, Forwarding>();
+  const observed = new WeakMap<FastifyRequest, Observed>();
   let inFlight = 0;
 
   useScimJsonBodies(app, options.limits);
@@ -83,14 +104,25 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   });
 
   app.addHook('preHandler', async (request) => {
+    const type = resourceTypeOf(request.url, connection.basePath);
+    const op = proxyOpOf(request.method);
+    const record: Observed | undefined =
+      op && type ? { at: Date.now(), op, type, attributes: writtenAttributes(op, request.body), rewrites: [] } : undefined;
+    if (record) {
+      const id = resourceIdOf(request.url, connection.basePath);
+      if (id !== undefined && op !== 'create') record.id = id;
+      observed.set(request, record);
+    }
     // The in-flight limit first: a refused request must not take the breaker's half-open trial.
     if (inFlight >= settings.maxInFlight) {
       request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, inFlight }, 'too many proxied requests in flight');
+      note(record, { outcome: 'refused', code: 'GW_PROXY_UNAVAILABLE' });
       throw unavailable('too many requests are in flight to the upstream SCIM service', 1_000);
     }
     const admission = breaker.admit();
     if (!admission.allowed) {
       request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, breaker: breaker.state }, 'circuit open: not forwarding');
+      note(record, { outcome: 'refused', code: 'GW_PROXY_UNAVAILABLE' });
       throw unavailable('the upstream SCIM service is failing; the bridge stopped forwarding for a moment', admission.retryAfterMs);
     }
     inFlight += 1;
@@ -103,10 +135,11 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       if (auth.token !== undefined) prepared.token = auth.token;
     } catch {
       breaker.failed();
+      note(record, { outcome: 'failed' });
       throw new ScimError(502, undefined, 'the bridge could not obtain credentials for the upstream SCIM service');
     }
-    const type = resourceTypeOf(request.url, connection.basePath);
     prepared.query = rewriteQuery(request.url, (filter) => rewriteFilter(filter, enabled));
+    if (record) record.rewrites = appliedRewrites({ type, registry }, record.op, request.body, enabled);
     if (WRITE_METHODS.has(request.method) && request.body !== undefined) {
       const body =
         request.method === 'PATCH'
@@ -122,6 +155,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   app.addHook('onResponse', async (request, reply) => {
     if (forwarding.has(request)) inFlight -= 1;
     recordProxied('scim', connection.id, reply.statusCode, reply.elapsedTime);
+    const record = observed.get(request);
     request.log.info(
       {
         proxy: 'scim',
@@ -130,9 +164,33 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
         path: request.url.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime),
+        ...(record?.upstreamStatus === undefined || record.upstreamStatus === reply.statusCode ? {} : { upstreamStatus: record.upstreamStatus }),
+        ...(record && record.rewrites.length > 0 ? { rewrites: record.rewrites } : {}),
+        ...(record?.outcome === 'buffered' ? { buffered: record.jobId } : {}),
       },
       'proxied request',
     );
+    if (record?.id !== undefined && options.timeline) {
+      const event: ProxyWriteEvent = {
+        kind: 'proxy',
+        at: new Date(record.at).toISOString(),
+        op: record.op,
+        requestId: request.id,
+        attributes: record.attributes,
+        rewrites: record.rewrites,
+        // Answered before reaching the upstream for a reason of the bridge's own (a SCIM 4xx).
+        outcome: record.outcome ?? 'refused',
+        status: reply.statusCode,
+        ...(record.upstreamStatus === undefined ? {} : { upstreamStatus: record.upstreamStatus }),
+        durationMs: Math.round(reply.elapsedTime),
+        ...(record.code === undefined ? {} : { code: record.code }),
+        ...(record.jobId === undefined ? {} : { jobId: record.jobId }),
+      };
+      // Recording never changes the answer (already sent): a failed write is only logged.
+      await options.timeline.append(record.type, record.id, event).catch((error: unknown) => {
+        request.log.warn({ connection: connection.id, err: (error as Error).message }, 'could not record the proxied write in the timeline');
+      });
+    }
   });
 
   const proxyOptions: FastifyHttpProxyOptions = {
@@ -165,6 +223,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       onError: (reply, { error }) => {
         breaker.failed();
         const failure = classifyUpstreamError(tlsConnect.explain(error));
+        note(observed.get(reply.request as FastifyRequest), { outcome: 'failed', code: failure.code });
         reply.log.warn({ code: failure.code, connection: connection.id, ...(failure.tls ? { tls: failure.tls } : {}) }, 'proxied SCIM request failed');
         void reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
       },
@@ -175,6 +234,8 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   /** Reads the target's answer (bounded), fixes it for Entra and sends it. */
   async function relayAnswer(request: FastifyRequest, reply: FastifyReply, status: number, stream: NodeJS.ReadableStream) {
     const prepared = forwarding.get(request)!;
+    const record = observed.get(request);
+    note(record, { outcome: 'forwarded', upstreamStatus: status });
     if (status === 502 || status === 503 || status === 504) breaker.failed();
     else breaker.succeeded();
     if (status === 401 || status === 403) {
@@ -182,6 +243,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       if (prepared.token !== undefined) credentials.invalidate(prepared.token);
       drain(stream);
       request.log.warn({ code: 'GW_PROXY_UPSTREAM_AUTH', connection: connection.id, upstreamStatus: status }, 'upstream refused the bridge credentials');
+      note(record, { code: 'GW_PROXY_UPSTREAM_AUTH' });
       reply.removeHeader('www-authenticate');
       return reply.code(502).type(SCIM_CONTENT_TYPE).send(renderErrorBody(502, 'the upstream SCIM service refused the bridge credentials'));
     }
@@ -192,8 +254,11 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       breaker.failed();
       const tooLarge = (error as Error).message === 'too large';
       const failure = tooLarge ? { status: 502 as const, detail: 'the upstream SCIM answer is too large' } : classifyUpstreamError(error);
+      note(record, { outcome: 'failed', ...('code' in failure ? { code: failure.code } : {}) });
       return reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
     }
+    // A created resource's timeline is under the id the upstream gave it.
+    if (record?.op === 'create' && status >= 200 && status < 300) record.id = idOf(body);
     if (body.length === 0) return reply.send();
     const contentType = String(reply.getHeader('content-type') ?? '');
     if (!/json/i.test(contentType)) return reply.send(body);
@@ -203,6 +268,20 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   function publicBaseOf(request: FastifyRequest): string {
     const origin = options.publicUrl ? options.publicUrl.replace(/\/+$/, '') : `${request.protocol}://${request.host}`;
     return `${origin}${connection.basePath}`;
+  }
+}
+
+function note(record: Observed | undefined, fields: Partial<Observed>): void {
+  if (record) Object.assign(record, fields);
+}
+
+/** The `id` of a JSON resource body, when it is a usable string. */
+function idOf(body: Buffer): string | undefined {
+  try {
+    const id = (JSON.parse(body.toString('utf8')) as { id?: unknown }).id;
+    return typeof id === 'string' && id.length > 0 && id.length <= 1_024 ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -16,7 +16,7 @@ describe('timeline', () => {
   it('keeps the newest maxEntries events, oldest first, and expires the whole list', async () => {
     const timeline = createTimeline(r.redis, { prefix: `${r.prefix}:a`, maxEntries: 3, maxAgeMs: HOUR });
     for (let revision = 1; revision <= 5; revision++) await timeline.append('User', 'u1', change(Date.now(), revision));
-    expect((await timeline.read('User', 'u1')).map((e) => e.revision)).toEqual([3, 4, 5]);
+    expect((await timeline.read('User', 'u1')).map((e) => (e as ScimChangeEvent).revision)).toEqual([3, 4, 5]);
     const key = timelineKey(`${r.prefix}:a`, 'User', 'u1');
     expect(await r.redis.type(key)).toBe('list');
     const ttl = await r.redis.pttl(key);
@@ -30,7 +30,7 @@ describe('timeline', () => {
     await timeline.append('User', 'u2', change(clock - 2 * HOUR, 1));
     await timeline.append('User', 'u2', change(clock, 2));
     await r.redis.rpush(timelineKey(`${r.prefix}:b`, 'User', 'u2'), 'not json');
-    expect((await timeline.read('User', 'u2')).map((e) => e.revision)).toEqual([2]);
+    expect((await timeline.read('User', 'u2')).map((e) => (e as ScimChangeEvent).revision)).toEqual([2]);
     clock += 2 * HOUR;
     expect(await timeline.read('User', 'u2')).toEqual([]);
   });
@@ -40,6 +40,6 @@ describe('timeline', () => {
     const timeline = createTimeline(r.redis, { prefix, maxEntries: 10, maxAgeMs: HOUR });
     await r.redis.xadd(`${prefix}:tl:Group:g1`, '*', 'e', JSON.stringify(change(Date.now(), 1)));
     await timeline.append('Group', 'g1', change(Date.now(), 2));
-    expect((await timeline.read('Group', 'g1')).map((e) => e.revision)).toEqual([1, 2]);
+    expect((await timeline.read('Group', 'g1')).map((e) => (e as ScimChangeEvent).revision)).toEqual([1, 2]);
   });
 });
