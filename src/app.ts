@@ -86,6 +86,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         publicUrl: config.publicUrl,
         limits,
         timeline: runtime.proxy(connection.id).timeline,
+        ...(runtime.proxy(connection.id).buffer ? { buffer: runtime.proxy(connection.id).buffer } : {}),
       });
       continue;
     }

@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createConnectionAuth, type ConnectionAuth } from './auth/connection-auth.js';
 import { createLiveConfig, type LiveConfig } from './config/live.js';
@@ -30,6 +31,8 @@ import { createMetrics, type BridgeMetrics } from './ops/metrics.js';
 import { createOps, type Ops } from './ops/service.js';
 import { createTimeline, type Timeline } from './ops/timeline.js';
 import { readHealth, type Health } from './ops/health.js';
+import { startBufferReplay, type BufferReplay } from './proxy/buffer-replay.js';
+import { createWriteBuffer, type WriteBuffer } from './proxy/write-buffer.js';
 
 /**
  * Everything a process needs per connection (store, mapping plan, queue, use cases), built once
@@ -55,6 +58,8 @@ export interface ConnectionRuntime {
 export interface ProxyRuntime {
   config: ConnectionConfig;
   timeline: Timeline;
+  /** The write buffer, when `proxy.buffer.writes` is on. */
+  buffer?: WriteBuffer;
 }
 
 export interface Runtime {
@@ -182,7 +187,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     // A `mode: proxy` connection forwards to its SCIM target: no store, mapping or delivery
     // queue, only the timeline of what passed through.
     if (connection.mappingPath === undefined) {
-      proxies.push({ config: connection, timeline: timelineOf(connection.id) });
+      const settings = connection.proxy?.buffer;
+      const buffer = settings?.writes ? createWriteBuffer(connection.id, { connection: queueConnection, prefix: bullPrefix(config), settings }) : undefined;
+      proxies.push({ config: connection, timeline: timelineOf(connection.id), ...(buffer ? { buffer } : {}) });
       continue;
     }
     const id = connection.id;
@@ -247,7 +254,11 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     proxies.map((p) => ({ id: p.config.id, displayName: p.config.displayName, target: new URL(p.config.target.baseUrl).origin, timeline: p.timeline })),
   );
   const metrics = createMetrics({
-    queues: connections.map((c) => ({ connectionId: c.config.id, queue: c.queue.queue })),
+    // A proxy connection's queue is its write buffer.
+    queues: [
+      ...connections.map((c) => ({ connectionId: c.config.id, queue: c.queue.queue as Queue })),
+      ...proxies.flatMap((p) => (p.buffer ? [{ connectionId: p.config.id, queue: p.buffer.queue as Queue }] : [])),
+    ],
     ping: () => redis.ping(),
   });
 
@@ -257,6 +268,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const workerOf = new Map<string, DeliveryWorker>();
   const sweepers: OutboxSweeper[] = [];
   const schedules: ReconcileSchedule[] = [];
+  const replays: BufferReplay[] = [];
   const byId = new Map(connections.map((c) => [c.config.id, c]));
   /** Mapping files a pending config change names, loaded before it is applied. */
   let preparedMappings = new Map<string, VersionedPlan>();
@@ -380,6 +392,11 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       });
     },
     async startWorkers(logger) {
+      for (const p of proxies) {
+        const settings = p.config.proxy?.buffer;
+        if (!p.buffer || !settings) continue;
+        replays.push(await startBufferReplay({ connection: p.config, settings, redisUrl, prefix: bullPrefix(config), timeline: p.timeline, logger }));
+      }
       for (const c of connections) {
         const worker = await startDeliveryWorker({
           connectionId: c.config.id,
@@ -437,7 +454,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       await Promise.allSettled(sweepers.map((s) => s.stop()));
       await Promise.allSettled(schedules.map((s) => s.close()));
       await Promise.allSettled(workers.map((w) => w.close(config.shutdown.graceMs)));
+      await Promise.allSettled(replays.map((r) => r.close()));
       await Promise.allSettled(connections.map((c) => c.queue.close()));
+      await Promise.allSettled(proxies.map((p) => p.buffer?.close()));
       await waiter?.close();
       await Promise.allSettled([redis.quit(), queueConnection.quit()]);
     },

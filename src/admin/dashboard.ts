@@ -4,8 +4,9 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { AdminConfig } from '../config/schema.js';
 import type { DeliveryJobData } from '../delivery/types.js';
-import { deliveryJobTitle } from '../ops/job-title.js';
-import type { ConnectionRuntime } from '../runtime.js';
+import { bufferJobTitle, deliveryJobTitle } from '../ops/job-title.js';
+import { bufferJobSummary, type BufferedWrite } from '../proxy/write-buffer.js';
+import type { ConnectionRuntime, ProxyRuntime } from '../runtime.js';
 import { sendAdminError } from './errors.js';
 
 /**
@@ -20,6 +21,8 @@ import { sendAdminError } from './errors.js';
 export interface DashboardOptions {
   admin: AdminConfig;
   connections: ConnectionRuntime[];
+  /** `mode: proxy` connections: their write buffers, when on, are queues too. */
+  proxies?: ProxyRuntime[];
   /** URL prefix the plugin is mounted at, e.g. /admin/queues. */
   basePath: string;
 }
@@ -47,6 +50,19 @@ export async function dashboardPlugin(app: FastifyInstance, options: DashboardOp
     adapter.setFormatter('name', (job: { data?: Partial<DeliveryJobData> }) => deliveryJobTitle(job.data));
     return adapter;
   });
+  for (const p of options.proxies ?? []) {
+    if (!p.buffer) continue;
+    const adapter = new BullMQAdapter(p.buffer.queue, {
+      displayName: `${p.config.displayName} · write buffer`,
+      description: `mode: proxy connection ${p.config.id}: writes accepted while ${new URL(p.config.target.baseUrl).origin} was down, replayed in order`,
+      readOnlyMode: !canChange,
+      allowRetries: admin.allow.retry,
+    });
+    adapter.setFormatter('name', (job: { data?: Partial<BufferedWrite> }) => bufferJobTitle(job.data));
+    // The body carries attribute values: the dashboard shows names only.
+    adapter.setFormatter('data', (data: Partial<BufferedWrite>) => bufferJobSummary(data));
+    queues.push(adapter);
+  }
 
   const server = new FastifyAdapter();
   server.setBasePath(options.basePath);

@@ -33,6 +33,7 @@ export async function adminPlugin(app: FastifyInstance, options: AdminPluginOpti
     basePath: DASHBOARD_PATH,
     admin: options.admin,
     connections: options.runtime.connections,
+    proxies: options.runtime.proxies,
   });
   await app.register(adminApiPlugin, { prefix: '/api', admin: options.admin, ops: options.runtime.ops });
 }

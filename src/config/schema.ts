@@ -349,6 +349,31 @@ export const PROXY_REWRITES = [
 ] as const;
 export type ProxyRewrite = (typeof PROXY_REWRITES)[number];
 
+export const proxyBufferSchema = z
+  .object({
+    /** Accept writes into the buffer when the upstream is unreachable, answers 502/503/504 or the circuit is open. */
+    writes: z.boolean().default(false),
+    /** A buffered write older than this fails for good (GW_PROXY_BUFFER_EXPIRED) instead of being replayed. */
+    maxAgeMs: z.number().int().min(1_000).default(24 * 60 * 60_000),
+    /** Most writes waiting in the buffer; past it, a write gets the upstream's failure (503/502) as without buffering. */
+    maxQueued: z.number().int().min(1).max(1_000_000).default(10_000),
+    /** Status answered for a buffered write: 202 Accepted (default) or 204 No Content. */
+    status: z.union([z.literal(202), z.literal(204)]).default(202),
+    /** First wait after a transient replay failure; doubles each time, up to maxBackoffMs. */
+    backoffMs: z.number().int().min(10).default(1_000),
+    maxBackoffMs: z.number().int().min(10).default(60_000),
+    /** Rejected (4xx) and expired replays kept in the failed set for ops. */
+    failedRetention: z
+      .object({
+        maxAgeHours: z.number().int().min(1).default(FAILED_RETENTION.maxAgeHours),
+        maxCount: z.number().int().min(1).default(FAILED_RETENTION.maxCount),
+      })
+      .strict()
+      .default({ ...FAILED_RETENTION }),
+  })
+  .strict();
+export type ProxyBufferConfig = z.infer<typeof proxyBufferSchema>;
+
 export const proxySchema = z
   .object({
     /** Rewrites turning Entra's dialect into strict RFC 7644; all of them unless listed. */
@@ -366,6 +391,11 @@ export const proxySchema = z
       })
       .strict()
       .default({ failures: 5, openMs: 30_000 }),
+    /**
+     * Write buffering while the upstream is down (off by default): PUT, PATCH and DELETE of a
+     * known resource are accepted into a durable queue and replayed in order (docs/reverse-proxy.md).
+     */
+    buffer: proxyBufferSchema.optional(),
   })
   .strict();
 export type ProxyConfig = z.infer<typeof proxySchema>;

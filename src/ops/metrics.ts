@@ -93,7 +93,7 @@ export function createMetrics(sources: MetricsSources): BridgeMetrics {
 
   new client.Gauge({
     name: `${METRIC_PREFIX}queue_jobs`,
-    help: 'Delivery jobs by connection and state, read from Redis at scrape time.',
+    help: 'Delivery jobs (for a mode: proxy connection: buffered writes) by connection and state, read from Redis at scrape time.',
     labelNames: ['connection', 'state'] as const,
     registers,
     async collect() {

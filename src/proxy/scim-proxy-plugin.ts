@@ -23,6 +23,7 @@ import { rewriteQuery } from './query-string.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { appliedRewrites, proxyOpOf, resourceIdOf, writtenAttributes, type ProxyOp } from './proxy-timeline.js';
 import type { ErrorCode } from '../lib/errors.js';
+import type { BufferedWrite, WriteBuffer } from './write-buffer.js';
 import type { ProxyOutcome, ProxyWriteEvent, Timeline } from '../ops/timeline.js';
 
 /**
@@ -42,6 +43,8 @@ export interface ScimProxyOptions {
   limits: LimitsConfig;
   /** Where each proxied write is recorded (the resource's timeline); none in some unit tests. */
   timeline?: Timeline;
+  /** The connection's write buffer, when `proxy.buffer.writes` is on. */
+  buffer?: WriteBuffer;
 }
 
 /** What the preHandler prepared for the synchronous hooks of one forwarded request. */
@@ -50,6 +53,8 @@ interface Forwarding {
   token?: string;
   query: string;
   publicBase: string;
+  /** Headers of the upstream's answer, set on the reply (removed again when the write is buffered instead). */
+  upstreamHeaders: string[];
 }
 
 /** One proxied write as the timeline will record it, filled in as the request goes. */
@@ -70,7 +75,7 @@ interface Observed {
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOptions): Promise<void> {
-  const { connection } = options;
+  const { connection, buffer } = options;
   const settings = connection.proxy ?? proxySchema.parse({});
   const enabled = new Set(settings.rewrites);
   const target = new URL(connection.target.baseUrl);
@@ -103,7 +108,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
     await Promise.all([pool.close(), credentials.close()]);
   });
 
-  app.addHook('preHandler', async (request) => {
+  app.addHook('preHandler', async (request, reply) => {
     const type = resourceTypeOf(request.url, connection.basePath);
     const op = proxyOpOf(request.method);
     const record: Observed | undefined =
@@ -113,32 +118,8 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       if (id !== undefined && op !== 'create') record.id = id;
       observed.set(request, record);
     }
-    // The in-flight limit first: a refused request must not take the breaker's half-open trial.
-    if (inFlight >= settings.maxInFlight) {
-      request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, inFlight }, 'too many proxied requests in flight');
-      note(record, { outcome: 'refused', code: 'GW_PROXY_UNAVAILABLE' });
-      throw unavailable('too many requests are in flight to the upstream SCIM service', 1_000);
-    }
-    const admission = breaker.admit();
-    if (!admission.allowed) {
-      request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, breaker: breaker.state }, 'circuit open: not forwarding');
-      note(record, { outcome: 'refused', code: 'GW_PROXY_UNAVAILABLE' });
-      throw unavailable('the upstream SCIM service is failing; the bridge stopped forwarding for a moment', admission.retryAfterMs);
-    }
-    inFlight += 1;
-    const prepared: Forwarding = { credentials: {}, query: '', publicBase: publicBaseOf(request) };
-    forwarding.set(request, prepared);
-    // Tokens are fetched here because the header rewrite below is synchronous.
-    try {
-      const auth = await credentials.headers();
-      prepared.credentials = auth.headers;
-      if (auth.token !== undefined) prepared.token = auth.token;
-    } catch {
-      breaker.failed();
-      note(record, { outcome: 'failed' });
-      throw new ScimError(502, undefined, 'the bridge could not obtain credentials for the upstream SCIM service');
-    }
-    prepared.query = rewriteQuery(request.url, (filter) => rewriteFilter(filter, enabled));
+    // Rewritten before any decision: a buffered write is kept exactly as it would have been sent.
+    const query = rewriteQuery(request.url, (filter) => rewriteFilter(filter, enabled));
     if (record) record.rewrites = appliedRewrites({ type, registry }, record.op, request.body, enabled);
     if (WRITE_METHODS.has(request.method) && request.body !== undefined) {
       const body =
@@ -150,7 +131,112 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       // A string body is sent as is, with the client's content type.
       request.body = JSON.stringify(body);
     }
+    if (buffer && bufferable(request)) {
+      // While earlier writes wait in the buffer, later ones queue behind them: nothing overtakes.
+      let pending: number;
+      try {
+        pending = await buffer.pending();
+      } catch {
+        request.log.warn({ code: 'GW_PROXY_BUFFER_UNAVAILABLE', connection: connection.id }, 'write buffer unreachable: not forwarding out of order');
+        note(record, { outcome: 'refused', code: 'GW_PROXY_BUFFER_UNAVAILABLE' });
+        throw unavailable('the bridge cannot check its write buffer for this connection; retry later', 1_000);
+      }
+      if (pending > 0) {
+        return bufferOr(request, reply, unavailable('earlier writes wait in the buffer for the upstream SCIM service, and the buffer is full', 5_000), pending);
+      }
+    }
+    // The in-flight limit first: a refused request must not take the breaker's half-open trial.
+    if (inFlight >= settings.maxInFlight) {
+      request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, inFlight }, 'too many proxied requests in flight');
+      note(record, { outcome: 'refused', code: 'GW_PROXY_UNAVAILABLE' });
+      throw unavailable('too many requests are in flight to the upstream SCIM service', 1_000);
+    }
+    const admission = breaker.admit();
+    if (!admission.allowed) {
+      request.log.warn({ code: 'GW_PROXY_UNAVAILABLE', connection: connection.id, breaker: breaker.state }, 'circuit open: not forwarding');
+      note(record, { outcome: 'refused', code: 'GW_PROXY_UNAVAILABLE' });
+      const refusal = unavailable('the upstream SCIM service is failing; the bridge stopped forwarding for a moment', admission.retryAfterMs);
+      if (bufferable(request)) return bufferOr(request, reply, refusal);
+      throw refusal;
+    }
+    inFlight += 1;
+    const prepared: Forwarding = { credentials: {}, query, publicBase: publicBaseOf(request), upstreamHeaders: [] };
+    forwarding.set(request, prepared);
+    // Tokens are fetched here because the header rewrite below is synchronous.
+    try {
+      const auth = await credentials.headers();
+      prepared.credentials = auth.headers;
+      if (auth.token !== undefined) prepared.token = auth.token;
+    } catch {
+      breaker.failed();
+      note(record, { outcome: 'failed', code: 'GW_DELIVERY_AUTH' });
+      const failure = new ScimError(502, undefined, 'the bridge could not obtain credentials for the upstream SCIM service');
+      if (bufferable(request)) return bufferOr(request, reply, failure);
+      throw failure;
+    }
   });
+
+  /** A PUT, PATCH or DELETE of a known resource, on a connection that buffers writes. */
+  function bufferable(request: FastifyRequest): boolean {
+    const record = observed.get(request);
+    return buffer !== undefined && record?.id !== undefined && record.op !== 'create';
+  }
+
+  /**
+   * Accepts the write into the buffer (durable in Redis once this resolves); its job id, or
+   * undefined when the buffer is full or unreachable (the caller then answers the failure).
+   */
+  async function tryBuffer(request: FastifyRequest, knownPending?: number): Promise<string | undefined> {
+    const record = observed.get(request);
+    if (!buffer || record?.id === undefined || record.op === 'create') return undefined;
+    const log = { connection: connection.id, cause: record.code };
+    try {
+      const pending = knownPending ?? (await buffer.pending());
+      if (pending >= buffer.settings.maxQueued) {
+        request.log.warn({ ...log, code: 'GW_PROXY_BUFFER_FULL', pending }, 'write buffer full: not buffering');
+        note(record, { code: 'GW_PROXY_BUFFER_FULL' });
+        return undefined;
+      }
+      const path = (request.url.split('?')[0] ?? '').slice(connection.basePath.length);
+      const query = forwarding.get(request)?.query ?? rewriteQuery(request.url, (filter) => rewriteFilter(filter, enabled));
+      const contentType = request.headers['content-type'];
+      const ifMatch = request.headers['if-match'];
+      const jobId = await buffer.accept({
+        connectionId: connection.id,
+        type: record.type,
+        id: record.id,
+        op: record.op,
+        method: request.method as BufferedWrite['method'],
+        path: query ? `${path}?${query}` : path,
+        ...(typeof request.body === 'string' ? { body: request.body } : {}),
+        ...(typeof contentType === 'string' && typeof request.body === 'string' ? { contentType } : {}),
+        ...(typeof ifMatch === 'string' ? { ifMatch } : {}),
+        requestId: request.id,
+        attributes: record.attributes,
+        rewrites: record.rewrites,
+        acceptedAt: new Date().toISOString(),
+      });
+      note(record, { outcome: 'buffered', jobId });
+      request.log.info({ ...log, jobId }, 'write buffered until the upstream takes it');
+      return jobId;
+    } catch (error) {
+      request.log.warn({ ...log, code: 'GW_PROXY_BUFFER_UNAVAILABLE', err: (error as Error).message }, 'write buffer unreachable: not buffering');
+      return undefined;
+    }
+  }
+
+  /** Buffers the write and answers it, or answers `failure` when it cannot be buffered. */
+  async function bufferOr(request: FastifyRequest, reply: FastifyReply, failure: ScimError, knownPending?: number): Promise<FastifyReply> {
+    const jobId = await tryBuffer(request, knownPending);
+    if (jobId === undefined) throw failure;
+    return sendBuffered(reply, jobId);
+  }
+
+  function sendBuffered(reply: FastifyReply, jobId: string): FastifyReply {
+    // The upstream's failure answer set its headers already; none of them describe this answer.
+    for (const name of forwarding.get(reply.request)?.upstreamHeaders ?? []) reply.removeHeader(name);
+    return reply.code(buffer!.settings.status).header('x-scim-bridge-buffered', jobId).send();
+  }
 
   app.addHook('onResponse', async (request, reply) => {
     if (forwarding.has(request)) inFlight -= 1;
@@ -215,6 +301,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
         // The body may be rewritten below, so its length is recomputed on send.
         const { 'content-length': _length, ...rest } = headers;
         if (typeof rest.location === 'string' && prepared) rest.location = rewriteLocation(rest.location, targetBase, prepared.publicBase);
+        if (prepared) prepared.upstreamHeaders = Object.keys(rest);
         return rest;
       },
       onResponse: (request, reply, res) => {
@@ -225,7 +312,12 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
         const failure = classifyUpstreamError(tlsConnect.explain(error));
         note(observed.get(reply.request as FastifyRequest), { outcome: 'failed', code: failure.code });
         reply.log.warn({ code: failure.code, connection: connection.id, ...(failure.tls ? { tls: failure.tls } : {}) }, 'proxied SCIM request failed');
-        void reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
+        const request = reply.request as FastifyRequest;
+        void (async () => {
+          const jobId = await tryBuffer(request);
+          if (jobId !== undefined) return sendBuffered(reply as FastifyReply, jobId);
+          return reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
+        })();
       },
     },
   };
@@ -256,6 +348,10 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       const failure = tooLarge ? { status: 502 as const, detail: 'the upstream SCIM answer is too large' } : classifyUpstreamError(error);
       note(record, { outcome: 'failed', ...('code' in failure ? { code: failure.code } : {}) });
       return reply.code(failure.status).type(SCIM_CONTENT_TYPE).send(renderErrorBody(failure.status, failure.detail));
+    }
+    if ((status === 502 || status === 503 || status === 504) && bufferable(request)) {
+      const jobId = await tryBuffer(request);
+      if (jobId !== undefined) return sendBuffered(reply, jobId);
     }
     // A created resource's timeline is under the id the upstream gave it.
     if (record?.op === 'create' && status >= 200 && status < 300) record.id = idOf(body);

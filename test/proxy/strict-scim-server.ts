@@ -25,7 +25,11 @@ export interface StrictScimServer {
   groups(): Doc[];
   /** Stops answering (every request is refused at the socket) until `up()`. */
   down(): void;
+  /** Answers every SCIM request with this status (503 with `Retry-After: 0`) until `up()`. */
+  failWith(status: number): void;
   up(): void;
+  /** The writes it applied, in order: `PATCH /Users/<id>` (2xx answers only). */
+  applied(): string[];
   close(): Promise<void>;
 }
 
@@ -39,6 +43,8 @@ export async function startStrictScimServer(): Promise<StrictScimServer> {
   const clientSecret = randomBytes(16).toString('hex');
   const token = randomUUID();
   let isDown = false;
+  let failing: number | undefined;
+  const applied: string[] = [];
 
   SCIMMY.Config.set({ patch: true, filter: true });
   SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false);
@@ -61,6 +67,15 @@ export async function startStrictScimServer(): Promise<StrictScimServer> {
       req.socket.destroy();
       return;
     }
+    if (failing !== undefined && req.url?.startsWith('/scim/')) {
+      req.resume();
+      res.writeHead(failing, { 'content-type': 'application/scim+json', ...(failing === 503 ? { 'retry-after': '0' } : {}) });
+      res.end(JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: String(failing), detail: 'unavailable' }));
+      return;
+    }
+    res.on('finish', () => {
+      if (req.method !== 'GET' && req.url?.startsWith('/scim/') && res.statusCode < 300) applied.push(`${req.method} ${req.url.split('?')[0]!.slice('/scim/v2'.length)}`);
+    });
     void handle(req, res).catch(() => send(res, 500, { detail: 'test server failed' }));
   });
   const baseUrl = `${server.url}/scim/v2`;
@@ -130,9 +145,14 @@ export async function startStrictScimServer(): Promise<StrictScimServer> {
       isDown = true;
       server.server.closeIdleConnections();
     },
+    failWith: (status) => {
+      failing = status;
+    },
     up: () => {
       isDown = false;
+      failing = undefined;
     },
+    applied: () => [...applied],
     close: () => server.close(),
   };
 }
