@@ -251,7 +251,13 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       last: c.last,
       gate: () => readGateStatus(redis, storePrefix(config, c.config.id)),
     })),
-    proxies.map((p) => ({ id: p.config.id, displayName: p.config.displayName, target: new URL(p.config.target.baseUrl).origin, timeline: p.timeline })),
+    proxies.map((p) => ({
+      id: p.config.id,
+      displayName: p.config.displayName,
+      target: new URL(p.config.target.baseUrl).origin,
+      timeline: p.timeline,
+      ...(p.buffer ? { queue: p.buffer.queue as Queue } : {}),
+    })),
   );
   const metrics = createMetrics({
     // A proxy connection's queue is its write buffer.

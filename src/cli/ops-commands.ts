@@ -139,7 +139,7 @@ function statusTable(connections: ConnectionStatus[]): string {
     ['CONNECTION', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'OLDEST WAITING', 'PAUSED', 'RATE-LIMITED UNTIL', 'BREAKER', 'LAST SUCCESS', 'LAST FAILURE'],
     connections.map((c) => [
       c.id,
-      c.displayName,
+      c.mode === 'proxy' ? `${c.displayName} (write buffer)` : c.displayName,
       String(c.queue.counts.waiting + c.queue.counts.prioritized),
       String(c.queue.counts.active),
       String(c.queue.counts.delayed),

@@ -35,10 +35,14 @@ export interface OpsProxyConnection {
   displayName: string;
   target: string;
   timeline: Timeline;
+  /** Its write buffer's queue, when `proxy.buffer.writes` is on. */
+  queue?: Queue;
 }
 
 export interface ConnectionStatus {
   id: string;
+  /** `proxy`: a `mode: proxy` connection, whose queue is its write buffer. */
+  mode?: 'proxy';
   displayName: string;
   target: string;
   queue: QueueStatus;
@@ -121,6 +125,11 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
     throw new OpsNotFoundError(`no proxied write of a user or group with SCIM id "${query}" in connection "${p.id}" (within the timeline's age limit)`);
   }
 
+  async function proxyStatus(p: OpsProxyConnection & { queue: Queue }): Promise<ConnectionStatus> {
+    return { id: p.id, mode: 'proxy', displayName: p.displayName, target: p.target, queue: await readQueueStatus(p.queue) };
+  }
+  const buffered = proxies.filter((p): p is OpsProxyConnection & { queue: Queue } => p.queue !== undefined);
+
   async function status(c: OpsConnection): Promise<ConnectionStatus> {
     const [queue, last, gate] = await Promise.all([readQueueStatus(c.queue), c.last.read(), c.gate?.()]);
     return { id: c.id, displayName: c.displayName, target: c.target, queue, ...(gate ? { gate } : {}), ...last };
@@ -176,11 +185,15 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
   return {
     connectionIds: () => connections.map((c) => c.id),
 
+    /** Bridged connections, then `mode: proxy` connections that buffer writes. */
     async connections(): Promise<ConnectionStatus[]> {
-      return Promise.all(connections.map(status));
+      return Promise.all([...connections.map(status), ...buffered.map(proxyStatus)]);
     },
 
-    connection: (id: string) => status(connection(id)),
+    connection: (id: string) => {
+      const proxied = buffered.find((p) => p.id === id);
+      return proxied ? proxyStatus(proxied) : status(connection(id));
+    },
 
     async jobs(connectionId: string, options: { state?: JobListState; start?: number; count?: number } = {}) {
       const c = connection(connectionId);

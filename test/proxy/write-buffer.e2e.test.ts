@@ -179,6 +179,11 @@ describe('write buffering of a mode: proxy connection', () => {
     expect(events.filter((e) => e.outcome === 'replayed').map((e) => e.jobId)).toEqual(jobIds);
     expect(JSON.stringify(trace.body)).not.toContain('Byron');
 
+    // `status` (admin API and CLI) counts the buffer as the connection's queue.
+    const status = await api('/admin/api/connections/acme');
+    expect(status.body).toMatchObject({ id: 'acme', mode: 'proxy', queue: { counts: { waiting: 0, active: 0, failed: 1 } } });
+    expect(((await api('/admin/api/connections')).body.connections as Json[]).map((c) => c.id)).toEqual(['acme', 'brk', 'full']);
+
     // The dashboard lists the buffer as a queue of its own, without the bodies.
     const board = await api('/admin/queues/api/queues?activeQueue=proxy-buffer-acme&status=failed');
     expect(board.status).toBe(200);
