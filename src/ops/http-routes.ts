@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { ConnectionConfig } from '../config/schema.js';
+import { proxyOperation } from '../proxy/proxy-timeline.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -32,7 +33,13 @@ export function observeRequests(app: FastifyInstance, runtime: Runtime, connecti
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url;
     const connection = route === undefined ? undefined : connections.find((c) => route === c.basePath || route.startsWith(`${c.basePath}/`));
-    const operation = connection && route ? `${request.method} ${route.slice(connection.basePath.length) || '/'}` : undefined;
+    // A `mode: proxy` connection's routes are wildcards: its operation comes from the path.
+    const operation =
+      connection && route
+        ? connection.mode === 'proxy'
+          ? proxyOperation(request.method, request.url, connection.basePath)
+          : `${request.method} ${route.slice(connection.basePath.length) || '/'}`
+        : undefined;
     const durationMs = Math.round(reply.elapsedTime * 10) / 10;
     if (connection && operation) {
       runtime.metrics.scimRequest({ connection: connection.id, operation, status: reply.statusCode }, reply.elapsedTime / 1000);

@@ -90,3 +90,29 @@ export function appliedRewrites(context: RewriteContext, op: ProxyOp, body: unkn
   const before = apply(new Set());
   return [...enabled].filter((rewrite) => apply(new Set([rewrite])) !== before);
 }
+
+/** The SCIM endpoints a proxied request's operation label may name; anything else is `/*`. */
+const KNOWN_ENDPOINTS = /^\/(users|groups|bulk|me|serviceproviderconfig|schemas|resourcetypes|\.search)$/i;
+
+/**
+ * The route-like operation of a proxied request for logs and metrics (`PATCH /Users/:id`), as
+ * bridged connections have from their routes: ids become `:id`, unknown paths `/*`, so the
+ * label's cardinality stays small whatever Entra sends.
+ */
+export function proxyOperation(method: string, url: string, basePath: string): string {
+  const segments = (url.split('?')[0] ?? '').slice(basePath.length).split('/').filter(Boolean);
+  const [endpoint, id, ...rest] = segments;
+  if (endpoint === undefined) return `${method} /`;
+  const known = `/${endpoint}`;
+  if (!KNOWN_ENDPOINTS.test(known)) return `${method} /*`;
+  const canonical = canonicalEndpoint(known);
+  if (id === undefined) return `${method} ${canonical}`;
+  if (rest.length > 0 || /^\/(bulk|me|serviceproviderconfig|\.search)$/i.test(known)) return `${method} ${canonical}/*`;
+  if (id.toLowerCase() === '.search') return `${method} ${canonical}/.search`;
+  return `${method} ${canonical}/:id`;
+}
+
+function canonicalEndpoint(endpoint: string): string {
+  const names = ['/Users', '/Groups', '/Bulk', '/Me', '/ServiceProviderConfig', '/Schemas', '/ResourceTypes', '/.search'];
+  return names.find((name) => name.toLowerCase() === endpoint.toLowerCase()) ?? endpoint;
+}

@@ -8,7 +8,7 @@ import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { main } from '../../src/cli/main.js';
 import { configFromObject } from '../../src/config/load.js';
 import { PROXY_REWRITES } from '../../src/config/schema.js';
-import { appliedRewrites, resourceIdOf, writtenAttributes } from '../../src/proxy/proxy-timeline.js';
+import { appliedRewrites, proxyOperation, resourceIdOf, writtenAttributes } from '../../src/proxy/proxy-timeline.js';
 import { createSchemaRegistry } from '../../src/scim/schema-registry.js';
 import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { captureIo } from '../cli/capture-io.js';
@@ -118,6 +118,8 @@ describe('proxied writes in the timeline', () => {
     expect(events[1]).toMatchObject({ attributes: ['active', 'emails'], rewrites: ['lowercaseOps', 'booleanStrings'] });
     expect(events[2]).toMatchObject({ attributes: ['title'], rewrites: [], code: 'GW_PROXY_UNREACHABLE' });
     expect(events[3]).toMatchObject({ attributes: [], rewrites: [] });
+    // Metrics and the request log name the operation as for a bridged connection.
+    expect(await bridge.runtime.metrics.render()).toContain('scim_bridge_scim_requests_total{connection="acme",operation="PATCH /Users/:id",status="200"} 1');
     const text = JSON.stringify(trace.body);
     for (const value of ['Grace', 'Hopper', 'Navy', 'grace', 'Rear Admiral', 'work']) expect(text).not.toContain(value);
   });
@@ -178,6 +180,17 @@ describe('timeline helpers', () => {
     expect(appliedRewrites({ type: 'User', registry }, 'patch', strict, all)).toEqual([]);
     const entra = { schemas: [PATCH_OP], Operations: [{ op: 'Remove', path: 'members', value: [{ value: 'u1' }, { value: 'u2' }] }] };
     expect(appliedRewrites({ type: 'Group', registry }, 'patch', entra, all)).toEqual(['lowercaseOps', 'memberRemoveValueArray']);
+  });
+
+  it('labels proxied requests like bridged routes, with a bounded set of operations', () => {
+    const base = '/acme/scim/v2';
+    expect(proxyOperation('PATCH', `${base}/Users/2819c223?aadOptscim062020`, base)).toBe('PATCH /Users/:id');
+    expect(proxyOperation('GET', `${base}/groups?filter=x`, base)).toBe('GET /Groups');
+    expect(proxyOperation('POST', `${base}/Users/.search`, base)).toBe('POST /Users/.search');
+    expect(proxyOperation('GET', `${base}/Schemas/urn:x`, base)).toBe('GET /Schemas/:id');
+    expect(proxyOperation('GET', `${base}/anything/${'x'.repeat(50)}`, base)).toBe('GET /*');
+    expect(proxyOperation('GET', `${base}/Users/1/extra`, base)).toBe('GET /Users/*');
+    expect(proxyOperation('GET', base, base)).toBe('GET /');
   });
 
   it('finds the resource id in the path', () => {
