@@ -49,6 +49,30 @@ export function createDeliveryObserver(options: DeliveryObserverOptions): Delive
   const { connectionId, timeline, last, logger, metrics } = options;
   const now = options.now ?? Date.now;
   const running = new Map<string, CallRecord[]>();
+  // "Last success" is a time for ops (status, dashboard): written at most once a second per
+  // process; a success inside that second is written when it ends, so the latest one always lands.
+  let lastSuccessWritten = 0;
+  let pendingSuccess: { jobId: string; at: number } | undefined;
+  let flushTimer: NodeJS.Timeout | undefined;
+  function writeSuccess(success: { jobId: string; at: number }): Promise<void> {
+    lastSuccessWritten = now();
+    return last.recordSuccess({ at: new Date(success.at).toISOString(), jobId: success.jobId });
+  }
+  function recordSuccess(jobId: string): Promise<void> | undefined {
+    const success = { jobId, at: now() };
+    if (success.at - lastSuccessWritten >= LAST_SUCCESS_EVERY_MS && !flushTimer) return writeSuccess(success);
+    pendingSuccess = success;
+    flushTimer ??= setTimeout(() => {
+      flushTimer = undefined;
+      const pending = pendingSuccess;
+      pendingSuccess = undefined;
+      if (pending !== undefined) {
+        writeSuccess(pending).catch((err: unknown) => logger.warn({ connectionId, err: (err as Error).message }, 'could not record the last delivery success'));
+      }
+    }, LAST_SUCCESS_EVERY_MS);
+    flushTimer.unref();
+    return undefined;
+  }
 
   /** Recording never changes a job's outcome: a failed write is logged, and the job goes on. */
   async function record(log: object, writes: Array<Promise<unknown> | undefined>): Promise<void> {
@@ -78,12 +102,15 @@ export function createDeliveryObserver(options: DeliveryObserverOptions): Delive
           const result = await processor(job, token);
           const durationMs = now() - started;
           const event: DeliveryAttemptEvent = { ...base, outcome: 'delivered', result: result.outcome, durationMs, calls };
-          await record(log, [
+          const bookkeeping = record(log, [
             timeline.append(type, id, event),
-            last.recordSuccess({ at: new Date().toISOString(), jobId }),
+            recordSuccess(jobId),
             // A job that failed before and now went through no longer carries an open failure.
             job.data.failure ? job.updateData(withoutFailure(job.data)) : undefined,
           ]);
+          // History, not delivery: the job completes without waiting for it (record() never
+          // throws), except to clear a stored failure before the job leaves the failed state.
+          if (job.data.failure) await bookkeeping;
           metrics?.attempt(connectionId, 'delivered', durationMs);
           logger.info({ ...log, outcome: 'delivered', result: result.outcome, calls: calls.length, durationMs }, 'delivery attempt');
           return result;
@@ -118,6 +145,8 @@ export function createDeliveryObserver(options: DeliveryObserverOptions): Delive
     },
   };
 }
+
+const LAST_SUCCESS_EVERY_MS = 1_000;
 
 function withoutFailure(data: ObservedJobData): DeliveryJobData {
   const { failure: _failure, ...rest } = data;

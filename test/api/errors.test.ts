@@ -151,7 +151,7 @@ describe('unknown resources and routes', () => {
   it('answers an unknown route under the base path with a 404 SCIM body', async () => {
     expectScimError(await api.request('GET', '/Widgets'), 404);
     expectScimError(await api.request('GET', '/Users/a/b'), 404);
-    expectScimError(await api.request('GET', '/Bulk'), 404);
+    expectScimError(await api.request('GET', '/Bulk/x'), 404);
     expectScimError(await api.request('GET', '/ResourceTypes/Widget'), 404);
     expectScimError(await api.request('GET', '/Schemas/urn:nope'), 404);
   });
