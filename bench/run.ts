@@ -6,6 +6,7 @@ import { delivery } from './delivery.js';
 import { endToEnd } from './end-to-end.js';
 import { flatCost } from './flat-cost.js';
 import { frontDoor } from './front-door.js';
+import { frontDoorKinds } from './front-door-kinds.js';
 import { connectRedis } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { printTable } from './lib/table.js';
@@ -20,6 +21,7 @@ import { printTable } from './lib/table.js';
 
 const BENCHMARKS: Record<string, () => Promise<BenchmarkResult>> = {
   'front-door': frontDoor,
+  'front-door-kinds': frontDoorKinds,
   'flat-cost': flatCost,
   delivery,
   'end-to-end': () => endToEnd({ split: false }),
