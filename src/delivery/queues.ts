@@ -50,10 +50,16 @@ export function deliveryJobOptions(data: DeliveryJobData, delivery: DeliveryConf
   };
 }
 
+/** Approximate length of the queue's BullMQ event stream. */
+const EVENTS_KEPT = 1_000;
+
 export function createDeliveryQueue(connectionId: string, options: DeliveryQueueOptions): DeliveryQueue {
   const queue = new Queue<DeliveryJobData>(queueName(connectionId), {
     connection: options.connection,
     prefix: options.prefix,
+    // Nothing here reads BullMQ's event stream (the dashboard and ops read job states); its
+    // default of about 10,000 events is ~3 MB of Redis per connection for no reader.
+    streams: { events: { maxLen: EVENTS_KEPT } },
   });
   // Connection errors surface on the add() calls themselves (and as a 503 to the SCIM client);
   // without a listener BullMQ would print a stack on every failed reconnect.
