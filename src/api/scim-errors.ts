@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { scimError } from '../scim/error-catalog.js';
 import { renderErrorBody, ScimError } from '../scim/errors.js';
+import { StoreContentionError } from '../store/types.js';
 
 export const SCIM_CONTENT_TYPE = 'application/scim+json; charset=utf-8';
 
@@ -28,6 +30,8 @@ export function scimErrorOf(error: Error, request: FastifyRequest) {
     const detail = error.code === undefined ? redactSubmittedValues(error.detail) : error.detail;
     return { status: error.status, body: renderErrorBody(error.status, detail, error.scimType), headers: error.headers };
   }
+  // Nothing was written; Entra retries a 503.
+  if (error instanceof StoreContentionError) return scimErrorOf(scimError('RESOURCE_BUSY', {}, { 'retry-after': '1' }), request);
   const fastifyError = error as FastifyError;
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { HEAD_KEYS } from './script-keys.js';
 import { defineScript, LIB } from './scripts.js';
 
 /**
@@ -10,18 +11,24 @@ import { defineScript, LIB } from './scripts.js';
  */
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, revision, kind (ok | transient | rejected),
- * reply JSON, fallback reply JSON (sent when a rejection cannot be rolled back), reply ttl ms.
+ * KEYS and the start of ARGV: `declareScriptKeys`, with the reply list of this revision
+ * (`confirm:<Type>:<id>:<rev>:reply`) as the one extra key; a rejection observes the groups
+ * the resource is in and, for a group, its members and saved members. Then ARGV: type, id,
+ * revision, kind (ok | transient | rejected), reply JSON, fallback reply JSON (sent when a
+ * rejection cannot be rolled back), reply ttl ms, notice channel.
  * Returns {'none'} (nobody waits) | {'replied'} | {'restored', revision} |
- * {'removed', group id, group revision, ...} (a rejected create, and the groups it had joined).
+ * {'removed', group id, group revision, ...} (a rejected create, and the groups it had joined) |
+ * {'stale'}.
  */
 const SETTLE = `${LIB}
+read_layout(${HEAD_KEYS} + 2)
 local type, id, revision, kind = next_arg(), next_arg(), next_arg(), next_arg()
-local reply, fallback, ttl = next_arg(), next_arg(), next_arg()
-local key = KEYS[1]
-local ckey = confirm_key(type, id)
-if redis.call('GET', ckey) ~= revision then return {'none'} end
-redis.call('DEL', ckey)
+local reply, fallback, ttl, channel = next_arg(), next_arg(), next_arg(), next_arg()
+local key = K.doc
+local reply_key = KEYS[${HEAD_KEYS} + 1]
+if not observed_unchanged() then return {'stale'} end
+if redis.call('GET', K.confirm) ~= revision then return {'none'} end
+redis.call('DEL', K.confirm)
 
 local result = {'replied'}
 local current = is_live(key) and tonumber(redis.call('HGET', key, 'rev')) == tonumber(revision)
@@ -29,8 +36,8 @@ local current = is_live(key) and tonumber(redis.call('HGET', key, 'rev')) == ton
 
 local function restore_members()
   local wanted = {}
-  for _, member_id in ipairs(redis.call('SMEMBERS', prev_members_key(id))) do wanted[member_id] = true end
-  for _, member_id in ipairs(redis.call('SMEMBERS', members_key(id))) do
+  for _, member_id in ipairs(observed_set('prev_members')) do wanted[member_id] = true end
+  for _, member_id in ipairs(observed_set('members')) do
     if not wanted[member_id] then remove_member(id, member_id) end
   end
   for member_id in pairs(wanted) do add_member(id, member_id) end
@@ -38,23 +45,15 @@ end
 
 -- The resource did not exist before the rejected write: take it out of everything.
 local function remove_created()
-  remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
-  redis.call('ZREM', order_key(type), id)
+  remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+  redis.call('ZREM', K.order, id)
   local removed = {'removed'}
-  if type == 'Group' then
-    for _, member_id in ipairs(redis.call('SMEMBERS', members_key(id))) do
-      redis.call('SREM', member_of_key(member_id), id)
-    end
-    redis.call('DEL', members_key(id), P .. ':Group:delivered:' .. id)
-  end
-  for _, group_id in ipairs(redis.call('SMEMBERS', member_of_key(id))) do
-    redis.call('SREM', members_key(group_id), id)
-    local group_revision = redis.call('HINCRBY', doc_key('Group', group_id), 'rev', 1)
-    outbox_add('Group', group_id, group_revision)
+  leave_memberships(type, id, function(group_id, group_revision)
     removed[#removed + 1] = group_id
     removed[#removed + 1] = group_revision
-  end
-  redis.call('DEL', member_of_key(id), prev_members_key(id), key)
+  end)
+  if type == 'Group' then redis.call('DEL', K.members, K.member_details, K.delivered) end
+  redis.call('DEL', K.prev_members, key)
   return removed
 end
 
@@ -72,9 +71,9 @@ if kind == 'rejected' then
     else
       local previous = cjson.decode(redis.call('HGET', key, 'previx'))
       -- Another resource may have taken the old userName meanwhile: then nothing is restored.
-      if not taken_unique(type, id, previous) then
-        remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
-        add_entries(type, id, previous)
+      if not taken_unique(id, previous) then
+        remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+        add_entries(id, previous)
         redis.call('HSET', key, 'doc', redis.call('HGET', key, 'prevdoc'), 'ix', redis.call('HGET', key, 'previx'))
         if redis.call('HEXISTS', key, 'prevmembers') == 1 then restore_members() end
         local restored = redis.call('HINCRBY', key, 'rev', 1)
@@ -86,43 +85,49 @@ if kind == 'rejected' then
   end
   if not rolled then reply = fallback end
 end
-if redis.call('EXISTS', key) == 1 then clear_prev(key, id) end
+if redis.call('EXISTS', key) == 1 then clear_prev() end
 
-local reply_key = ckey .. ':' .. revision .. ':reply'
 redis.call('LPUSH', reply_key, reply)
 redis.call('PEXPIRE', reply_key, ttl)
-redis.call('PUBLISH', P .. ':confirm', type .. ':' .. id .. ':' .. revision)
+redis.call('PUBLISH', channel, type .. ':' .. id .. ':' .. revision)
 return result
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, revision.
+ * KEYS and the start of ARGV: `declareScriptKeys`, with the reply list of this revision as the
+ * one extra key. Then ARGV: type, id, revision.
  * Returns {'abandoned'} (no report yet: the wait is over, keep the change) | {'reply', JSON} |
  * {'none'} (another write of the resource took over the wait).
  */
 const COLLECT = `${LIB}
+read_layout(${HEAD_KEYS} + 2)
 local type, id, revision = next_arg(), next_arg(), next_arg()
-local ckey = confirm_key(type, id)
-if redis.call('GET', ckey) == revision then
-  redis.call('DEL', ckey)
-  if redis.call('HGET', KEYS[1], 'prevof') == revision then clear_prev(KEYS[1], id) end
+if redis.call('GET', K.confirm) == revision then
+  redis.call('DEL', K.confirm)
+  if redis.call('HGET', K.doc, 'prevof') == revision then clear_prev() end
   return {'abandoned'}
 end
-local reply = redis.call('LPOP', ckey .. ':' .. revision .. ':reply')
+local reply = redis.call('LPOP', KEYS[${HEAD_KEYS} + 1])
 if reply then return {'reply', reply} end
 return {'none'}
 `;
 
+/** The Lua source of the confirmation scripts by command name (for tests that check declared keys). */
+export const CONFIRM_SCRIPT_SOURCES: Readonly<Record<string, string>> = {
+  scimStoreConfirmSettle: SETTLE,
+  scimStoreConfirmCollect: COLLECT,
+};
+
 export interface ConfirmScripts {
-  settle(docKey: string, args: Array<string | number>): Promise<unknown>;
-  collect(docKey: string, args: Array<string | number>): Promise<unknown>;
+  settle(keys: string[], args: Array<string | number>): Promise<unknown>;
+  collect(keys: string[], args: Array<string | number>): Promise<unknown>;
 }
 
 export function defineConfirmScripts(redis: Redis): ConfirmScripts {
-  const settle = defineScript(redis, 'scimStoreConfirmSettle', SETTLE, 1);
-  const collect = defineScript(redis, 'scimStoreConfirmCollect', COLLECT, 1);
+  const settle = defineScript(redis, 'scimStoreConfirmSettle', SETTLE);
+  const collect = defineScript(redis, 'scimStoreConfirmCollect', COLLECT);
   return {
-    settle: (docKey, args) => settle(docKey, ...args),
-    collect: (docKey, args) => collect(docKey, ...args),
+    settle: (keys, args) => settle(keys.length, ...keys, ...args),
+    collect: (keys, args) => collect(keys.length, ...keys, ...args),
   };
 }

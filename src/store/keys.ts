@@ -4,9 +4,10 @@ import type { ResourceType } from '../scim/types.js';
  * Redis key layout of one store. Every key starts with `<prefix>:` so that one connection can
  * never read another's data and `clear()` can find them all with one SCAN pattern.
  *
- * The Lua scripts (`scripts.ts`) build the same keys from the prefix, because a write has to
- * reach keys it only discovers while running (a user's groups, a group's members). Keep the
- * two in step; `test/store/redis-store.test.ts` checks this layout against a real write.
+ * These functions are the only place key names are made: the Lua scripts (`scripts.ts`) build
+ * none, they receive every key they may touch in KEYS (`script-keys.ts`), as Redis requires of
+ * scripts. `test/store/redis-store.test.ts` checks this layout against a real write and
+ * `test/store/declared-keys.test.ts` that every key a script touches was declared.
  *
  * On Redis Cluster every key of a connection must land in one slot, which the multi-key scripts
  * need: the runtime's store prefix carries a hash tag (`scim-bridge:c:{acme}`, see `storePrefix`).
@@ -43,7 +44,12 @@ export interface StoreKeys {
   memberOf(memberId: string): string;
   delivered(groupId: string): string;
   dependants(type: ResourceType, id: string): string;
+  prevMembers(groupId: string): string;
+  confirm(type: ResourceType, id: string): string;
+  confirmReply(type: ResourceType, id: string, revision: number | string): string;
   readonly outbox: string;
+  /** Pub/sub channel (not a key) on which a settled first attempt is announced. */
+  readonly confirmChannel: string;
   /** SCAN pattern matching every key of this store and nothing else. */
   readonly pattern: string;
 }
@@ -61,7 +67,11 @@ export function createStoreKeys(prefix: string): StoreKeys {
     memberOf: (memberId) => `${prefix}:memberOf:${memberId}`,
     delivered: (groupId) => `${prefix}:Group:delivered:${groupId}`,
     dependants: (type, id) => `${prefix}:${type}:dependants:${id}`,
+    prevMembers: (groupId) => `${prefix}:Group:prevmembers:${groupId}`,
+    confirm: (type, id) => `${prefix}:confirm:${type}:${id}`,
+    confirmReply: (type, id, revision) => `${prefix}:confirm:${type}:${id}:${revision}:reply`,
     outbox: `${prefix}:outbox`,
+    confirmChannel: `${prefix}:confirm`,
     pattern: `${escapeGlob(prefix)}:*`,
   };
 }

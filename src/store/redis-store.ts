@@ -6,10 +6,12 @@ import { decodeDocument, encodeDocument } from './doc-codec.js';
 import { INDEXES, indexEntries, indexValue } from './index-entries.js';
 import { createStoreKeys } from './keys.js';
 import { defineConfirmScripts } from './confirm-scripts.js';
+import { declareScriptKeys, MAX_SCRIPT_ATTEMPTS, readObserved, type ObservedSets } from './script-keys.js';
 import { defineStoreScripts } from './scripts.js';
 import {
   NotFoundError,
   RevisionConflictError,
+  StoreContentionError,
   UniquenessError,
   type ConfirmOutcome,
   type DeliveryState,
@@ -66,6 +68,24 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     await redis.zrem(keys.outbox, ...members);
   });
 
+  /**
+   * Runs a script that depends on the sets in `observe` (see `script-keys.ts`): reads them,
+   * runs the script with the keys they lead to, and again while it answers that one changed
+   * in between. Without anything to observe it runs once.
+   */
+  async function withObserved(
+    id: string,
+    observe: { members?: boolean; prevMembers?: boolean; memberOf?: boolean } | null,
+    run: (observed: ObservedSets) => Promise<unknown>,
+  ): Promise<Reply> {
+    for (let attempt = 1; ; attempt++) {
+      const observed = observe === null ? {} : await readObserved(redis, keys, id, observe);
+      const reply = asReply(await run(observed));
+      if (reply[0] !== 'stale') return reply;
+      if (attempt >= MAX_SCRIPT_ATTEMPTS) throw new StoreContentionError();
+    }
+  }
+
   async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
     const loadMembers = withMembers && type === 'Group';
     if (!loadMembers) {
@@ -108,17 +128,19 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   return {
     async create(type, doc, writeOptions) {
       const id = requireId(doc);
-      const reply = asReply(
-        await scripts.create(keys.doc(type, id), [
-          keys.prefix,
+      const change = memberChange(type, writeOptions);
+      const reply = await withObserved(id, change?.kind === 'set' ? { members: true } : null, (observed) => {
+        const layout = declareScriptKeys(keys, type, id, { members: changedMembers(change), observed });
+        return scripts.create(layout.keys, [
+          ...layout.args,
           type,
           id,
           encodeDocument(doc, compress),
           ...entryArgs(type, doc),
-          ...memberArgs(type, writeOptions),
+          ...memberArgs(change),
           confirmArg(writeOptions),
-        ]),
-      );
+        ]);
+      });
       if (reply[0] === 'exists') throw new Error(`${type} ${id} already exists`);
       throwOnConflict(reply);
       return { type, id, revision: Number(reply[1]), doc };
@@ -131,19 +153,21 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async update(type, id, expectedRevision, doc, writeOptions) {
       if (doc !== null && doc.id !== id) throw new TypeError(`document id ${String(doc.id)} does not match ${id}`);
-      const reply = asReply(
-        await scripts.update(keys.doc(type, id), [
-          keys.prefix,
+      const change = memberChange(type, writeOptions);
+      const reply = await withObserved(id, change?.kind === 'set' ? { members: true } : null, (observed) => {
+        const layout = declareScriptKeys(keys, type, id, { members: changedMembers(change), observed });
+        return scripts.update(layout.keys, [
+          ...layout.args,
           type,
           id,
           expectedRevision === null ? '' : String(expectedRevision),
           doc === null ? '' : encodeDocument(doc, compress),
           doc === null ? (writeOptions?.touchedAt ?? '') : '',
           ...(doc === null ? ['0'] : entryArgs(type, doc)),
-          ...memberArgs(type, writeOptions),
+          ...memberArgs(change),
           confirmArg(writeOptions),
-        ]),
-      );
+        ]);
+      });
       if (reply[0] === 'notfound') throw new NotFoundError();
       if (reply[0] === 'revconflict') throw new RevisionConflictError();
       throwOnConflict(reply);
@@ -153,7 +177,10 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async delete(type, id, expectedRevision) {
       const expected = expectedRevision === undefined ? '' : String(expectedRevision);
-      const reply = asReply(await scripts.remove(keys.doc(type, id), [keys.prefix, type, id, expected]));
+      const reply = await withObserved(id, { members: type === 'Group', memberOf: true }, (observed) => {
+        const layout = declareScriptKeys(keys, type, id, { observed });
+        return scripts.remove(layout.keys, [...layout.args, type, id, expected]);
+      });
       if (reply[0] === 'notfound') return null;
       if (reply[0] === 'revconflict') throw new RevisionConflictError();
       return { revision: Number(reply[1]), affectedGroups: reply.slice(2).map(String).sort() };
@@ -263,9 +290,13 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     },
 
     async settleConfirmation(type, id, revision, outcome) {
-      const reply = asReply(
-        await confirmScripts.settle(keys.doc(type, id), [
-          keys.prefix,
+      // Only a rejection rolls memberships back: then the sets it walks are observed first.
+      const group = type === 'Group';
+      const observe = outcome.kind === 'rejected' ? { members: group, prevMembers: group, memberOf: true } : null;
+      const reply = await withObserved(id, observe, (observed) => {
+        const layout = declareScriptKeys(keys, type, id, { extras: [keys.confirmReply(type, id, revision)], observed });
+        return confirmScripts.settle(layout.keys, [
+          ...layout.args,
           type,
           id,
           String(revision),
@@ -273,8 +304,9 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           JSON.stringify(outcome),
           JSON.stringify({ kind: 'transient' } satisfies ConfirmOutcome),
           CONFIRM_REPLY_TTL_MS,
-        ]),
-      );
+          keys.confirmChannel,
+        ]);
+      });
       switch (reply[0]) {
         case 'restored':
           return { kind: 'restored', revision: Number(reply[1]) };
@@ -291,7 +323,8 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     },
 
     async collectConfirmation(type, id, revision) {
-      const reply = asReply(await confirmScripts.collect(keys.doc(type, id), [keys.prefix, type, id, String(revision)]));
+      const layout = declareScriptKeys(keys, type, id, { extras: [keys.confirmReply(type, id, revision)] });
+      const reply = asReply(await confirmScripts.collect(layout.keys, [...layout.args, type, id, String(revision)]));
       return reply[0] === 'reply' ? (JSON.parse(String(reply[1])) as ConfirmOutcome) : undefined;
     },
 
@@ -312,11 +345,21 @@ function entryArgs(type: ResourceType, doc: ScimResource): string[] {
   return [String(entries.length * 3), ...entries.flatMap((entry) => [entry.mode, entry.attribute, entry.value])];
 }
 
+function memberChange(type: ResourceType, options: WriteOptions | undefined): MemberChange | undefined {
+  const change = options?.members;
+  if (change && type !== 'Group') throw new TypeError('only groups have members');
+  return change;
+}
+
+/** The member ids a change may add or remove (their keys are declared to the script). */
+function changedMembers(change: MemberChange | undefined): string[] {
+  if (!change) return [];
+  return change.kind === 'set' ? change.members : [...change.add, ...change.remove];
+}
+
 /** Membership change as the scripts read it: a mode, the add list, the remove list, the details. */
-function memberArgs(type: ResourceType, options: WriteOptions | undefined): string[] {
-  const change: MemberChange | undefined = options?.members;
+function memberArgs(change: MemberChange | undefined): string[] {
   if (!change) return ['none', '0', '0', '0'];
-  if (type !== 'Group') throw new TypeError('only groups have members');
   const details = listArgs(Object.entries(change.details ?? {}).flatMap(([id, detail]) => [id, JSON.stringify(detail)]));
   if (change.kind === 'set') return ['set', ...listArgs(change.members), ...listArgs([]), ...details];
   return ['delta', ...listArgs(change.add), ...listArgs(change.remove), ...details];

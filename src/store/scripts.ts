@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { HEAD_KEYS } from './script-keys.js';
 
 /**
  * The store's Lua scripts. Each write is one script, so Redis applies the revision bump, the
@@ -12,13 +13,16 @@ import type { Redis } from 'ioredis';
  */
 
 /**
- * Helpers shared by the write scripts. ARGV[1] is the store prefix; key names mirror `keys.ts`.
+ * Helpers shared by the write scripts. Every key comes from KEYS, laid out by
+ * `declareScriptKeys` (`script-keys.ts`): the fixed head, the script's extras, the index keys,
+ * then the keys of each member and parent group named in ARGV. No key name is built here.
+ * `read_layout(first)` reads ARGV's layout part (`first` = KEYS position of the first index
+ * key); the script's own arguments follow it (`next_arg`).
  * Index entries travel as flat triples `mode, attribute, value` (see `index-entries.ts`) and
  * are kept in the resource hash (`ix`) so a later write removes exactly what this one added.
  */
 export const LIB = `
-local P = ARGV[1]
-local pos = 1
+local pos = 0
 
 local function next_arg()
   pos = pos + 1
@@ -31,13 +35,68 @@ local function next_list()
   return list
 end
 
-local function doc_key(type, id) return P .. ':' .. type .. ':doc:' .. id end
-local function order_key(type) return P .. ':' .. type .. ':order' end
-local function seq_key(type) return P .. ':' .. type .. ':seq' end
-local function index_key(type, attribute) return P .. ':' .. type .. ':ix:' .. attribute end
-local function members_key(group_id) return P .. ':Group:members:' .. group_id end
-local function member_of_key(member_id) return P .. ':memberOf:' .. member_id end
-local function member_details_key(group_id) return P .. ':Group:memberDetails:' .. group_id end
+-- The resource's own keys (KEYS 1-10, script-keys.ts HEAD).
+local K = {
+  doc = KEYS[1], order = KEYS[2], seq = KEYS[3], outbox = KEYS[4], confirm = KEYS[5],
+  prev_members = KEYS[6], members = KEYS[7], member_details = KEYS[8], member_of = KEYS[9],
+  delivered = KEYS[10],
+}
+local index_keys, member_keys, parent_keys, observed = {}, {}, {}, {}
+
+local function next_observed()
+  local n = tonumber(next_arg())
+  if n < 0 then return nil end
+  local list = {}
+  for i = 1, n do list[i] = next_arg() end
+  return list
+end
+
+local function read_layout(first)
+  local k = first
+  for _, attribute in ipairs(next_list()) do
+    index_keys[attribute] = KEYS[k]
+    k = k + 1
+  end
+  for _, member_id in ipairs(next_list()) do
+    member_keys[member_id] = {member_of = KEYS[k], user = KEYS[k + 1], group = KEYS[k + 2]}
+    k = k + 3
+  end
+  for _, group_id in ipairs(next_list()) do
+    parent_keys[group_id] = {members = KEYS[k], details = KEYS[k + 1], doc = KEYS[k + 2]}
+    k = k + 3
+  end
+  observed.members, observed.prev_members, observed.member_of = next_observed(), next_observed(), next_observed()
+end
+
+-- A key the client did not declare is a bug on the client side: fail before touching anything.
+local function index_key(attribute)
+  return index_keys[attribute] or error('store script: index key of ' .. attribute .. ' not declared')
+end
+local function member(member_id)
+  return member_keys[member_id] or error('store script: keys of member ' .. member_id .. ' not declared')
+end
+local function parent(group_id)
+  return parent_keys[group_id] or error('store script: keys of group ' .. group_id .. ' not declared')
+end
+local function observed_set(name)
+  return observed[name] or error('store script: set ' .. name .. ' not observed')
+end
+
+-- True when every set the client read (and sent in ARGV) is still exactly what it read. A
+-- script checks this before its first write and answers {'stale'} otherwise (the client reads
+-- again and retries), so the keys it derived from those sets are the ones to touch.
+local function observed_unchanged()
+  for name, key in pairs({members = K.members, prev_members = K.prev_members, member_of = K.member_of}) do
+    local ids = observed[name]
+    if ids then
+      if redis.call('SCARD', key) ~= #ids then return false end
+      for _, id in ipairs(ids) do
+        if redis.call('SISMEMBER', key, id) == 0 then return false end
+      end
+    end
+  end
+  return true
+end
 
 -- Member details (display, type) travel as a flat list of id, JSON pairs.
 local function next_details()
@@ -52,26 +111,26 @@ end
 -- Scored by Redis time in microseconds, so every process agrees on an entry's age.
 local function outbox_add(type, id, revision)
   local now = redis.call('TIME')
-  redis.call('ZADD', P .. ':outbox', tonumber(now[1]) * 1000000 + tonumber(now[2]), type .. ':' .. id .. ':' .. revision)
+  redis.call('ZADD', K.outbox, tonumber(now[1]) * 1000000 + tonumber(now[2]), type .. ':' .. id .. ':' .. revision)
 end
 
 local function is_live(key)
   return redis.call('HEXISTS', key, 'doc') == 1 and redis.call('HEXISTS', key, 'del') == 0
 end
 
-local function taken_unique(type, id, entries)
+local function taken_unique(id, entries)
   for i = 1, #entries, 3 do
     if entries[i] == 'unique' then
-      local owner = redis.call('HGET', index_key(type, entries[i + 1]), entries[i + 2])
+      local owner = redis.call('HGET', index_key(entries[i + 1]), entries[i + 2])
       if owner and owner ~= id then return entries[i + 1] end
     end
   end
   return nil
 end
 
-local function add_entries(type, id, entries)
+local function add_entries(id, entries)
   for i = 1, #entries, 3 do
-    local key, value = index_key(type, entries[i + 1]), entries[i + 2]
+    local key, value = index_key(entries[i + 1]), entries[i + 2]
     if entries[i] == 'unique' then
       redis.call('HSET', key, value, id)
     else
@@ -89,9 +148,9 @@ local function add_entries(type, id, entries)
   end
 end
 
-local function remove_entries(type, id, entries)
+local function remove_entries(id, entries)
   for i = 1, #entries, 3 do
-    local key, value = index_key(type, entries[i + 1]), entries[i + 2]
+    local key, value = index_key(entries[i + 1]), entries[i + 2]
     local current = redis.call('HGET', key, value)
     if entries[i] == 'unique' then
       if current == id then redis.call('HDEL', key, value) end
@@ -109,61 +168,61 @@ local function remove_entries(type, id, entries)
   end
 end
 
+-- Membership changes of the script's own resource (a group, group_id) only.
 -- A set (PUT, POST) replaces a member's details; an add keeps them unless new ones are given
 -- (details is nil for a rollback restoring members, which keeps what is stored).
 local function add_member(group_id, member_id, details, replace_details)
   if member_id == group_id then return end
-  if not (is_live(doc_key('User', member_id)) or is_live(doc_key('Group', member_id))) then return end
-  redis.call('SADD', members_key(group_id), member_id)
-  redis.call('SADD', member_of_key(member_id), group_id)
+  local keys = member(member_id)
+  if not (is_live(keys.user) or is_live(keys.group)) then return end
+  redis.call('SADD', K.members, member_id)
+  redis.call('SADD', keys.member_of, group_id)
   if details and details[member_id] then
-    redis.call('HSET', member_details_key(group_id), member_id, details[member_id])
+    redis.call('HSET', K.member_details, member_id, details[member_id])
   elseif replace_details then
-    redis.call('HDEL', member_details_key(group_id), member_id)
+    redis.call('HDEL', K.member_details, member_id)
   end
 end
 
 local function remove_member(group_id, member_id)
-  redis.call('SREM', members_key(group_id), member_id)
-  redis.call('SREM', member_of_key(member_id), group_id)
-  redis.call('HDEL', member_details_key(group_id), member_id)
+  redis.call('SREM', K.members, member_id)
+  redis.call('SREM', member(member_id).member_of, group_id)
+  redis.call('HDEL', K.member_details, member_id)
 end
 
 -- First-attempt confirmation (see ResourceStore.settleConfirmation): a write that waits for its
 -- first delivery keeps the state it replaced in its resource hash (prevdoc, previx, prevof =
 -- the revision it is the previous of, prevmembers = 1 when the group's member set was copied to
 -- P:Group:prevmembers:<id>) and marks the waiter in P:confirm:<Type>:<id> = revision.
-local function prev_members_key(group_id) return P .. ':Group:prevmembers:' .. group_id end
-local function confirm_key(type, id) return P .. ':confirm:' .. type .. ':' .. id end
-
-local function clear_prev(key, id)
-  if redis.call('HEXISTS', key, 'prevof') == 1 then
-    redis.call('HDEL', key, 'prevdoc', 'previx', 'prevof', 'prevmembers')
-    redis.call('DEL', prev_members_key(id))
+local function clear_prev()
+  if redis.call('HEXISTS', K.doc, 'prevof') == 1 then
+    redis.call('HDEL', K.doc, 'prevdoc', 'previx', 'prevof', 'prevmembers')
+    redis.call('DEL', K.prev_members)
   end
 end
 
-local function keep_prev(key, type, id, member_mode)
-  clear_prev(key, id)
-  if redis.call('HEXISTS', key, 'doc') == 1 then
-    redis.call('HSET', key, 'prevdoc', redis.call('HGET', key, 'doc'), 'previx', redis.call('HGET', key, 'ix'))
+local function keep_prev(type, member_mode)
+  clear_prev()
+  if redis.call('HEXISTS', K.doc, 'doc') == 1 then
+    redis.call('HSET', K.doc, 'prevdoc', redis.call('HGET', K.doc, 'doc'), 'previx', redis.call('HGET', K.doc, 'ix'))
   end
   if type == 'Group' and member_mode ~= 'none' then
-    redis.call('COPY', members_key(id), prev_members_key(id))
-    redis.call('HSET', key, 'prevmembers', 1)
+    redis.call('COPY', K.members, K.prev_members)
+    redis.call('HSET', K.doc, 'prevmembers', 1)
   end
 end
 
-local function await_confirm(key, type, id, revision, ttl)
-  redis.call('HSET', key, 'prevof', revision)
-  redis.call('SET', confirm_key(type, id), revision, 'PX', ttl)
+local function await_confirm(revision, ttl)
+  redis.call('HSET', K.doc, 'prevof', revision)
+  redis.call('SET', K.confirm, revision, 'PX', ttl)
 end
 
+-- mode 'set' removes the current members not wanted: the client observed them (members).
 local function apply_members(group_id, mode, add, remove, details)
   if mode == 'set' then
     local wanted = {}
     for _, member_id in ipairs(add) do wanted[member_id] = true end
-    for _, member_id in ipairs(redis.call('SMEMBERS', members_key(group_id))) do
+    for _, member_id in ipairs(observed_set('members')) do
       if not wanted[member_id] then remove_member(group_id, member_id) end
     end
   elseif mode == 'delta' then
@@ -171,63 +230,92 @@ local function apply_members(group_id, mode, add, remove, details)
   end
   for _, member_id in ipairs(add) do add_member(group_id, member_id, details, mode == 'set') end
 end
+
+-- Takes the resource out of the memberships the client observed: a group's members lose it
+-- as a group, the groups it is in lose it as a member (each gets a new revision, in the
+-- outbox). Returns the ids of those groups; on_group(group id, revision) sees each.
+local function leave_memberships(type, id, on_group)
+  if type == 'Group' then
+    for _, member_id in ipairs(observed_set('members')) do
+      redis.call('SREM', member(member_id).member_of, id)
+    end
+  end
+  local groups = {}
+  for _, group_id in ipairs(observed_set('member_of')) do
+    local keys = parent(group_id)
+    redis.call('SREM', keys.members, id)
+    redis.call('HDEL', keys.details, id)
+    local revision = redis.call('HINCRBY', keys.doc, 'rev', 1)
+    outbox_add('Group', group_id, revision)
+    on_group(group_id, revision)
+    groups[#groups + 1] = group_id
+  end
+  redis.call('DEL', K.member_of)
+  return groups
+end
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, doc, entries, member mode, add, remove, details,
+ * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
+ * member mode set). Then ARGV: type, id, doc, entries, member mode, add, remove, details,
  * confirm ttl ('' or absent = no first-attempt wait).
- * Returns {'ok', revision} | {'conflict', attribute} | {'exists'}.
+ * Returns {'ok', revision} | {'conflict', attribute} | {'exists'} | {'stale'}.
  */
 const CREATE = `${LIB}
+read_layout(${HEAD_KEYS} + 1)
 local type, id, doc = next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
-local key = KEYS[1]
+local key = K.doc
 
+if not observed_unchanged() then return {'stale'} end
 if redis.call('EXISTS', key) == 1 then return {'exists'} end
-local taken = taken_unique(type, id, entries)
+local taken = taken_unique(id, entries)
 if taken then return {'conflict', taken} end
 
 redis.call('HSET', key, 'doc', doc, 'rev', 1, 'ix', cjson.encode(entries))
-redis.call('ZADD', order_key(type), redis.call('INCR', seq_key(type)), id)
-add_entries(type, id, entries)
+redis.call('ZADD', K.order, redis.call('INCR', K.seq), id)
+add_entries(id, entries)
 apply_members(id, member_mode, add, remove, details)
 outbox_add(type, id, 1)
-if confirm_ttl and confirm_ttl ~= '' then await_confirm(key, type, id, 1, confirm_ttl) end
+if confirm_ttl and confirm_ttl ~= '' then await_confirm(1, confirm_ttl) end
 return {'ok', 1}
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, expected revision ('' = none), doc ('' = keep),
+ * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
+ * member mode set). Then ARGV: type, id, expected revision ('' = none), doc ('' = keep),
  * touched-at ('' = none), entries, member mode, add, remove, details, confirm ttl ('' or absent =
  * no first-attempt wait). A write that keeps the document (membership only) records its time in
  * `mod`, which readers lay over `meta.lastModified`; a document write carries its own time and
  * clears `mod`.
  * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
- * {'conflict', attribute}.
+ * {'conflict', attribute} | {'stale'}.
  */
 const UPDATE = `${LIB}
+read_layout(${HEAD_KEYS} + 1)
 local type, id, expected, doc, touched = next_arg(), next_arg(), next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
 local confirm = confirm_ttl and confirm_ttl ~= ''
-local key = KEYS[1]
+local key = K.doc
 
+if not observed_unchanged() then return {'stale'} end
 if not is_live(key) then return {'notfound'} end
 if expected ~= '' and tonumber(redis.call('HGET', key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}
 end
 if doc ~= '' then
-  local taken = taken_unique(type, id, entries)
+  local taken = taken_unique(id, entries)
   if taken then return {'conflict', taken} end
 end
 
-if confirm then keep_prev(key, type, id, member_mode) else clear_prev(key, id) end
+if confirm then keep_prev(type, member_mode) else clear_prev() end
 if doc ~= '' then
-  remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
-  add_entries(type, id, entries)
+  remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+  add_entries(id, entries)
   redis.call('HSET', key, 'doc', doc, 'ix', cjson.encode(entries))
   redis.call('HDEL', key, 'mod')
 elseif touched ~= '' then
@@ -237,46 +325,39 @@ apply_members(id, member_mode, add, remove, details)
 
 local revision = redis.call('HINCRBY', key, 'rev', 1)
 outbox_add(type, id, revision)
-if confirm then await_confirm(key, type, id, revision, confirm_ttl) end
+if confirm then await_confirm(revision, confirm_ttl) end
 if doc ~= '' then return {'ok', revision} end
 return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 'mod') or ''}
 `;
 
 /**
- * KEYS[1] resource hash. ARGV: prefix, type, id, expected revision ('' = none).
+ * KEYS and the start of ARGV: `declareScriptKeys` (observed: the groups the resource is in and,
+ * for a group, its members). Then ARGV: type, id, expected revision ('' = none).
  * Leaves a tombstone (doc, rev, del=1) and takes the resource out of every index, the list order
  * and every membership; each group that lost the resource as a member gets a new revision.
- * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'}.
+ * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'} | {'stale'}.
  */
 const DELETE = `${LIB}
+read_layout(${HEAD_KEYS} + 1)
 local type, id, expected = next_arg(), next_arg(), next_arg()
-local key = KEYS[1]
+local key = K.doc
 
+if not observed_unchanged() then return {'stale'} end
 if not is_live(key) then return {'notfound'} end
 if expected ~= '' and tonumber(redis.call('HGET', key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}
 end
-clear_prev(key, id)
-remove_entries(type, id, cjson.decode(redis.call('HGET', key, 'ix')))
-redis.call('ZREM', order_key(type), id)
+clear_prev()
+remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+redis.call('ZREM', K.order, id)
 redis.call('HDEL', key, 'ix')
 redis.call('HSET', key, 'del', 1)
 local result = {'ok', redis.call('HINCRBY', key, 'rev', 1)}
 outbox_add(type, id, result[2])
 
-if type == 'Group' then
-  for _, member_id in ipairs(redis.call('SMEMBERS', members_key(id))) do
-    redis.call('SREM', member_of_key(member_id), id)
-  end
-  redis.call('DEL', members_key(id), member_details_key(id))
-end
-for _, group_id in ipairs(redis.call('SMEMBERS', member_of_key(id))) do
-  redis.call('SREM', members_key(group_id), id)
-  redis.call('HDEL', member_details_key(group_id), id)
-  outbox_add('Group', group_id, redis.call('HINCRBY', doc_key('Group', group_id), 'rev', 1))
-  result[#result + 1] = group_id
-end
-redis.call('DEL', member_of_key(id))
+local groups = leave_memberships(type, id, function() end)
+if type == 'Group' then redis.call('DEL', K.members, K.member_details) end
+for _, group_id in ipairs(groups) do result[#result + 1] = group_id end
 return result
 `;
 
@@ -299,14 +380,23 @@ return 1
 type ScriptArg = string | number;
 export type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;
 
-/** The scripts bound to one connection; the first argument of each is the key list's head. */
+/** The scripts bound to one connection; each takes the full key list and its arguments. */
 export interface StoreScripts {
-  create(docKey: string, args: ScriptArg[]): Promise<unknown>;
-  update(docKey: string, args: ScriptArg[]): Promise<unknown>;
-  remove(docKey: string, args: ScriptArg[]): Promise<unknown>;
+  create(keys: string[], args: ScriptArg[]): Promise<unknown>;
+  update(keys: string[], args: ScriptArg[]): Promise<unknown>;
+  remove(keys: string[], args: ScriptArg[]): Promise<unknown>;
   setDeliveryState(docKey: string, state: string): Promise<unknown>;
   purge(keys: string[]): Promise<unknown>;
 }
+
+/** The Lua source of every store script by command name (for tests that check declared keys). */
+export const STORE_SCRIPT_SOURCES: Readonly<Record<string, string>> = {
+  scimStoreCreate: CREATE,
+  scimStoreUpdate: UPDATE,
+  scimStoreDelete: DELETE,
+  scimStoreSetDeliveryState: SET_DELIVERY_STATE,
+  scimStorePurge: PURGE,
+};
 
 /**
  * Registers the scripts on the connection with `defineCommand`, which sends EVALSHA and loads
@@ -315,15 +405,15 @@ export interface StoreScripts {
  * @see https://github.com/redis/ioredis#lua-scripting
  */
 export function defineStoreScripts(redis: Redis): StoreScripts {
-  const create = defineScript(redis, 'scimStoreCreate', CREATE, 1);
-  const update = defineScript(redis, 'scimStoreUpdate', UPDATE, 1);
-  const remove = defineScript(redis, 'scimStoreDelete', DELETE, 1);
+  const create = defineScript(redis, 'scimStoreCreate', CREATE);
+  const update = defineScript(redis, 'scimStoreUpdate', UPDATE);
+  const remove = defineScript(redis, 'scimStoreDelete', DELETE);
   const setDeliveryState = defineScript(redis, 'scimStoreSetDeliveryState', SET_DELIVERY_STATE, 1);
   const purge = defineScript(redis, 'scimStorePurge', PURGE);
   return {
-    create: (docKey, args) => create(docKey, ...args),
-    update: (docKey, args) => update(docKey, ...args),
-    remove: (docKey, args) => remove(docKey, ...args),
+    create: (keys, args) => create(keys.length, ...keys, ...args),
+    update: (keys, args) => update(keys.length, ...keys, ...args),
+    remove: (keys, args) => remove(keys.length, ...keys, ...args),
     setDeliveryState: (docKey, state) => setDeliveryState(docKey, state),
     purge: (keys) => purge(keys.length, ...keys),
   };

@@ -36,6 +36,18 @@ export class RevisionConflictError extends Error {
   }
 }
 
+/**
+ * Thrown when a write kept finding a set it depends on (a group's members, a resource's
+ * groups) changed between reading it and running its script (see `script-keys.ts`), more
+ * often than it retries. Nothing was written; the request may be retried (503).
+ */
+export class StoreContentionError extends Error {
+  override readonly name = 'StoreContentionError';
+  constructor() {
+    super('memberships kept changing during the write');
+  }
+}
+
 /** Thrown when writing a resource that does not exist (or was deleted). */
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
