@@ -6,8 +6,8 @@ import { Redis } from 'ioredis';
 import { freePort, redisAnswers } from '../../src/lib/redis-bootstrap.js';
 
 /**
- * Private Redis topologies on loopback, started from the machine's `redis-server`: a
- * three-master Cluster and a master watched by one Sentinel. Nothing is kept on disk past stop().
+ * Private Redis topologies on loopback, started from the machine's `redis-server`: one
+ * standalone server, a three-master Cluster and a master watched by one Sentinel. Nothing is kept on disk past stop().
  */
 
 export interface Topology {
@@ -40,6 +40,21 @@ async function stopAll(servers: Array<{ child: ChildProcess; exited: Promise<voi
   for (const { child } of servers) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   await Promise.all(servers.map((s) => s.exited));
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** One private standalone redis-server (for checks that watch every command, e.g. MONITOR). */
+export async function startRedisStandalone(): Promise<Topology> {
+  const dir = mkdtempSync(join(tmpdir(), 'scim-bridge-standalone-'));
+  const port = await freePort();
+  const server = startServer(['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], dir);
+  const url = `redis://127.0.0.1:${port}`;
+  try {
+    await waitUntil(() => redisAnswers(url, 200), `redis-server ${url} answering`);
+  } catch (err) {
+    await stopAll([server], dir);
+    throw err;
+  }
+  return { url, nodes: [url], stop: () => stopAll([server], dir) };
 }
 
 export async function startRedisCluster(masters = 3): Promise<Topology> {
