@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { redactSubmittedValues, scimErrorHandler } from '../../src/api/scim-errors.js';
+import { StoreContentionError } from '../../src/store/types.js';
 
 /** The SCIM error handler's logging and redaction, without a server. */
 
@@ -36,6 +37,14 @@ describe('scimErrorHandler', () => {
     expect(sent.status).toBe(503);
     expect(sent.headers).toEqual({ 'retry-after': '30' });
     expect(calls).toEqual([{ level: 'warn', fields: { code: 'GW_STORE_UNAVAILABLE', reason: 'ECONNREFUSED' }, msg: 'store unavailable' }]);
+  });
+
+  it('answers a write that kept losing its race on a membership set 503 + Retry-After: 1', () => {
+    const { request, reply, sent } = capture();
+    scimErrorHandler(new StoreContentionError(), request, reply);
+    expect(sent.status).toBe(503);
+    expect(sent.headers).toEqual({ 'retry-after': '1' });
+    expect(sent.body).toMatchObject({ status: '503', detail: 'the resource is being changed by other requests; retry later' });
   });
 
   it('still logs unexpected errors with their stack', () => {

@@ -41,7 +41,10 @@ describe('parseRedisUrl', () => {
   });
 });
 
-/** Entra's sequence in short: probe, create, group with members, PATCH, deactivate, delete. */
+/**
+ * Entra's sequence in short: probe, create, groups with members (added, removed, replaced by
+ * PUT), PATCH, deactivate, and deletes of a user that is no member and of one that is.
+ */
 async function provisionAndCheck(fixture: BridgeFixture): Promise<void> {
   const userIds: string[] = [];
   for (const n of [1, 2, 3, 4, 5]) {
@@ -58,36 +61,52 @@ async function provisionAndCheck(fixture: BridgeFixture): Promise<void> {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     userIds.push(created.body.id);
   }
+  const [u1, u2, u3, u4, u5] = userIds as [string, string, string, string, string];
   const group = await fixture.scim('POST', '/Groups', { schemas: [CORE_GROUP], displayName: 'Topologists' });
   expect(group.status).toBe(201);
   const members = await fixture.scim('PATCH', `/Groups/${group.body.id}`, {
     schemas: [PATCH_OP],
-    Operations: [{ op: 'Add', path: 'members', value: userIds.slice(0, 3).map((value) => ({ value })) }],
+    Operations: [{ op: 'Add', path: 'members', value: [u1, u2, u3].map((value) => ({ value })) }],
   });
   expect(members.status).toBe(204);
-  const check = await fixture.scim('GET', `/Groups/${group.body.id}?excludedAttributes=members&filter=${encodeURIComponent(`members[value eq "${userIds[0]}"]`)}`);
+  const check = await fixture.scim('GET', `/Groups/${group.body.id}?excludedAttributes=members&filter=${encodeURIComponent(`members[value eq "${u1}"]`)}`);
   expect(check.status).toBe(200);
-  const patched = await fixture.scim('PATCH', `/Users/${userIds[3]}`, {
+  const removed = await fixture.scim('PATCH', `/Groups/${group.body.id}`, {
+    schemas: [PATCH_OP],
+    Operations: [{ op: 'Remove', path: `members[value eq "${u3}"]` }],
+  });
+  expect(removed.status).toBe(204);
+  // A PUT replaces the member set: the script drops the members it found in the group.
+  const replaced = await fixture.scim('POST', '/Groups', { schemas: [CORE_GROUP], displayName: 'Replaced', members: [{ value: u2 }, { value: u4 }] });
+  expect(replaced.status).toBe(201);
+  const put = await fixture.scim('PUT', `/Groups/${replaced.body.id}`, { schemas: [CORE_GROUP], displayName: 'Replaced', members: [{ value: u4 }] });
+  expect(put.status, JSON.stringify(put.body)).toBe(200);
+  const patched = await fixture.scim('PATCH', `/Users/${u4}`, {
     schemas: [PATCH_OP],
     Operations: [{ op: 'Replace', path: 'active', value: 'False' }],
   });
   expect(patched.status).toBe(200);
-  expect((await fixture.scim('DELETE', `/Users/${userIds[4]}`)).status).toBe(204);
+  expect((await fixture.scim('DELETE', `/Users/${u5}`)).status).toBe(204);
+  // A member's delete: the script takes it out of each group it found the user in.
+  expect((await fixture.scim('DELETE', `/Users/${u1}`)).status).toBe(204);
+  const memberIds = async (id: string) => ((await fixture.scim('GET', `/Groups/${id}`)).body.members ?? []).map((m: { value: string }) => m.value).sort();
+  expect(await memberIds(group.body.id)).toEqual([u2]);
+  expect(await memberIds(replaced.body.id)).toEqual([u4]);
 
   const converged = await eventually(
     async () => {
       const accounts = ((await fixture.legacy.get('/api/v1/accounts')) as { data: Array<{ login: string; status: string }> }).data;
       const teams = ((await fixture.legacy.get('/api/v1/teams')) as { data: Array<{ name: string; members: string[] }> }).data;
       return (
-        accounts.length === 4 &&
+        accounts.length === 3 &&
         accounts.find((a) => a.login === 'topo4@example.com')?.status === 'DISABLED' &&
-        teams.length === 1 &&
-        teams[0]!.members.length === 3
+        teams.length === 2 &&
+        teams.every((team) => team.members.length === 1)
       );
     },
     { timeoutMs: 30_000 },
   );
-  expect(converged, JSON.stringify(await fixture.legacy.get('/api/v1/accounts'))).toBe(true);
+  expect(converged, JSON.stringify([await fixture.legacy.get('/api/v1/accounts'), await fixture.legacy.get('/api/v1/teams')])).toBe(true);
 }
 
 describe('on a three-master Redis Cluster', () => {

@@ -103,8 +103,11 @@ async function undeclared(runs: ScriptRun[]): Promise<string[]> {
 
 describe('store scripts declare every key they touch', () => {
   it('the check itself catches a script that touches a key it did not declare', async () => {
-    await redis.eval("redis.call('SET', KEYS[1], 1) return redis.call('GET', KEYS[1] .. ':other')", 1, 'declared-probe');
-    expect(await undeclared(await scriptRuns())).toEqual(['unknown script ' + createHash('sha1').update("redis.call('SET', KEYS[1], 1) return redis.call('GET', KEYS[1] .. ':other')").digest('hex') + ': declared-probe:other (GET)']);
+    const key = `sbtest-declared-probe-${randomUUID().slice(0, 8)}`;
+    const lua = "redis.call('SET', KEYS[1], 1) return redis.call('GET', KEYS[1] .. ':other')";
+    await redis.eval(lua, 1, key);
+    const sha = createHash('sha1').update(lua).digest('hex');
+    expect(await undeclared(await scriptRuns())).toEqual([`unknown script ${sha}: ${key}:other (GET)`]);
   });
 
   it('over creates, member changes, rollbacks, deletes and purges', async () => {
@@ -118,7 +121,7 @@ describe('store scripts declare every key they touch', () => {
     await store.update('Group', inner.id, null, { ...inner.doc, displayName: unique('inner2') }, { members: { kind: 'set', members: [c, d] } });
     await store.update('Group', inner.id, 2, null, { members: { kind: 'delta', add: [a], remove: [c] }, touchedAt: new Date().toISOString() });
     await store.update('User', a, 1, { ...users[0]!.doc, userName: `${unique('renamed')}@example.com` });
-    await store.setDeliveryState('User', a, { targetId: 'T-a' });
+    await store.setDeliveryState('User', a, { targetId: 'T-a', revision: 2 });
 
     // A waited-for membership change, rejected: the members are restored.
     const waited = await store.update('Group', inner.id, null, null, { members: { kind: 'delta', add: [b], remove: [a, d] }, confirmTtlMs: TTL });
