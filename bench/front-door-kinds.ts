@@ -86,7 +86,7 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
         'Redis CPU µs/req': b.redisCpuUsPerRequest,
         'bare CPU µs/req': a.serverCpuUsPerRequest,
         'CPU bridge ÷ bare': cpuRatio,
-        errors: b.errors + a.errors,
+        errors: b.errors + a.errors === 0 ? 0 : `${b.errors + a.errors} (first: ${b.firstError ?? a.firstError ?? '?'})`,
       });
     }
     const queued = await queueCost(prefix);
