@@ -51,6 +51,12 @@ export interface ScimProxyOptions {
 interface Forwarding {
   credentials: Record<string, string>;
   token?: string;
+  /** The OAuth2 token came from the cache (not granted for this request). */
+  fromCache?: boolean;
+  /** The request was already sent once more with a new token (after a 401 to a cached one). */
+  renewed?: boolean;
+  /** How reply-from was called, so the same request can be sent once more. */
+  from?: { dest: string; options: unknown };
   query: string;
   publicBase: string;
   /** Headers of the upstream's answer, set on the reply (removed again when the write is buffered instead). */
@@ -167,6 +173,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
       const auth = await credentials.headers();
       prepared.credentials = auth.headers;
       if (auth.token !== undefined) prepared.token = auth.token;
+      if (auth.fromCache) prepared.fromCache = true;
     } catch {
       breaker.failed();
       note(record, { outcome: 'failed', code: 'GW_DELIVERY_AUTH' });
@@ -287,6 +294,12 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
     internalRewriteLocationHeader: false,
     undici: pool,
     disableRequestLogging: true,
+    // The call is kept so a 401 to a cached token can repeat it with a new one (renewAndResend).
+    handler: (request, reply, dest, replyOptions) => {
+      const prepared = forwarding.get(request);
+      if (prepared) prepared.from = { dest, options: replyOptions };
+      return reply.from(dest, replyOptions);
+    },
     replyOptions: {
       retryDelay: () => null,
       queryString: (_search, _url, request) => forwarding.get(request as FastifyRequest)?.query ?? '',
@@ -330,6 +343,12 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
     note(record, { outcome: 'forwarded', upstreamStatus: status });
     if (status === 502 || status === 503 || status === 504) breaker.failed();
     else breaker.succeeded();
+    if (status === 401 && prepared.token !== undefined && prepared.fromCache && !prepared.renewed && prepared.from) {
+      // A cached token the upstream refuses (revoked, keys rotated): a new one, same request once
+      // more. A 401 means the request was not performed, and its body is held (parsed, rewritten).
+      drain(stream);
+      return renewAndResend(request, reply, prepared);
+    }
     if (status === 401 || status === 403) {
       // The target refused the bridge, not Entra: a 401 would make Entra distrust its own secret.
       if (prepared.token !== undefined) credentials.invalidate(prepared.token);
@@ -359,6 +378,39 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
     const contentType = String(reply.getHeader('content-type') ?? '');
     if (!/json/i.test(contentType)) return reply.send(body);
     return reply.send(fixResponseBody(body.toString('utf8'), targetBase, prepared.publicBase));
+  }
+
+  /**
+   * Drops the refused cached token, gets a new one and sends the same request once more through
+   * reply-from (same path, query and held body; the new credentials go in rewriteRequestHeaders).
+   * Its answer comes back through relayAnswer: a second 401 is then the upstream's verdict.
+   */
+  async function renewAndResend(request: FastifyRequest, reply: FastifyReply, prepared: Forwarding): Promise<unknown> {
+    const record = observed.get(request);
+    credentials.invalidate(prepared.token!);
+    prepared.renewed = true;
+    // The refusal's headers were copied onto the reply; none of them describe the next answer.
+    for (const name of prepared.upstreamHeaders) reply.removeHeader(name);
+    prepared.upstreamHeaders = [];
+    request.log.info({ code: 'GW_PROXY_UPSTREAM_AUTH', connection: connection.id }, 'upstream refused a cached token: sending once more with a new one');
+    try {
+      const auth = await credentials.headers();
+      prepared.credentials = auth.headers;
+      if (auth.token === undefined) delete prepared.token;
+      else prepared.token = auth.token;
+      prepared.fromCache = auth.fromCache === true;
+    } catch {
+      breaker.failed();
+      note(record, { outcome: 'failed', code: 'GW_DELIVERY_AUTH' });
+      if (bufferable(request)) {
+        const jobId = await tryBuffer(request);
+        if (jobId !== undefined) return sendBuffered(reply, jobId);
+      }
+      const failure = 'the bridge could not obtain credentials for the upstream SCIM service';
+      return reply.code(502).type(SCIM_CONTENT_TYPE).send(renderErrorBody(502, failure));
+    }
+    const { dest, options: fromOptions } = prepared.from!;
+    return reply.from(dest, fromOptions as Parameters<FastifyReply['from']>[1]);
   }
 
   function publicBaseOf(request: FastifyRequest): string {
