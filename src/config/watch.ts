@@ -1,6 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname } from 'node:path';
 import type { DeliveryLogger } from '../delivery/logger.js';
+import { watchFileByDirectory, type FileWatch } from '../lib/watch-file.js';
 
 /**
  * Hot reload of the config file: on SIGHUP and when the file changes on disk (debounced, since
@@ -15,12 +14,9 @@ export interface ConfigWatcher {
   close(): void;
 }
 
-const DEBOUNCE_MS = 200;
-
 export function watchConfigFile(file: string, reload: () => Promise<void>, logger: DeliveryLogger): ConfigWatcher {
   let running: Promise<void> | undefined;
   let again = false;
-  let timer: NodeJS.Timeout | undefined;
   const run = async (): Promise<void> => {
     if (running) {
       again = true;
@@ -44,17 +40,10 @@ export function watchConfigFile(file: string, reload: () => Promise<void>, logge
   };
   const onSignal = () => void run();
   process.on('SIGHUP', onSignal);
-  let watcher: FSWatcher | undefined;
+  let watcher: FileWatch | undefined;
   try {
-    // The directory, not the file: editors and config management often replace the file (write
-    // a new one, rename it over the old), which ends a watch on the file itself.
-    const name = basename(file);
-    watcher = watch(dirname(file), (_event, changed) => {
-      if (changed !== null && changed !== name) return;
-      clearTimeout(timer);
-      timer = setTimeout(() => void run(), DEBOUNCE_MS);
-    });
-    watcher.on('error', () => watcher?.close());
+    // The directory, not the file (lib/watch-file.ts): a file replaced by rename stays watched.
+    watcher = watchFileByDirectory(file, () => void run());
   } catch {
     logger.warn({ file }, 'cannot watch the config file; reload it with SIGHUP');
   }
@@ -63,7 +52,6 @@ export function watchConfigFile(file: string, reload: () => Promise<void>, logge
     close() {
       process.off('SIGHUP', onSignal);
       watcher?.close();
-      clearTimeout(timer);
     },
   };
 }

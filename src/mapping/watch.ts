@@ -1,11 +1,13 @@
-import { watch, type FSWatcher } from 'node:fs';
 import type { DeliveryLogger } from '../delivery/logger.js';
+import { watchFileByDirectory, type FileWatch } from '../lib/watch-file.js';
 import { MappingLoadError } from './errors.js';
 import type { ReloadablePlan } from './reloadable.js';
 
 /**
  * Hot reload of mapping files: on SIGHUP, and when a file changes on disk (debounced, since
- * editors write in several steps), every connection's mapping is read again. A valid new
+ * editors write in several steps), every connection's mapping is read again. The file's
+ * directory is watched (lib/watch-file.ts), so a file replaced by rename (vim, deploy tools, a
+ * Kubernetes ConfigMap's symlink swap) stays watched. A valid new
  * version applies to the jobs that start after it (logged with its version); an invalid one is
  * logged with each `file:line:col` problem (GW_MAP_INVALID) and the running version stays.
  */
@@ -23,10 +25,7 @@ export interface MappingWatcher {
   close(): void;
 }
 
-const DEBOUNCE_MS = 200;
-
 export function watchMappings(mappings: WatchedMapping[], logger: DeliveryLogger): MappingWatcher {
-  const timers = new Map<string, NodeJS.Timeout>();
   const reload = async ({ connectionId, plan }: WatchedMapping): Promise<void> => {
     try {
       const { changed, version } = await plan.reload();
@@ -45,15 +44,11 @@ export function watchMappings(mappings: WatchedMapping[], logger: DeliveryLogger
   const onSignal = () => void reloadAll();
   process.on('SIGHUP', onSignal);
 
-  const watchers = new Map<string, { file: string; watcher?: FSWatcher }>();
+  const watchers = new Map<string, { file: string; watcher?: FileWatch }>();
   const watchOne = (mapping: WatchedMapping) => {
     const file = mapping.plan.file;
     try {
-      const watcher = watch(file, () => {
-        clearTimeout(timers.get(mapping.connectionId));
-        timers.set(mapping.connectionId, setTimeout(() => void reload(mapping), DEBOUNCE_MS));
-      });
-      watcher.on('error', () => watcher.close());
+      const watcher = watchFileByDirectory(file, () => void reload(mapping));
       watchers.set(mapping.connectionId, { file, watcher });
     } catch {
       // A file that cannot be watched (some network file systems) still reloads on SIGHUP.
@@ -75,7 +70,6 @@ export function watchMappings(mappings: WatchedMapping[], logger: DeliveryLogger
     close() {
       process.off('SIGHUP', onSignal);
       for (const { watcher } of watchers.values()) watcher?.close();
-      for (const timer of timers.values()) clearTimeout(timer);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -75,6 +75,59 @@ describe('hot reload of mappings', () => {
       for (let i = 0; i < 100 && plan.version === before; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(plan.version).not.toBe(before);
       expect(log.info).toHaveBeenCalledWith(expect.objectContaining({ mapping: plan.version }), expect.stringContaining('new jobs use this version'));
+    } finally {
+      watcher.close();
+    }
+  });
+
+  it('keeps watching a file replaced by rename (a temp file moved over it), twice', async () => {
+    const file = join(dir, 'renamed.yaml');
+    await writeFile(file, mapping('login'));
+    const plan = await loadReloadableMapping(file);
+    const log = logger();
+    const watcher = watchMappings([{ connectionId: 'c', plan }], log);
+    const seen = [plan.version];
+    try {
+      for (const [n, field] of [[1, 'email'], [2, 'handle']] as const) {
+        const temp = join(dir, `.renamed.yaml.${n}.tmp`);
+        await writeFile(temp, mapping(field));
+        await rename(temp, file);
+        // Bounded wait for the file watch (no SIGHUP here).
+        for (let i = 0; i < 100 && plan.version === seen.at(-1); i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(plan.version).not.toBe(seen.at(-1));
+        seen.push(plan.version);
+        const user = { id: 'u', schemas: [], meta: { resourceType: 'User' as const, created: '', lastModified: '' }, userName: 'z' };
+        expect(await plan.fields('User', user)).toEqual({ [field]: 'z' });
+      }
+      expect(log.info).toHaveBeenCalledTimes(2);
+      expect(log.error).not.toHaveBeenCalled();
+    } finally {
+      watcher.close();
+    }
+  });
+
+  it('follows a Kubernetes ConfigMap update (the ..data symlink swapped, the file name untouched)', async () => {
+    // The volume layout: mapping.yaml -> ..data/mapping.yaml, ..data -> ..<timestamp>/
+    const volume = join(dir, 'configmap');
+    await mkdir(join(volume, '..v1'), { recursive: true });
+    await writeFile(join(volume, '..v1', 'mapping.yaml'), mapping('login'));
+    await symlink('..v1', join(volume, '..data'));
+    await symlink(join('..data', 'mapping.yaml'), join(volume, 'mapping.yaml'));
+    const file = join(volume, 'mapping.yaml');
+    const plan = await loadReloadableMapping(file);
+    const watcher = watchMappings([{ connectionId: 'c', plan }], logger());
+    try {
+      for (const [version, field] of [['..v2', 'email'], ['..v3', 'handle']] as const) {
+        const before = plan.version;
+        await mkdir(join(volume, version));
+        await writeFile(join(volume, version, 'mapping.yaml'), mapping(field));
+        await symlink(version, join(volume, '..data_tmp'));
+        await rename(join(volume, '..data_tmp'), join(volume, '..data'));
+        for (let i = 0; i < 100 && plan.version === before; i += 1) await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(plan.version).not.toBe(before);
+        const user = { id: 'u', schemas: [], meta: { resourceType: 'User' as const, created: '', lastModified: '' }, userName: 'z' };
+        expect(await plan.fields('User', user)).toEqual({ [field]: 'z' });
+      }
     } finally {
       watcher.close();
     }
