@@ -256,7 +256,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       displayName: p.config.displayName,
       target: new URL(p.config.target.baseUrl).origin,
       timeline: p.timeline,
-      ...(p.buffer ? { queue: p.buffer.queue as Queue } : {}),
+      ...(p.buffer ? { queue: p.buffer.queue as Queue, bufferMaxAgeMs: p.buffer.settings.maxAgeMs } : {}),
     })),
   );
   const metrics = createMetrics({
@@ -275,6 +275,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const sweepers: OutboxSweeper[] = [];
   const schedules: ReconcileSchedule[] = [];
   const replays: BufferReplay[] = [];
+  const replayOf = new Map<string, BufferReplay>();
+  /** Whether this process runs the workers (startWorkers was called). */
+  let workersStarted = false;
   const byId = new Map(connections.map((c) => [c.config.id, c]));
   /** Mapping files a pending config change names, loaded before it is applied. */
   let preparedMappings = new Map<string, VersionedPlan>();
@@ -389,19 +392,37 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     health() {
       return readHealth({
         ping: () => redis.ping(),
-        connections: connections.map((c) => ({
-          id: c.config.id,
-          mapping: { name: c.plan.name },
-          queue: c.queue.queue,
-          workerRunning: () => (workers.length === 0 ? undefined : (workerOf.get(c.config.id)?.worker.isRunning() ?? false)),
-        })),
+        connections: [
+          ...connections.map((c) => ({
+            id: c.config.id,
+            mapping: { name: c.plan.name },
+            queue: c.queue.queue as Queue,
+            workerRunning: () => (workers.length === 0 ? undefined : (workerOf.get(c.config.id)?.worker.isRunning() ?? false)),
+          })),
+          // A buffering proxy connection: its write buffer is its queue, the replay its worker.
+          ...proxies.flatMap((p) => {
+            const buffer = p.buffer;
+            if (!buffer) return [];
+            return [
+              {
+                id: p.config.id,
+                mode: 'proxy' as const,
+                queue: buffer.queue as Queue,
+                workerRunning: () => (workersStarted ? (replayOf.get(p.config.id)?.worker.isRunning() ?? false) : undefined),
+              },
+            ];
+          }),
+        ],
       });
     },
     async startWorkers(logger) {
+      workersStarted = true;
       for (const p of proxies) {
         const settings = p.config.proxy?.buffer;
         if (!p.buffer || !settings) continue;
-        replays.push(await startBufferReplay({ connection: p.config, settings, redisUrl, prefix: bullPrefix(config), timeline: p.timeline, logger }));
+        const replay = await startBufferReplay({ connection: p.config, settings, redisUrl, prefix: bullPrefix(config), timeline: p.timeline, logger });
+        replays.push(replay);
+        replayOf.set(p.config.id, replay);
       }
       for (const c of connections) {
         const worker = await startDeliveryWorker({

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
-import type { ConnectionStatus, JobListState, JobView, Ops, Trace } from '../ops/service.js';
+import type { AnyJobView, BufferJobView, ConnectionStatus, JobListState, JobView, Ops, Trace } from '../ops/service.js';
 import { OpsConflictError, OpsNotFoundError } from '../ops/service.js';
 import type { TimelineEvent } from '../ops/timeline.js';
 import { createRuntime } from '../runtime.js';
@@ -16,6 +16,7 @@ import { formatAge, renderTable } from './table.js';
 
 export const OPS_USAGE = `  status  [--config FILE] [--json]        every connection's queue: counts, oldest waiting job, last success/failure
   jobs list <connection> [--state failed|waiting|active|delayed|completed] [--count N] [--json]
+                                          delivery jobs, or a mode: proxy connection's buffered writes
   jobs show <connection> <jobId> [--json]  one job, with its failure reason as data
   jobs retry <connection> <jobId>|--all    retry a failed job (delivers the resource's latest state)
   jobs discard <connection> <jobId>        remove a job that is not running
@@ -115,13 +116,18 @@ function plan(command: 'status' | 'jobs' | 'trace', positionals: string[], value
       if (values.all) {
         return async (ops) => {
           const result = await ops.retryAll(connection);
-          out(result, () => `retried ${result.retried} failed job(s) of ${connection}\n`);
+          const skipped = result.skipped ? `; left ${result.skipped} alone (a later write reached the upstream, or past maxAgeMs: see jobs list)` : '';
+          out(result, () => `retried ${result.retried} failed job(s) of ${connection}${skipped}\n`);
         };
       }
       if (!jobId) throw new UsageError('jobs retry needs <connection> <jobId> or --all');
       return async (ops) => {
         const job = await ops.retry(connection, jobId);
-        out(job, () => `retried ${job.id}: the worker will deliver the latest state of ${job.resource.type} ${job.resource.name ?? job.resource.id}\n`);
+        out(job, () =>
+          'kind' in job
+            ? `retried ${job.id}: the buffered ${job.method} of ${job.resource.type} ${job.resource.id} is back in the buffer, behind any write still waiting\n`
+            : `retried ${job.id}: the worker will deliver the latest state of ${job.resource.type} ${job.resource.name ?? job.resource.id}\n`,
+        );
       };
     case 'discard':
       if (!jobId) throw new UsageError('jobs discard needs <connection> <jobId>');
@@ -154,8 +160,11 @@ function statusTable(connections: ConnectionStatus[]): string {
   );
 }
 
-function jobsTable(jobs: JobView[]): string {
-  if (jobs.length === 0) return 'no jobs\n';
+function jobsTable(all: AnyJobView[]): string {
+  if (all.length === 0) return 'no jobs\n';
+  const buffered = all.filter((j): j is BufferJobView => 'kind' in j);
+  if (buffered.length > 0) return bufferJobsTable(buffered);
+  const jobs = all as JobView[];
   return renderTable(
     ['JOB', 'STATE', 'RESOURCE', 'ATTEMPTS', 'CODE', 'STATUS', 'CALL', 'LAST ATTEMPT', 'SUPERSEDED'],
     jobs.map((j) => [
@@ -172,7 +181,52 @@ function jobsTable(jobs: JobView[]): string {
   );
 }
 
-function jobText(job: JobView): string {
+/** A `mode: proxy` connection's buffered writes: what was written (attribute names), never the body. */
+function bufferJobsTable(jobs: BufferJobView[]): string {
+  return renderTable(
+    ['JOB', 'STATE', 'WRITE', 'ATTRIBUTES', 'ATTEMPTS', 'CODE', 'UPSTREAM', 'ACCEPTED', 'SUPERSEDED'],
+    jobs.map((j) => {
+      const error = j.failure ?? j.lastError;
+      return [
+        j.id,
+        j.state,
+        `${j.method} ${j.resource.type} ${j.resource.id}`,
+        j.attributes.join(', ') || '-',
+        String(j.attempts),
+        error?.code ?? '-',
+        error?.upstreamStatus === undefined ? '-' : String(error.upstreamStatus),
+        j.acceptedAt,
+        j.superseded ? 'yes' : 'no',
+      ];
+    }),
+  );
+}
+
+function bufferJobText(job: BufferJobView): string {
+  const lines = [
+    `job         ${job.id} (${job.state}), a buffered write`,
+    `write       ${job.method} ${job.resource.type} ${job.resource.id}`,
+    `attributes  ${job.attributes.join(', ') || '-'}${job.rewrites.length > 0 ? ` (rewrites ${job.rewrites.join(', ')})` : ''}`,
+    `accepted    ${job.acceptedAt}${job.requestId ? ` by request ${job.requestId}` : ''}`,
+    `attempts    ${job.attempts}${job.finishedAt ? `, finished ${job.finishedAt}` : ''}`,
+  ];
+  if (job.lastError) {
+    const e = job.lastError;
+    lines.push(`last error  ${e.code}${e.upstreamStatus === undefined ? '' : ` (upstream answered ${e.upstreamStatus})`} at ${e.at}`);
+  }
+  if (job.failure) {
+    const f = job.failure;
+    lines.push(`failure     ${f.code}${f.upstreamStatus === undefined ? '' : ` (upstream answered ${f.upstreamStatus})`}`, `reason      ${f.message || '-'}`);
+  }
+  if (job.state === 'failed') {
+    const by = job.supersededBy;
+    lines.push(`superseded  ${by ? `yes (${by.op} ${by.outcome} at ${by.at}${by.jobId ? `, job ${by.jobId}` : ''}): discard it, a retry would undo that write` : 'no'}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function jobText(job: AnyJobView): string {
+  if ('kind' in job) return bufferJobText(job);
   const lines = [
     `job         ${job.id} (${job.state})`,
     `resource    ${job.resource.type} ${job.resource.name ?? ''} (id ${job.resource.id}), revision ${job.revision}`,

@@ -3,7 +3,8 @@ import type { Queue } from 'bullmq';
 import { readQueueStatus } from './queue-status.js';
 
 /**
- * What /readyz reports: Redis, and per connection its mapping, queue and worker. Ready means
+ * What /readyz reports: Redis, and per connection its mapping, queue and worker (for a `mode:
+ * proxy` connection that buffers writes: its write buffer and the buffer's replay worker). Ready means
  * Redis answers and every worker this process should run is running; a paused queue or a target
  * that rate-limits is reported but does not make the process unready (restarting would not
  * help). Each check has a deadline, so a hanging Redis makes the probe fail, not hang.
@@ -13,7 +14,9 @@ export interface HealthSources {
   ping(): Promise<unknown>;
   connections: Array<{
     id: string;
-    mapping: { name: string };
+    /** `proxy`: the queue is the connection's write buffer, the worker its replay; no mapping. */
+    mode?: 'proxy';
+    mapping?: { name: string };
     queue: Queue;
     /** True/false when this process runs the connection's worker, undefined when it does not. */
     workerRunning(): boolean | undefined;
@@ -24,7 +27,8 @@ type Check = { status: 'ok' } | { status: 'error'; detail: string };
 
 export interface ConnectionHealth {
   id: string;
-  mapping: { status: 'ok'; name: string };
+  mode?: 'proxy';
+  mapping?: { status: 'ok'; name: string };
   queue: Check & { paused?: boolean; rateLimitedUntil?: string; waiting?: number; failed?: number };
   worker: { status: 'ok' | 'stopped' | 'not-in-this-process' };
 }
@@ -59,7 +63,8 @@ export async function readHealth(sources: HealthSources, timeoutMs = 2_000): Pro
           : { status: 'error', detail: 'Redis unavailable' };
       return {
         id: c.id,
-        mapping: { status: 'ok', name: c.mapping.name },
+        ...(c.mode ? { mode: c.mode } : {}),
+        ...(c.mapping ? { mapping: { status: 'ok' as const, name: c.mapping.name } } : {}),
         queue,
         worker: { status: running === undefined ? 'not-in-this-process' : running ? 'ok' : 'stopped' },
       };

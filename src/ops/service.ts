@@ -9,6 +9,10 @@ import type { LastFailure, LastOutcomes, LastSuccess } from './last-outcome.js';
 import { readQueueStatus, type QueueStatus } from './queue-status.js';
 import type { Timeline, TimelineEvent } from './timeline.js';
 import type { GateStatus } from '../delivery/connection-gate.js';
+import type { BufferedWrite } from '../proxy/write-buffer.js';
+import { applied, bufferJobView, failedBufferJobs, retryBufferJob, retryRefusal, type BufferJobView } from './buffer-jobs.js';
+
+export type { BufferJobView } from './buffer-jobs.js';
 
 /**
  * The ops use cases, framework-free: the admin API (HTTP) and the CLI (straight on Redis) are two
@@ -37,7 +41,12 @@ export interface OpsProxyConnection {
   timeline: Timeline;
   /** Its write buffer's queue, when `proxy.buffer.writes` is on. */
   queue?: Queue;
+  /** `proxy.buffer.maxAgeMs`: a failed write older than this is not retried (it would expire again). */
+  bufferMaxAgeMs?: number;
 }
+
+/** A job of either kind: a delivery job, or a buffered write of a `mode: proxy` connection. */
+export type AnyJobView = JobView | BufferJobView;
 
 export interface ConnectionStatus {
   id: string;
@@ -85,10 +94,12 @@ export interface Trace {
   delivery: { targetId?: string; deliveredRevision?: number; createPending?: boolean };
   events: TimelineEvent[];
   /** The jobs the timeline mentions (newest first), with their current state. */
-  jobs: JobView[];
+  jobs: AnyJobView[];
 }
 
 export class OpsNotFoundError extends Error {}
+
+type BufferedProxy = OpsProxyConnection & { queue: Queue };
 
 /** Index lookups tried, in order, for `trace` (besides the SCIM id). */
 const TRACE_LOOKUPS: Array<[ResourceType, IndexedAttribute]> = [
@@ -109,8 +120,52 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
 
   function connection(id: string): OpsConnection {
     const found = byId.get(id);
-    if (!found) throw new OpsNotFoundError(proxyById.has(id) ? `connection "${id}" is a mode: proxy connection: it has no delivery jobs or store; trace its resources by SCIM id` : `no connection "${id}"`);
+    if (!found) {
+      throw new OpsNotFoundError(
+        proxyById.has(id)
+          ? `connection "${id}" is a mode: proxy connection without write buffering (proxy.buffer.writes): it has no jobs; trace its resources by SCIM id`
+          : `no connection "${id}"`,
+      );
+    }
     return found;
+  }
+
+  /** The connection as a delivery connection or as a buffering proxy one (anything else: not found). */
+  function jobSource(id: string): { delivery: OpsConnection } | { buffer: BufferedProxy } {
+    const proxied = buffered.find((p) => p.id === id);
+    return proxied ? { buffer: proxied } : { delivery: connection(id) };
+  }
+
+  async function mustGetBufferJob(p: BufferedProxy, jobId: string): Promise<Job<BufferedWrite>> {
+    const job = (await p.queue.getJob(jobId)) as Job<BufferedWrite> | undefined;
+    if (!job) throw new OpsNotFoundError(`no buffered write "${jobId}" in connection "${p.id}"`);
+    return job;
+  }
+
+  async function retryBuffered(p: BufferedProxy, jobId: string): Promise<BufferJobView> {
+    const job = await mustGetBufferJob(p, jobId);
+    const state = await job.getState();
+    if (state !== 'failed') throw new OpsConflictError(`buffered write "${jobId}" is ${state}, only failed ones can be retried`);
+    const refusal = retryRefusal(await bufferJobView(p.id, job, p.timeline, state), job, p.bufferMaxAgeMs ?? Number.POSITIVE_INFINITY);
+    if (refusal) throw new OpsConflictError(`buffered write "${jobId}" is not retried: ${refusal}`);
+    await retryBufferJob(job);
+    return bufferJobView(p.id, job, p.timeline, 'waiting');
+  }
+
+  /** Every failed write that may be retried, oldest first; the others are counted as skipped. */
+  async function retryAllBuffered(p: BufferedProxy): Promise<{ retried: number; skipped: number }> {
+    let retried = 0;
+    let skipped = 0;
+    for (const job of await failedBufferJobs(p.queue, 1000)) {
+      const refusal = retryRefusal(await bufferJobView(p.id, job, p.timeline, 'failed'), job, p.bufferMaxAgeMs ?? Number.POSITIVE_INFINITY);
+      if (refusal) {
+        skipped += 1;
+        continue;
+      }
+      await retryBufferJob(job);
+      retried += 1;
+    }
+    return { retried, skipped };
   }
 
   /** A proxied resource's story, by the upstream's SCIM id (the bridge keeps no other index). */
@@ -118,17 +173,29 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
     for (const type of ['User', 'Group'] as const) {
       const events = await p.timeline.read(type, query);
       if (events.length === 0) continue;
-      const applied = events.filter(isSuccess).at(-1);
-      const deleted = applied?.kind === 'proxy' && applied.op === 'delete';
-      return { connection: p.id, mode: 'proxy', resource: { type, id: query, exists: !deleted }, delivery: {}, events, jobs: [] };
+      const last = events.filter(applied).at(-1);
+      const deleted = last?.kind === 'proxy' && last.op === 'delete';
+      // The buffered writes the timeline mentions, newest first, while BullMQ still keeps them.
+      const jobIds = [...new Set(events.flatMap((e) => (e.kind === 'proxy' && e.jobId ? [e.jobId] : [])).reverse())].slice(0, MAX_TRACE_JOBS);
+      const jobs = p.queue
+        ? (await Promise.all(jobIds.map((id) => p.queue!.getJob(id) as Promise<Job<BufferedWrite> | undefined>))).filter((job): job is Job<BufferedWrite> => job !== undefined)
+        : [];
+      return {
+        connection: p.id,
+        mode: 'proxy',
+        resource: { type, id: query, exists: !deleted },
+        delivery: {},
+        events,
+        jobs: await Promise.all(jobs.map((job) => bufferJobView(p.id, job, p.timeline))),
+      };
     }
     throw new OpsNotFoundError(`no proxied write of a user or group with SCIM id "${query}" in connection "${p.id}" (within the timeline's age limit)`);
   }
 
-  async function proxyStatus(p: OpsProxyConnection & { queue: Queue }): Promise<ConnectionStatus> {
+  async function proxyStatus(p: BufferedProxy): Promise<ConnectionStatus> {
     return { id: p.id, mode: 'proxy', displayName: p.displayName, target: p.target, queue: await readQueueStatus(p.queue) };
   }
-  const buffered = proxies.filter((p): p is OpsProxyConnection & { queue: Queue } => p.queue !== undefined);
+  const buffered = proxies.filter((p): p is BufferedProxy => p.queue !== undefined);
 
   async function status(c: OpsConnection): Promise<ConnectionStatus> {
     const [queue, last, gate] = await Promise.all([readQueueStatus(c.queue), c.last.read(), c.gate?.()]);
@@ -195,26 +262,36 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
       return proxied ? proxyStatus(proxied) : status(connection(id));
     },
 
-    async jobs(connectionId: string, options: { state?: JobListState; start?: number; count?: number } = {}) {
-      const c = connection(connectionId);
+    /** A page of a connection's jobs: delivery jobs, or a buffering proxy connection's buffered writes. */
+    async jobs(connectionId: string, options: { state?: JobListState; start?: number; count?: number } = {}): Promise<{ total: number; start: number; jobs: AnyJobView[] }> {
+      const source = jobSource(connectionId);
+      const queue = 'buffer' in source ? source.buffer.queue : source.delivery.queue;
       const state = options.state ?? 'failed';
       const start = Math.max(0, options.start ?? 0);
       const count = Math.min(MAX_PAGE, Math.max(1, options.count ?? 50));
-      const [total, jobs] = await Promise.all([
-        c.queue.getJobCountByTypes(state),
-        c.queue.getJobs([state], start, start + count - 1, false) as Promise<Array<Job<ObservedJobData>>>,
-      ]);
-      return { total, start, jobs: await Promise.all(jobs.map((job) => view(c, job, state))) };
+      const [total, jobs] = await Promise.all([queue.getJobCountByTypes(state), queue.getJobs([state], start, start + count - 1, false)]);
+      if ('buffer' in source) {
+        const p = source.buffer;
+        return { total, start, jobs: await Promise.all((jobs as Array<Job<BufferedWrite>>).map((job) => bufferJobView(p.id, job, p.timeline, state))) };
+      }
+      return { total, start, jobs: await Promise.all((jobs as Array<Job<ObservedJobData>>).map((job) => view(source.delivery, job, state))) };
     },
 
-    async job(connectionId: string, jobId: string): Promise<JobView> {
-      const c = connection(connectionId);
-      return view(c, await mustGetJob(c, jobId));
+    async job(connectionId: string, jobId: string): Promise<AnyJobView> {
+      const source = jobSource(connectionId);
+      if ('buffer' in source) return bufferJobView(source.buffer.id, await mustGetBufferJob(source.buffer, jobId), source.buffer.timeline);
+      return view(source.delivery, await mustGetJob(source.delivery, jobId));
     },
 
-    /** Retries a failed job; the worker then delivers the resource's latest state. */
-    async retry(connectionId: string, jobId: string): Promise<JobView> {
-      const c = connection(connectionId);
+    /**
+     * Retries a failed job; the worker then delivers the resource's latest state. A failed
+     * buffered write goes back in the buffer, unless a later write of the resource reached the
+     * upstream since or it is past maxAgeMs (a conflict: discard it instead).
+     */
+    async retry(connectionId: string, jobId: string): Promise<AnyJobView> {
+      const source = jobSource(connectionId);
+      if ('buffer' in source) return retryBuffered(source.buffer, jobId);
+      const c = source.delivery;
       const job = await mustGetJob(c, jobId);
       const state = await job.getState();
       if (state !== 'failed') throw new OpsConflictError(`job "${jobId}" is ${state}, only failed jobs can be retried`);
@@ -222,18 +299,20 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
       return view(c, job, 'waiting');
     },
 
-    /** Retries every failed job of a connection; returns how many there were. */
-    async retryAll(connectionId: string): Promise<{ retried: number }> {
-      const c = connection(connectionId);
+    /** Retries every failed job of a connection; returns how many there were (and, for a buffer, how many were left alone). */
+    async retryAll(connectionId: string): Promise<{ retried: number; skipped?: number }> {
+      const source = jobSource(connectionId);
+      if ('buffer' in source) return retryAllBuffered(source.buffer);
+      const c = source.delivery;
       const retried = await c.queue.getJobCountByTypes('failed');
       if (retried > 0) await c.queue.retryJobs({ state: 'failed', count: 1000 });
       return { retried };
     },
 
-    /** Removes a job that is not running (a failed job ops decided not to deliver). */
+    /** Removes a job that is not running (a failed job ops decided not to deliver, or a buffered write not to send). */
     async discard(connectionId: string, jobId: string): Promise<void> {
-      const c = connection(connectionId);
-      const job = await mustGetJob(c, jobId);
+      const source = jobSource(connectionId);
+      const job = 'buffer' in source ? await mustGetBufferJob(source.buffer, jobId) : await mustGetJob(source.delivery, jobId);
       const state = await job.getState();
       if (state === 'active') throw new OpsConflictError(`job "${jobId}" is running; discard it once it has finished`);
       await job.remove();
@@ -278,9 +357,3 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
 
 export class OpsConflictError extends Error {}
 
-/** A proxied write the upstream applied (or, replayed, will have applied). */
-function isSuccess(event: TimelineEvent): boolean {
-  if (event.kind !== 'proxy') return false;
-  if (event.outcome === 'replayed') return true;
-  return event.outcome === 'forwarded' && event.upstreamStatus !== undefined && event.upstreamStatus >= 200 && event.upstreamStatus < 300;
-}

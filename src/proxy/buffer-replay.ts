@@ -122,6 +122,7 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
     const age = started - job.timestamp;
     if (age > settings.maxAgeMs) {
       const message = `GW_PROXY_BUFFER_EXPIRED the buffered write is ${Math.round(age / 1000)} s old, past proxy.buffer.maxAgeMs (${settings.maxAgeMs} ms); not replayed`;
+      await job.updateData({ ...write, failure: { code: 'GW_PROXY_BUFFER_EXPIRED', at } });
       await record(write, { ...base, outcome: 'replay-failed', durationMs: 0, code: 'GW_PROXY_BUFFER_EXPIRED' });
       logger.error({ ...log, code: 'GW_PROXY_BUFFER_EXPIRED' }, 'buffered write expired');
       throw new UnrecoverableError(message);
@@ -138,6 +139,7 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
     if (verdict.kind === 'rejected') {
       const path = write.path.split('?')[0];
       const message = `GW_PROXY_REPLAY_REJECTED the upstream answered ${verdict.status} to the buffered ${write.method} ${path}${verdict.answer ? `: ${redactBody(verdict.answer)}` : ''}`;
+      await job.updateData({ ...write, failure: { code: 'GW_PROXY_REPLAY_REJECTED', upstreamStatus: verdict.status, at } });
       await record(write, { ...base, outcome, ...upstream, durationMs, code: 'GW_PROXY_REPLAY_REJECTED' });
       logger.error({ ...log, outcome, code: 'GW_PROXY_REPLAY_REJECTED', upstreamStatus: verdict.status, durationMs }, 'buffered write rejected by the upstream');
       throw new UnrecoverableError(message);

@@ -36,6 +36,8 @@ export interface BufferedWrite {
   tries?: number;
   /** The latest transient failure, for the dashboard. */
   lastError?: { code: string; upstreamStatus?: number; at: string };
+  /** Why the replay failed for good (set just before the job fails), for the admin API and CLI. */
+  failure?: { code: 'GW_PROXY_REPLAY_REJECTED' | 'GW_PROXY_BUFFER_EXPIRED'; upstreamStatus?: number; at: string };
 }
 
 /** Buffer queue of a connection; one per connection so one dead upstream holds up nobody else. */
