@@ -37,13 +37,28 @@ const ALLOWED_CHANGES: Array<{ allow: keyof AdminConfig['allow']; route: RegExp 
   { allow: 'promote', route: /^\/api\/queues\/[^/]+\/[^/]+\/promote$/ },
 ];
 
+/** A queue whose description is computed when the dashboard asks (bull-board keeps a string otherwise). */
+class LiveDescriptionAdapter extends BullMQAdapter {
+  constructor(
+    queue: ConstructorParameters<typeof BullMQAdapter>[0],
+    private readonly describe: () => string,
+    options: ConstructorParameters<typeof BullMQAdapter>[1],
+  ) {
+    super(queue, options);
+  }
+
+  override getDescription(): string {
+    return this.describe();
+  }
+}
+
 export async function dashboardPlugin(app: FastifyInstance, options: DashboardOptions): Promise<void> {
   const { admin } = options;
   const canChange = admin.allow.retry || admin.allow.clean || admin.allow.promote;
-  const queues = options.connections.map((c) => {
-    const adapter = new BullMQAdapter(c.queue.queue, {
+  const queues: BullMQAdapter[] = options.connections.map((c) => {
+    // Read on every dashboard request: `c.config` is the live config, so a reloaded target shows at once.
+    const adapter = new LiveDescriptionAdapter(c.queue.queue, () => `connection ${c.config.id} → ${new URL(c.config.target.baseUrl).origin}`, {
       displayName: c.config.displayName,
-      description: `connection ${c.config.id} → ${new URL(c.config.target.baseUrl).origin}`,
       readOnlyMode: !canChange,
       allowRetries: admin.allow.retry,
     });

@@ -17,6 +17,7 @@ import { readJson, startServer, type TestServer } from '../helpers/http-server.j
  */
 
 const USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
+const ADMIN_PASSWORD = 'reload-admin-password';
 const prefix = `sbtest-config-reload-${process.pid}-${Date.now().toString(36)}`;
 let dir: string;
 let configFile: string;
@@ -33,6 +34,7 @@ function config(options: { secretFile: string; target: number; mapping: string; 
     `listen: { host: 127.0.0.1, port: ${options.port ?? 0} }`,
     `redis: { url: "${options.redisUrl ?? TEST_REDIS_URL}", prefix: ${prefix} }`,
     'logLevel: info',
+    `admin: { username: ops, password: "\${file:admin-password}" }`,
     'connections:',
     '  - id: app',
     `    auth: { bearer: ["\${file:${options.secretFile}}"] }`,
@@ -73,6 +75,7 @@ beforeAll(async () => {
   }
   await writeFile(join(dir, 'secret-a'), 'first-secret-0123456789abcdef');
   await writeFile(join(dir, 'secret-b'), 'second-secret-0123456789abcdef');
+  await writeFile(join(dir, 'admin-password'), ADMIN_PASSWORD);
   await writeFile(join(dir, 'login.yaml'), mapping('login'));
   await writeFile(join(dir, 'email.yaml'), mapping('email'));
   configFile = join(dir, 'bridge.yaml');
@@ -102,10 +105,20 @@ async function change(text: string): Promise<void> {
 }
 const logged = (msg: string) => logs.filter((line) => line.msg === msg);
 
+/** The dashboard's description of the connection's queue (bull-board's JSON API). */
+async function dashboardDescription(): Promise<string | undefined> {
+  const res = await fetch(`${bridge.url}/admin/queues/api/queues`, {
+    headers: { authorization: `Basic ${Buffer.from(`ops:${ADMIN_PASSWORD}`).toString('base64')}` },
+  });
+  const body = (await res.json()) as { queues: Array<{ displayName?: string; description?: string }> };
+  return body.queues.find((queue) => queue.displayName === 'app')?.description;
+}
+
 describe('config hot reload', () => {
   it('applies a new bearer secret, target, delivery options and mapping file; logs what needs a restart', async () => {
     expect(await scim('first-secret-0123456789abcdef', 'ann')).toBe(201);
     expect(await until(() => received[0]!.length, (n) => n === 1)).toBe(1);
+    expect(await dashboardDescription()).toBe(`connection app → ${targets[0]!.url}`);
 
     await change(
       config({ secretFile: 'secret-b', target: 1, mapping: 'email.yaml', port: 18_080, redisUrl: 'redis://127.0.0.1:6390', rateLimit: 4 }).replace('attempts: 5', 'attempts: 7'),
@@ -126,6 +139,8 @@ describe('config hot reload', () => {
     expect(await scim('second-secret-0123456789abcdef', 'cy')).toBe(201);
     expect(await until(() => received[1]!.length, (n) => n === 1)).toBe(1);
     expect(received).toEqual([['ann'], ['cy']]);
+    // The dashboard names the new target without a restart.
+    expect(await dashboardDescription()).toBe(`connection app → ${targets[1]!.url}`);
     // The same file again changes nothing.
     expect(await bridge.runtime.reloadConfig()).toEqual({ kind: 'restart', restart: ['listen.port', 'redis.url'] });
   });
