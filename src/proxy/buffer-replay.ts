@@ -1,13 +1,12 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Pool } from 'undici';
 import type { ConnectionConfig, ProxyBufferConfig } from '../config/schema.js';
-import { createAuthHeaders } from '../delivery/http-client.js';
 import { silentLogger, type DeliveryLogger } from '../delivery/logger.js';
 import { redactBody } from '../delivery/redact.js';
 import type { ErrorCode } from '../lib/errors.js';
 import { createRedisClient } from '../lib/redis-connection.js';
 import type { ProxyOutcome, ProxyWriteEvent, Timeline } from '../ops/timeline.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { createUpstreamClient } from './upstream-client.js';
 import { bufferQueueName, type BufferedWrite } from './write-buffer.js';
 
 /**
@@ -38,6 +37,8 @@ export interface BufferReplayOptions {
   prefix: string;
   timeline?: Timeline;
   logger?: DeliveryLogger;
+  /** The connection's config in effect (runtime.live): rotated target.tls files are picked up from it. */
+  live?: () => ConnectionConfig;
 }
 
 export interface BufferReplay {
@@ -63,9 +64,13 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
   const target = new URL(connection.target.baseUrl);
   const basePath = target.pathname.replace(/\/+$/, '');
   const extraHeaders = Object.fromEntries(Object.entries(connection.target.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  const credentials = createAuthHeaders(connection.target.auth, connection.target.timeoutMs);
   const timeoutMs = connection.target.timeoutMs;
-  const pool = new Pool(target.origin, { connections: 1, connect: { timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+  // The same client certificate (target.tls) as the connection's forwarded requests.
+  const upstream = createUpstreamClient(connection, {
+    ...(options.live ? { live: options.live } : {}),
+    pool: { connections: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+    onReloadFailed: (error) => logger.error({ connectionId, code: 'GW_CONFIG_INVALID', err: error.message }, 'new target.tls files not loaded: the running ones stay'),
+  });
   const redis = createRedisClient(options.redisUrl, { maxRetriesPerRequest: null });
   redis.on('error', () => {});
   const admin = new Queue<BufferedWrite>(bufferQueueName(connectionId), { connection: redis, prefix: options.prefix });
@@ -74,6 +79,7 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
   await admin.setGlobalConcurrency(1);
 
   async function send(write: BufferedWrite): Promise<Verdict> {
+    const { pool, credentials, explain } = upstream.current();
     let auth: Awaited<ReturnType<typeof credentials.headers>>;
     try {
       auth = await credentials.headers();
@@ -99,7 +105,7 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
       }
       return { kind: 'rejected', status, answer };
     } catch (error) {
-      return { kind: 'retry', code: classifyUpstreamError(error).code };
+      return { kind: 'retry', code: classifyUpstreamError(explain(error)).code };
     }
   }
 
@@ -168,7 +174,7 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
     worker,
     async close() {
       await worker.close();
-      await Promise.allSettled([admin.close(), pool.close()]);
+      await Promise.allSettled([admin.close(), upstream.close()]);
       await redis.quit().catch(() => undefined);
     },
   };

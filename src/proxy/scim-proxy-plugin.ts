@@ -1,6 +1,5 @@
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Pool } from 'undici';
 import { connectionAuthHook } from '../api/auth.js';
 import { registerConnectionRateLimit } from '../api/connection-rate-limit.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
@@ -8,9 +7,6 @@ import { useScimJsonBodies } from '../api/scim-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
 import { urlLengthCheck } from '../api/transport-errors.js';
 import { proxySchema, type ConnectionConfig, type LimitsConfig, type ProxyRewrite } from '../config/schema.js';
-import { loadTargetTls } from '../config/target-tls.js';
-import { createAuthHeaders } from '../delivery/http-client.js';
-import { targetConnect } from '../delivery/tls-connect.js';
 import { renderErrorBody, ScimError } from '../scim/errors.js';
 import { createSchemaRegistry } from '../scim/schema-registry.js';
 import type { ResourceType } from '../scim/types.js';
@@ -21,6 +17,7 @@ import { fixResponseBody, rewriteLocation } from './scim-response.js';
 import { rewriteFilter, rewritePatch, rewriteResource } from './scim-rewrites.js';
 import { rewriteQuery } from './query-string.js';
 import { classifyUpstreamError } from './upstream-errors.js';
+import { createUpstreamClient } from './upstream-client.js';
 import { appliedRewrites, proxyOpOf, resourceIdOf, writtenAttributes, type ProxyOp } from './proxy-timeline.js';
 import type { ErrorCode } from '../lib/errors.js';
 import type { BufferedWrite, WriteBuffer } from './write-buffer.js';
@@ -45,6 +42,8 @@ export interface ScimProxyOptions {
   timeline?: Timeline;
   /** The connection's write buffer, when `proxy.buffer.writes` is on. */
   buffer?: WriteBuffer;
+  /** The connection's config in effect (runtime.live): rotated target.tls files are picked up from it. */
+  live?: () => ConnectionConfig;
 }
 
 /** What the preHandler prepared for the synchronous hooks of one forwarded request. */
@@ -87,19 +86,21 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   const target = new URL(connection.target.baseUrl);
   const targetBase = `${target.origin}${target.pathname.replace(/\/+$/, '')}`;
   const extraHeaders = Object.fromEntries(Object.entries(connection.target.headers).map(([k, v]) => [k.toLowerCase(), v]));
-  // Mutual TLS (target.tls) towards the upstream and its OAuth2 token endpoint, as for delivery.
-  const tls = connection.target.tls === undefined ? undefined : loadTargetTls(connection.target.tls);
-  const credentials = createAuthHeaders(connection.target.auth, connection.target.timeoutMs, tls);
-  const tlsConnect = targetConnect(tls, connection.target.timeoutMs);
+  // Mutual TLS (target.tls) towards the upstream and its OAuth2 token endpoint, as for delivery;
+  // rotated certificate files are used from the next request after a config reload.
+  const upstream = createUpstreamClient(connection, {
+    ...(options.live ? { live: options.live } : {}),
+    pool: { connections: settings.maxInFlight, headersTimeout: connection.target.timeoutMs, bodyTimeout: connection.target.timeoutMs },
+    onReloadFailed: (error) => app.log.error({ code: 'GW_CONFIG_INVALID', connection: connection.id, err: error.message }, 'new target.tls files not loaded: the running ones stay'),
+  });
+  const credentials = {
+    headers: () => upstream.current().credentials.headers(),
+    invalidate: (token: string) => upstream.current().credentials.invalidate(token),
+  };
+  const tlsConnect = { explain: (error: unknown) => upstream.current().explain(error) };
   const breaker = createCircuitBreaker(settings.breaker);
   // The connection's schemas (built-in and declared extensions) tell the rewrites which attributes are boolean.
   const registry = createSchemaRegistry(connection.extensions);
-  const pool = new Pool(target.origin, {
-    connections: settings.maxInFlight,
-    connect: tlsConnect.connect,
-    headersTimeout: connection.target.timeoutMs,
-    bodyTimeout: connection.target.timeoutMs,
-  });
   const forwarding = new WeakMap<FastifyRequest, Forwarding>();
   const observed = new WeakMap<FastifyRequest, Observed>();
   let inFlight = 0;
@@ -111,7 +112,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   await registerConnectionRateLimit(app, connection);
   app.setErrorHandler(scimErrorHandler);
   app.addHook('onClose', async () => {
-    await Promise.all([pool.close(), credentials.close()]);
+    await upstream.close();
   });
 
   app.addHook('preHandler', async (request, reply) => {
@@ -292,7 +293,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
     // Fastify parses (and bounds) the JSON so the rewrites can work on it.
     proxyPayloads: false,
     internalRewriteLocationHeader: false,
-    undici: pool,
+    undici: upstream.dispatcher,
     disableRequestLogging: true,
     // The call is kept so a 401 to a cached token can repeat it with a new one (renewAndResend).
     handler: (request, reply, dest, replyOptions) => {

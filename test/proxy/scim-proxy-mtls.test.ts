@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
+import { silentLogger } from '../../src/delivery/logger.js';
+import { eventually } from '../helpers/bridge.js';
 import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { makeTestPki, startMtlsServer, type TestHttpsServer, type TestPki } from '../helpers/tls-certs.js';
 
@@ -17,6 +19,8 @@ let upstream: TestHttpsServer;
 let bridge: RunningBridge;
 const seen: Array<{ cn: string | undefined; authorization: string | undefined; url: string | undefined }> = [];
 const tokenRequests: Array<string | undefined> = [];
+/** Answers of the upstream to PATCH /scim/v2/Users/b1, in turn (then 200). */
+const patchAnswers = [503];
 const secret = randomBytes(16).toString('hex');
 const prefix = `sbtest-proxymtls-${randomBytes(4).toString('hex')}`;
 
@@ -30,6 +34,11 @@ beforeAll(async () => {
       return;
     }
     seen.push({ cn, authorization: req.headers.authorization, url: req.url });
+    if (req.method === 'PATCH') {
+      const status = patchAnswers.shift() ?? 200;
+      res.writeHead(status, { 'content-type': 'application/scim+json' }).end(JSON.stringify({ schemas: [], id: 'b1' }));
+      return;
+    }
     res
       .writeHead(200, { 'content-type': 'application/scim+json' })
       .end(JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: 0, Resources: [] }));
@@ -48,6 +57,7 @@ beforeAll(async () => {
       proxied('mtls', { cert: pki.clientCert, key: pki.clientKey, ca: pki.caCert }),
       proxied('nocert', { ca: pki.caCert }),
       proxied('nocert-bearer', { ca: pki.caCert }, { type: 'bearer', token: 'up-static' }),
+      { ...proxied('buffered', { cert: pki.clientCert, key: pki.clientKey, ca: pki.caCert }), proxy: { buffer: { writes: true, backoffMs: 20, maxBackoffMs: 100 } } },
     ],
   });
   bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: false });
@@ -86,5 +96,20 @@ describe('mode: proxy with target.tls', () => {
     const answer = await list('nocert-bearer');
     expect(answer.status).toBe(502);
     expect(answer.body.detail).toBe('the TLS handshake with the upstream failed');
+  });
+
+  it('a buffered write is replayed with the client certificate too', async () => {
+    const patch = { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'title', value: 'T' }] };
+    const res = await fetch(`${bridge.url}/buffered/scim/v2/Users/b1`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/scim+json' },
+      body: JSON.stringify(patch),
+    });
+    expect(res.status).toBe(202);
+    await bridge.runtime.startWorkers(silentLogger);
+    const buffer = bridge.runtime.proxy('buffered').buffer!;
+    expect(await eventually(async () => (await buffer.pending()) === 0)).toBe(true);
+    expect((await buffer.queue.getFailed()).length).toBe(0);
+    expect(seen.filter((s) => s.url === '/scim/v2/Users/b1').map((s) => s.cn)).toEqual(['client', 'client']);
   });
 });
