@@ -87,6 +87,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         limits,
         timeline: runtime.proxy(connection.id).timeline,
         ...(runtime.proxy(connection.id).buffer ? { buffer: runtime.proxy(connection.id).buffer } : {}),
+        live: () => runtime.live.connection(connection.id),
       });
       continue;
     }

@@ -420,7 +420,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       for (const p of proxies) {
         const settings = p.config.proxy?.buffer;
         if (!p.buffer || !settings) continue;
-        const replay = await startBufferReplay({ connection: p.config, settings, redisUrl, prefix: bullPrefix(config), timeline: p.timeline, logger });
+        const id = p.config.id;
+        const replay = await startBufferReplay({ connection: p.config, settings, redisUrl, prefix: bullPrefix(config), timeline: p.timeline, logger, live: () => live.connection(id) });
         replays.push(replay);
         replayOf.set(p.config.id, replay);
       }

@@ -6,7 +6,7 @@ import { isScalar, LineCounter, parseDocument, visit, type Document } from 'yaml
 import type { z } from 'zod';
 import { BridgeError, type ErrorCode } from '../lib/errors.js';
 import { hashPassword, isSecretHash, sha256Hex, toSecretHash } from '../auth/secret-hash.js';
-import { inspectTargetTls, resolveTlsPaths } from './target-tls.js';
+import { inspectTargetTls, resolveTlsPaths, TLS_FILES_DIGEST } from './target-tls.js';
 import { configSchema, type AdminConfig, type BridgeConfig, type ConnectionAuthConfig, type RawConfig } from './schema.js';
 
 /**
@@ -142,40 +142,48 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
   });
   if (literalSecrets.length > 0) throw new ConfigError('GW_CONFIG_LITERAL_SECRET', literalSecrets);
 
-  const config = finalizeConfig(parsed.data, { file: resolve(file), baseDir });
-  const tlsIssues = config.connections.flatMap((c, i) =>
-    c.target.tls === undefined
-      ? []
-      : inspectTargetTls(c.target.tls).issues.map((issue) => {
-          const path = ['connections', String(i), 'target', 'tls', issue.key];
-          return at(nodeOffset(doc, path), path.join('.'), issue.message);
-        }),
-  );
+  // The TLS files are read (and checked) on every load, a reload included: their digest goes
+  // into the config, so a reload sees rotated files as a changed target.
+  const tlsIssues: ConfigIssue[] = [];
+  const tlsDigests = new Map<number, string>();
+  parsed.data.connections.forEach((c, i) => {
+    if (c.target.tls === undefined) return;
+    const { issues, digest } = inspectTargetTls(resolveTlsPaths(c.target.tls, baseDir));
+    tlsDigests.set(i, digest);
+    for (const issue of issues) {
+      const path = ['connections', String(i), 'target', 'tls', issue.key];
+      tlsIssues.push(at(nodeOffset(doc, path), path.join('.'), issue.message));
+    }
+  });
   if (tlsIssues.length > 0) throw new ConfigError('GW_CONFIG_INVALID', tlsIssues);
-  return config;
+  return finalizeConfig(parsed.data, { file: resolve(file), baseDir, tlsDigests });
 }
 
 /**
  * Fills in defaults that depend on other values and freezes the result. Also used by tests and
  * the demo, which build configs in code (secrets there come from variables, not files).
  */
-export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir: string }): BridgeConfig {
+export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir: string; tlsDigests?: Map<number, string> }): BridgeConfig {
   const { admin, ...rest } = raw;
   const config: BridgeConfig = {
     ...rest,
     ...(admin ? { admin: resolveAdmin(admin) } : {}),
     file: options.file,
-    connections: raw.connections.map((c) => ({
+    connections: raw.connections.map((c, i) => ({
       ...c,
       displayName: c.displayName ?? c.id,
       auth: hashConnectionSecrets(c.auth),
       basePath: c.basePath ?? `/${c.id}/scim/v2`,
-      ...(c.target.tls === undefined ? {} : { target: { ...c.target, tls: resolveTlsPaths(c.target.tls, options.baseDir) } }),
+      ...(c.target.tls === undefined ? {} : { target: { ...c.target, tls: withDigest(resolveTlsPaths(c.target.tls, options.baseDir), options.tlsDigests?.get(i)) } }),
       ...(c.mapping === undefined ? {} : { mappingPath: resolve(options.baseDir, c.mapping) }),
       ...(c.auth.oauth2 ? { tokenPath: c.auth.oauth2.tokenPath ?? `/${c.id}/oauth2/token` } : {}),
     })),
   };
   return deepFreeze(config);
+}
+
+function withDigest<T extends object>(tls: T, digest: string | undefined): T {
+  return digest === undefined ? tls : { ...tls, [TLS_FILES_DIGEST]: digest };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { comparableAdmin } from './load.js';
+import { TLS_FILES_DIGEST, type LoadedTargetTls } from './target-tls.js';
 import type { BridgeConfig, ConnectionConfig, DeliveryConfig } from './schema.js';
 
 /**
@@ -8,7 +9,7 @@ import type { BridgeConfig, ConnectionConfig, DeliveryConfig } from './schema.js
  * it took (`applied`) or left as they were because they need a restart (`restart`).
  *
  * Applied at once, per connection (matched by id): `target` of bridge connections (base URL,
- * auth, headers, timeouts, signing), `auth` (bearer secrets, OAuth2 clients, scopes, token lifetime, signing key, JWT
+ * auth, headers, timeouts, signing, TLS), new contents of the `target.tls` files of any connection, `auth` (bearer secrets, OAuth2 clients, scopes, token lifetime, signing key, JWT
  * settings; not adding or removing `auth.oauth2` nor its `tokenPath`, which are routes), the
  * inbound `rateLimit` (when the connection had one at start and still has one), `mapping` (the
  * file is loaded, and watched, from then on) and the delivery options of new jobs and attempts
@@ -77,9 +78,16 @@ function mergeConnection(old: ConnectionConfig, next: ConnectionConfig, applied:
     restart.push(at('mode'));
     return old;
   }
-  // A proxy connection's target is its forwarding route, wired when the API starts.
-  if (old.mode === 'bridge') take('target');
-  else keep('target');
+  // A proxy connection's target is its forwarding route, wired when the API starts; only new
+  // contents of its target.tls files (same paths: rotated certificates) apply at once, as for a
+  // bridge connection, whose whole target does.
+  const onlyTlsFiles = onlyTlsFilesChanged(old.target, next.target);
+  if (!isDeepStrictEqual(old.target, next.target)) {
+    if (old.mode === 'bridge' || onlyTlsFiles) {
+      merged.target = next.target;
+      applied.push(at(onlyTlsFiles ? 'target.tls (files)' : 'target'));
+    } else restart.push(at('target'));
+  }
   // A token endpoint is a route: it cannot appear, go or move while the API listens.
   if (Boolean(old.auth.oauth2) !== Boolean(next.auth.oauth2) || old.tokenPath !== next.tokenPath) keep('auth');
   else take('auth');
@@ -109,6 +117,16 @@ function mergeConnection(old: ConnectionConfig, next: ConnectionConfig, applied:
     keep(key);
   }
   return Object.freeze(merged) as unknown as ConnectionConfig;
+}
+
+/** The same target settings, but the TLS files' contents changed (rotated certificates). */
+function onlyTlsFilesChanged(before: ConnectionConfig['target'], after: ConnectionConfig['target']): boolean {
+  const a = before.tls as LoadedTargetTls | undefined;
+  const b = after.tls as LoadedTargetTls | undefined;
+  if (!a || !b || a[TLS_FILES_DIGEST] === b[TLS_FILES_DIGEST]) return false;
+  const { tls: _a, ...restBefore } = before;
+  const { tls: _b, ...restAfter } = after;
+  return isDeepStrictEqual(restBefore, restAfter) && isDeepStrictEqual({ ...a }, { ...b, [TLS_FILES_DIGEST]: a[TLS_FILES_DIGEST] });
 }
 
 function changedKeys(before: Record<string, unknown>, after: Record<string, unknown>): string[] {

@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { TargetTlsConfig } from './schema.js';
@@ -6,7 +6,9 @@ import { BridgeError } from '../lib/errors.js';
 
 /**
  * Mutual TLS towards a target (and its OAuth2 token endpoint, and the upstream of a `mode: proxy`
- * connection): the client certificate, its key and the CA bundle, read from files once at start.
+ * connection): the client certificate, its key and the CA bundle, read from files at start and
+ * again on each config reload: a loaded config carries a digest of the files' contents
+ * ({@link TLS_FILES_DIGEST}), so rotated files make the reload see a changed `target`.
  * Every problem is a GW_CONFIG_INVALID naming the config key and the file, never its contents.
  * The result is what undici's `connect` options take.
  * @see https://undici.nodejs.org/#/docs/api/Client?id=parameter-connectoptions
@@ -30,6 +32,15 @@ export interface TlsFileIssue {
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
 
+/**
+ * Key of the SHA-256 of the cert, key and CA files' contents on a loaded `target.tls`. A symbol:
+ * compared by the reload's deep equality (config/reload.ts), never serialized or printed.
+ */
+export const TLS_FILES_DIGEST = Symbol.for('scim-bridge.tlsFilesDigest');
+
+/** `target.tls` as loaded from a file: with the digest of what its files held then. */
+export type LoadedTargetTls = TargetTlsConfig & { [TLS_FILES_DIGEST]?: string };
+
 /** Relative paths are taken from the config file's folder, like `mapping`. */
 export function resolveTlsPaths(tls: TargetTlsConfig, baseDir: string): TargetTlsConfig {
   return {
@@ -41,9 +52,15 @@ export function resolveTlsPaths(tls: TargetTlsConfig, baseDir: string): TargetTl
 }
 
 /** Reads and checks the files; problems come back as a list (empty: the material is usable). */
-export function inspectTargetTls(tls: TargetTlsConfig): { material: TargetTlsMaterial; issues: TlsFileIssue[] } {
+export function inspectTargetTls(tls: TargetTlsConfig): { material: TargetTlsMaterial; issues: TlsFileIssue[]; digest: string } {
   const issues: TlsFileIssue[] = [];
   const material: TargetTlsMaterial = {};
+  const hash = createHash('sha256');
+  const readText = (key: TlsFileIssue['key'], path: string, found: TlsFileIssue[]) => {
+    const text = readFile(key, path, found);
+    hash.update(`${key}\0${text ?? ''}\0`);
+    return text;
+  };
   let certificate: X509Certificate | undefined;
   let privateKey: KeyObject | undefined;
 
@@ -85,7 +102,7 @@ export function inspectTargetTls(tls: TargetTlsConfig): { material: TargetTlsMat
     }
   }
   if (tls.servername !== undefined) material.servername = tls.servername;
-  return { material, issues };
+  return { material, issues, digest: hash.digest('hex') };
 }
 
 /** The material, or a GW_CONFIG_INVALID listing every problem (for configs built in code). */
@@ -106,7 +123,7 @@ export function describeCertificate(pem: string): { subject: string; issuer: str
   return { subject: oneLine(certificate.subject), issuer: oneLine(certificate.issuer), validTo: certificate.validTo };
 }
 
-function readText(key: TlsFileIssue['key'], path: string, issues: TlsFileIssue[]): string | undefined {
+function readFile(key: TlsFileIssue['key'], path: string, issues: TlsFileIssue[]): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

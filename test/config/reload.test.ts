@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { configFromObject } from '../../src/config/load.js';
 import { mergeReloadable } from '../../src/config/reload.js';
+import type { BridgeConfig } from '../../src/config/schema.js';
+import { TLS_FILES_DIGEST, type LoadedTargetTls } from '../../src/config/target-tls.js';
 
 /** What a reloaded config may change while the bridge runs, and what waits for a restart. */
 
@@ -85,5 +87,35 @@ describe('mergeReloadable', () => {
     expect(change.restart.sort()).toEqual(['connections.acme.auth', 'connections.acme.rateLimit']);
     expect(change.config.connections[0]!.auth.oauth2).toBeUndefined();
     expect(change.config.connections[0]!.rateLimit).toEqual({ max: 10, windowMs: 1_000 });
+  });
+
+  it('applies new contents of target.tls files to bridge and proxy connections; other proxy target changes wait', () => {
+    const tls = { cert: 'client.pem', key: 'client.key' };
+    /** A loaded config whose TLS files held `digest` (loadConfig sets it from the files). */
+    const loaded = (digest: string, proxyUrl = 'https://up.example.com/scim') => {
+      const config = configFromObject(
+        {
+          ...base,
+          connections: [
+            { ...base.connections[0]!, target: { baseUrl: 'https://app.example.com', tls } },
+            { id: 'px', mode: 'proxy', auth: { bearer: ['secret-px-0123456789'] }, target: { baseUrl: proxyUrl, tls } },
+          ],
+        },
+        '/etc/bridge',
+      );
+      const connections = config.connections.map((c) => ({ ...c, target: { ...c.target, tls: { ...c.target.tls!, [TLS_FILES_DIGEST]: digest } } }));
+      return { ...config, connections } as BridgeConfig;
+    };
+    const rotated = mergeReloadable(loaded('a'), loaded('b'));
+    expect(rotated.applied).toEqual(['connections.acme.target.tls (files)', 'connections.px.target.tls (files)']);
+    expect(rotated.restart).toEqual([]);
+    expect((rotated.config.connections[1]!.target.tls as LoadedTargetTls)[TLS_FILES_DIGEST]).toBe('b');
+
+    const moved = mergeReloadable(loaded('a'), loaded('b', 'https://other.example.com/scim'));
+    expect(moved.applied).toEqual(['connections.acme.target.tls (files)']);
+    expect(moved.restart).toEqual(['connections.px.target']);
+    expect(moved.config.connections[1]!.target.baseUrl).toBe('https://up.example.com/scim');
+
+    expect(mergeReloadable(loaded('a'), loaded('a'))).toMatchObject({ applied: [], restart: [] });
   });
 });

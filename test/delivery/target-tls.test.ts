@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { targetSchema } from '../../src/config/schema.js';
 import { ConfigError, loadConfigSource } from '../../src/config/load.js';
+import { TLS_FILES_DIGEST } from '../../src/config/target-tls.js';
 import { classifyOutcome } from '../../src/delivery/classify.js';
 import { createTargetClient, type TargetClient } from '../../src/delivery/http-client.js';
 import { deliveryJobId } from '../../src/delivery/types.js';
@@ -175,7 +176,10 @@ describe('target.tls in a config file', () => {
       key: pki.clientKeyEncrypted,
       passphrase: pki.passphrase,
       ca: pki.caCert,
+      // What the files held, for config reloads (never serialized).
+      [TLS_FILES_DIGEST]: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+    expect(JSON.stringify(config.connections[0]?.target.tls)).not.toMatch(/[0-9a-f]{64}/);
   });
 
   it('names the key, line and path of an unreadable or invalid file, never its contents', () => {

@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 
 /**
  * Certificates for mutual TLS tests, made with the machine's `openssl` in a temp folder: a CA,
- * a server certificate for 127.0.0.1/localhost signed by it, a client certificate signed by it,
+ * a server certificate for 127.0.0.1/localhost signed by it, two client certificates signed by it,
  * an encrypted copy of the client key, and a second, unrelated CA.
  */
 export interface TestPki {
@@ -19,6 +19,9 @@ export interface TestPki {
   serverKey: string;
   clientCert: string;
   clientKey: string;
+  /** A second client certificate signed by the CA (CN client2), for rotation tests. */
+  client2Cert: string;
+  client2Key: string;
   /** The client key encrypted with `passphrase`. */
   clientKeyEncrypted: string;
   passphrase: string;
@@ -51,6 +54,7 @@ export function makeTestPki(): TestPki {
   makeCa(dir, 'other-ca');
   makeLeaf(dir, 'server', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
   makeLeaf(dir, 'client', 'ca', 'extendedKeyUsage=clientAuth\n');
+  makeLeaf(dir, 'client2', 'ca', 'extendedKeyUsage=clientAuth\n');
   makeLeaf(dir, 'stranger', 'other-ca', 'extendedKeyUsage=clientAuth\n');
   const passphrase = 'test-passphrase';
   openssl(dir, 'pkey', '-in', 'client.key', '-aes-256-cbc', '-passout', `pass:${passphrase}`, '-out', 'client-encrypted.key');
@@ -62,6 +66,8 @@ export function makeTestPki(): TestPki {
     serverKey: at('server.key'),
     clientCert: at('client.pem'),
     clientKey: at('client.key'),
+    client2Cert: at('client2.pem'),
+    client2Key: at('client2.key'),
     clientKeyEncrypted: at('client-encrypted.key'),
     passphrase,
     otherCaCert: at('other-ca.pem'),
