@@ -68,19 +68,21 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
       headers['content-type'] ??= 'application/json';
     }
     if (target.signing) Object.assign(headers, signatureHeaders(target.signing, body ?? ''));
-    const response = await pool
-      .request({
-        origin: base.origin,
-        path,
-        method: spec.method,
-        headers,
-        body,
-        signal: options.signal ? AbortSignal.any([options.signal, AbortSignal.timeout(target.timeoutMs)]) : AbortSignal.timeout(target.timeoutMs),
-      })
-      .catch((error: unknown) => {
-        throw tlsConnect.explain(error);
-      });
-    const bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
+    // One deadline for the whole call (answer and body), cleared when it is done: a timer per
+    // call that outlives it (AbortSignal.timeout) would pile up at thousands of calls a second.
+    const deadline = callDeadline(target.timeoutMs, options.signal);
+    let bodyText: string;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await pool
+        .request({ origin: base.origin, path, method: spec.method, headers, body, signal: deadline.signal })
+        .catch((error: unknown) => {
+          throw tlsConnect.explain(error);
+        });
+      bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
+    } finally {
+      deadline.done();
+    }
     const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
     const json = parseJson(bodyText);
     if (json !== undefined) result.json = json;
@@ -103,6 +105,25 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
     },
     async close() {
       await Promise.all([pool.close(), auth.close()]);
+    },
+  };
+}
+
+/**
+ * An abort signal that fires after `ms` (a `TimeoutError`, as `AbortSignal.timeout` gives) or when
+ * `shutdown` fires; `done()` clears the timer and the listener.
+ */
+function callDeadline(ms: number, shutdown: AbortSignal | undefined): { signal: AbortSignal; done(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+  const onShutdown = () => controller.abort(shutdown?.reason);
+  if (shutdown?.aborted) onShutdown();
+  else shutdown?.addEventListener('abort', onShutdown, { once: true });
+  return {
+    signal: controller.signal,
+    done() {
+      clearTimeout(timer);
+      shutdown?.removeEventListener('abort', onShutdown);
     },
   };
 }
