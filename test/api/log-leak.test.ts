@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { eventually, SAMPLE_MAPPING } from '../helpers/bridge.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { ENTERPRISE, groupBody, SCHEMA_PATCH, scimClient, userBody } from './support.js';
 
 /**
@@ -68,9 +67,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.close();
   await legacy?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('logs at trace level', () => {

@@ -3,11 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { loadConfig } from '../../src/config/load.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { makeTestPki, startMtlsServer, type TestHttpsServer, type TestPki } from '../helpers/tls-certs.js';
 
 /**
@@ -118,9 +117,7 @@ afterAll(async () => {
   await target?.close();
   pki?.cleanup();
   if (dir) rmSync(dir, { recursive: true, force: true });
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('target.tls files re-read on a config reload', () => {

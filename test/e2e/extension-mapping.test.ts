@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { eventually } from '../helpers/bridge.js';
 import { readJson, startServer, type TestServer } from '../helpers/http-server.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 
 /**
  * A declared extension's attributes are mappable like any SCIM attribute: the mapping's `from:`
@@ -91,9 +90,7 @@ afterAll(async () => {
   await bridge?.close();
   await target?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 it('delivers declared extension attributes read by URN paths in the mapping, and decoded Entra role values', async () => {

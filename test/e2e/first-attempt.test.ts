@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { killAllCli, spawnCli, type CliProcess } from '../cli/spawn-cli.js';
 import { eventually } from '../helpers/bridge.js';
 import { readJson, startServer, type TestServer } from '../helpers/http-server.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 
 /**
  * `delivery.confirm.mode: first-attempt` with the API and the worker as separate processes
@@ -119,9 +119,7 @@ afterAll(async () => {
   await killAllCli();
   await target?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('first-attempt confirmation across processes', () => {

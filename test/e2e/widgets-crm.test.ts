@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWidgetsCrm } from '../../examples/widgets-crm/app.js';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import type { DeliveryJobData } from '../../src/delivery/types.js';
 import { eventually } from '../helpers/bridge.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 
 /**
  * mappings/widgets-crm.yaml, written from docs/mapping.md alone, proven against the real fake
@@ -73,9 +72,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.close();
   await crm?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- SCIM bodies are asserted field by field

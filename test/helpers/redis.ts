@@ -30,3 +30,13 @@ export function createTestRedis(label: string): TestRedis {
 }
 
 export { deleteByPrefix };
+
+/** Deletes every key under `prefix` through a connection of its own (for afterAll hooks). */
+export async function dropPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    await deleteByPrefix(redis, prefix);
+  } finally {
+    await redis.quit();
+  }
+}

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { main } from '../../src/cli/main.js';
@@ -11,7 +10,7 @@ import type { BridgeConfig } from '../../src/config/schema.js';
 import { captureIo } from '../cli/capture-io.js';
 import { eventually } from '../helpers/bridge.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 
 /**
  * The write buffer of a `mode: proxy` connection through the ops front ends: `GET
@@ -90,9 +89,7 @@ afterAll(async () => {
   await bridge?.close();
   await upstream?.close();
   rmSync(dir, { recursive: true, force: true });
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 async function http(method: string, path: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; body: Json; text: string }> {

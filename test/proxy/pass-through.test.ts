@@ -9,8 +9,7 @@ import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { SAMPLE_MAPPING } from '../helpers/bridge.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
-import { Redis } from 'ioredis';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 
 /**
  * Pass-through (docs/reverse-proxy.md): a small application behind the bridge keeps serving its
@@ -147,9 +146,7 @@ afterAll(async () => {
   wss?.close();
   await app?.close();
   await acmeApp?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('pass-through to the application', () => {

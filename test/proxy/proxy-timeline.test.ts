@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { main } from '../../src/cli/main.js';
@@ -10,7 +9,7 @@ import { configFromObject } from '../../src/config/load.js';
 import { PROXY_REWRITES } from '../../src/config/schema.js';
 import { appliedRewrites, proxyOperation, resourceIdOf, writtenAttributes } from '../../src/proxy/proxy-timeline.js';
 import { createSchemaRegistry } from '../../src/scim/schema-registry.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { captureIo } from '../cli/capture-io.js';
 import { startStrictScimServer, type StrictScimServer } from './strict-scim-server.js';
 
@@ -62,9 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.close();
   await upstream?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('proxied writes in the timeline', () => {

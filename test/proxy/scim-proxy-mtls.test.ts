@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { silentLogger } from '../../src/delivery/logger.js';
 import { eventually } from '../helpers/bridge.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { makeTestPki, startMtlsServer, type TestHttpsServer, type TestPki } from '../helpers/tls-certs.js';
 
 /**
@@ -67,9 +66,7 @@ afterAll(async () => {
   await bridge?.close();
   await upstream?.close();
   pki?.cleanup();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 async function list(id: string): Promise<{ status: number; body: { detail?: string; status?: string } }> {

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 
 /**
  * `mode: proxy` with OAuth2 towards the upstream: when the upstream answers 401 to the cached
@@ -78,9 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.close();
   await upstream?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 beforeEach(() => {

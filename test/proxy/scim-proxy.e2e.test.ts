@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { register } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { startServer, type TestServer } from '../helpers/http-server.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { startStrictScimServer, type StrictScimServer } from './strict-scim-server.js';
 
 /**
@@ -96,9 +95,7 @@ afterAll(async () => {
   await bridge?.close();
   await upstream?.close();
   await silent?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('mode: proxy in front of a strict SCIM server', () => {

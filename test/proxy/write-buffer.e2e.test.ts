@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import type { BridgeConfig } from '../../src/config/schema.js';
 import { eventually } from '../helpers/bridge.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { startStrictScimServer, type StrictScimServer } from './strict-scim-server.js';
 
 /**
@@ -78,9 +77,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.close();
   await upstream?.close();
-  const redis = new Redis(TEST_REDIS_URL);
-  await deleteByPrefix(redis, prefix);
-  await redis.quit();
+  await dropPrefix(prefix);
 });
 
 describe('write buffering of a mode: proxy connection', () => {

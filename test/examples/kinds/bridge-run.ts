@@ -2,10 +2,9 @@ import { queueName } from '../../../src/delivery/types.js';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { startBridge, type RunningBridge } from '../../../src/bridge.js';
 import { configFromObject } from '../../../src/config/load.js';
-import { deleteByPrefix, TEST_REDIS_URL } from '../../helpers/redis.js';
+import { TEST_REDIS_URL, dropPrefix } from '../../helpers/redis.js';
 
 /**
  * A running bridge (API + worker, real Redis) with one connection using an example mapping of
@@ -73,9 +72,7 @@ export async function startExampleBridge(mapping: string, target: Record<string,
     },
     async close() {
       await bridge.close();
-      const redis = new Redis(TEST_REDIS_URL);
-      await deleteByPrefix(redis, prefix);
-      await redis.quit();
+      await dropPrefix(prefix);
     },
   };
 }
