@@ -1,12 +1,12 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { loadConfig } from '../../src/config/load.js';
 import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { readJson, startServer, type TestServer } from '../helpers/http-server.js';
+import { jsonLogStream } from '../helpers/log-lines.js';
 
 /**
  * Hot reload of the config file in a running bridge (API + worker, real Redis): a new bearer
@@ -79,12 +79,7 @@ beforeAll(async () => {
   await writeFile(join(dir, 'email.yaml'), mapping('email'));
   configFile = join(dir, 'bridge.yaml');
   await writeFile(configFile, config({ secretFile: 'secret-a', target: 0, mapping: 'login.yaml' }));
-  const logStream = new Writable({
-    write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
+  const logStream = jsonLogStream(logs);
   bridge = await startBridge(await loadConfig(configFile), { logStream });
 });
 

@@ -1,13 +1,13 @@
 import { copyFileSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { loadConfig } from '../../src/config/load.js';
 import { TEST_REDIS_URL, dropPrefix } from '../helpers/redis.js';
 import { makeTestPki, startMtlsServer, type TestHttpsServer, type TestPki } from '../helpers/tls-certs.js';
+import { jsonLogStream } from '../helpers/log-lines.js';
 
 /**
  * Rotating the client certificate of `target.tls` without a restart: the files named in the
@@ -103,12 +103,7 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  const logStream = new Writable({
-    write(chunk, _encoding, callback) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Record<string, unknown>);
-      callback();
-    },
-  });
+  const logStream = jsonLogStream(logs);
   bridge = await startBridge(await loadConfig(configFile), { logStream });
 });
 

@@ -1,24 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { MappingLoadError, type MappingIssue } from '../../src/mapping/errors.js';
-import { loadMappingSource } from '../../src/mapping/load.js';
+import { mappingIssues } from './mapping-issues.js';
 
 /** Load errors of the v2 constructs: each names the key to fix and how. */
 
-function issuesOf(source: string): MappingIssue[] {
-  try {
-    loadMappingSource(source, 'bad.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(MappingLoadError);
-    return (err as MappingLoadError).issues;
-  }
-  throw new Error('expected the mapping to be rejected');
-}
 
 const lines = (...rows: string[]): string => `${rows.join('\n')}\n`;
 
 describe('mapping v2 load errors', () => {
   it('a captured value no earlier call captures', () => {
-    const [issue] = issuesOf(
+    const [issue] = mappingIssues(
       lines(
         'version: 1',
         'users:',
@@ -33,25 +23,25 @@ describe('mapping v2 load errors', () => {
   });
 
   it('{targetId} before the call that reads it, a create list without any targetId, exists without lookup', () => {
-    expect(issuesOf(lines('version: 1', 'users:', '  create:', '    - { method: POST, path: "/a/{targetId}" }', '    - { method: POST, path: /b, targetId: id }'))[0]?.message).toMatch(
+    expect(mappingIssues(lines('version: 1', 'users:', '  create:', '    - { method: POST, path: "/a/{targetId}" }', '    - { method: POST, path: /b, targetId: id }'))[0]?.message).toMatch(
       /^\{targetId\} is not known yet in create/,
     );
-    expect(issuesOf(lines('version: 1', 'users:', '  create:', '    - { method: POST, path: /a }'))[0]?.message).toMatch(/^`targetId` is required/);
+    expect(mappingIssues(lines('version: 1', 'users:', '  create:', '    - { method: POST, path: /a }'))[0]?.message).toMatch(/^`targetId` is required/);
     expect(
-      issuesOf(lines('version: 1', 'users:', '  create: { method: POST, path: /a, targetId: id, on: [{ status: 409, means: exists }] }'))[0]?.message,
+      mappingIssues(lines('version: 1', 'users:', '  create: { method: POST, path: /a, targetId: id, on: [{ status: 409, means: exists }] }'))[0]?.message,
     ).toContain('add a `lookup:` call');
   });
 
   it('fromGroups under groups:, two sources, means exists outside create', () => {
     expect(
-      issuesOf(lines('version: 1', 'groups:', '  fields:', '    r: { fromGroups: { table: [{ groups: [A], value: 1 }] } }', '  create: { method: POST, path: /g, targetId: id }'))[0]
+      mappingIssues(lines('version: 1', 'groups:', '  fields:', '    r: { fromGroups: { table: [{ groups: [A], value: 1 }] } }', '  create: { method: POST, path: /g, targetId: id }'))[0]
         ?.message,
     ).toContain('use them under users:');
-    expect(issuesOf(lines('version: 1', 'users:', '  fields:', '    r: { from: a, fromGroups: { table: [{ groups: [A], value: 1 }] } }', '  create: { method: POST, path: /g, targetId: id }'))[0]?.message).toContain(
+    expect(mappingIssues(lines('version: 1', 'users:', '  fields:', '    r: { from: a, fromGroups: { table: [{ groups: [A], value: 1 }] } }', '  create: { method: POST, path: /g, targetId: id }'))[0]?.message).toContain(
       'exactly one source',
     );
     expect(
-      issuesOf(lines('version: 1', 'users:', '  create: { method: POST, path: /g, targetId: id }', '  update: { method: PUT, path: "/g/{targetId}", on: [{ status: 409, means: exists }] }'))[0]
+      mappingIssues(lines('version: 1', 'users:', '  create: { method: POST, path: /g, targetId: id }', '  update: { method: PUT, path: "/g/{targetId}", on: [{ status: 409, means: exists }] }'))[0]
         ?.message,
     ).toContain('only for create calls');
   });

@@ -1,22 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MappingLoadError, type MappingIssue } from '../../src/mapping/errors.js';
 import { loadMappingSource } from '../../src/mapping/load.js';
 import type { MappingInput } from '../../src/mapping/types.js';
 import type { ScimResource } from '../../src/scim/types.js';
+import { mappingIssues } from './mapping-issues.js';
 
 /** The `webhook:` shorthand: what it compiles into, and the combinations it refuses at load. */
 
 const lines = (...rows: string[]): string => `${rows.join('\n')}\n`;
 
-function issuesOf(source: string): MappingIssue[] {
-  try {
-    loadMappingSource(source, 'bad.yaml');
-  } catch (err) {
-    expect(err).toBeInstanceOf(MappingLoadError);
-    return (err as MappingLoadError).issues;
-  }
-  throw new Error('expected the mapping to be rejected');
-}
 
 const user: ScimResource = { id: 'u-1', schemas: [], userName: 'ann@x', active: true, meta: { resourceType: 'User', created: '', lastModified: '' } };
 const group: ScimResource = { id: 'g-1', schemas: [], displayName: 'Team', meta: { resourceType: 'Group', created: '', lastModified: '' } };
@@ -72,23 +63,23 @@ describe('webhook: shorthand', () => {
   });
 
   it('refuses webhook together with explicit calls, events without created, and half of deactivated/reactivated', () => {
-    const both = issuesOf(lines('version: 1', 'users:', '  webhook: { path: /events }', '  create: { method: POST, path: /a, targetId: id }'));
+    const both = mappingIssues(lines('version: 1', 'users:', '  webhook: { path: /events }', '  create: { method: POST, path: /a, targetId: id }'));
     expect(both[0]).toMatchObject({ line: 4, path: 'users.create' });
     expect(both[0]?.message).toBe('`webhook:` makes this section\'s calls; remove `create` (or remove `webhook:` and write every call)');
-    expect(issuesOf(lines('version: 1', 'users:', '  webhook: { path: /events, events: [updated] }'))[0]?.message).toMatch(/^`created` is required in events/);
-    expect(issuesOf(lines('version: 1', 'users:', '  webhook: { path: /events, events: [created, deactivated] }'))[0]?.message).toMatch(
+    expect(mappingIssues(lines('version: 1', 'users:', '  webhook: { path: /events, events: [updated] }'))[0]?.message).toMatch(/^`created` is required in events/);
+    expect(mappingIssues(lines('version: 1', 'users:', '  webhook: { path: /events, events: [created, deactivated] }'))[0]?.message).toMatch(
       /^list deactivated and reactivated together/,
     );
-    expect(issuesOf(lines('version: 1', 'users:', '  webhook: { path: /events, events: [created, member_added] }'))[0]?.path).toBe('users.webhook.events.1');
-    expect(issuesOf(lines('version: 1', 'users:', '  webhook: { path: /events, memberBody: {} }'))[0]?.message).toMatch(/unknown key "memberBody" in the users webhook/);
-    expect(issuesOf(lines('version: 1', 'users:', '  webhook: { path: events }'))[0]?.message).toMatch(/path must start with "\/"/);
+    expect(mappingIssues(lines('version: 1', 'users:', '  webhook: { path: /events, events: [created, member_added] }'))[0]?.path).toBe('users.webhook.events.1');
+    expect(mappingIssues(lines('version: 1', 'users:', '  webhook: { path: /events, memberBody: {} }'))[0]?.message).toMatch(/unknown key "memberBody" in the users webhook/);
+    expect(mappingIssues(lines('version: 1', 'users:', '  webhook: { path: events }'))[0]?.message).toMatch(/path must start with "\/"/);
   });
 
   it('points template errors at the webhook block', () => {
-    const [issue] = issuesOf(lines('version: 1', 'users:', '  fields: { login: userName }', '  webhook:', '    path: /events', '    body: { who: "{fields.nope}" }'));
+    const [issue] = mappingIssues(lines('version: 1', 'users:', '  fields: { login: userName }', '  webhook:', '    path: /events', '    body: { who: "{fields.nope}" }'));
     expect(issue).toMatchObject({ line: 6, path: 'users.webhook.body.who' });
     expect(issue?.message).toMatch(/unknown field "nope"/);
-    const [member] = issuesOf(lines('version: 1', 'groups:', '  webhook:', '    path: /events', '    memberBody: { m: "{members.ids}" }'));
+    const [member] = mappingIssues(lines('version: 1', 'groups:', '  webhook:', '    path: /events', '    memberBody: { m: "{members.ids}" }'));
     expect(member).toMatchObject({ path: 'groups.webhook.memberBody.m' });
   });
 });
