@@ -41,6 +41,11 @@ local function restore_members()
     if not wanted[member_id] then remove_member(id, member_id) end
   end
   for member_id in pairs(wanted) do add_member(id, member_id) end
+  -- Writes made before the details were kept (prevdetails unset) keep the current details.
+  if redis.call('HEXISTS', key, 'prevdetails') == 1 then
+    redis.call('DEL', K.member_details)
+    redis.call('COPY', K.prev_member_details, K.member_details)
+  end
 end
 
 -- The resource did not exist before the rejected write: take it out of everything.
@@ -53,7 +58,7 @@ local function remove_created()
     removed[#removed + 1] = group_revision
   end)
   if type == 'Group' then redis.call('DEL', K.members, K.member_details, K.delivered) end
-  redis.call('DEL', K.prev_members, key)
+  redis.call('DEL', K.prev_members, K.prev_member_details, key)
   return removed
 end
 

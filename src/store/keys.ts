@@ -28,6 +28,7 @@ import type { ResourceType } from '../scim/types.js';
  * | `P:confirm:<Type>:<id>`          | string | revision a first-attempt writer waits for (PX); see confirm-scripts.ts |
  * | `P:confirm:<Type>:<id>:<rev>:reply` | list | the worker's report on that revision's first attempt (PX) |
  * | `P:Group:prevmembers:<groupId>`  | set    | members before a write that waits for its first attempt  |
+ * | `P:Group:prevdetails:<groupId>`  | hash   | those members' details (display, type), restored with them |
  * | `P:gate:pause`, `P:gate:breaker`, `P:gate:probe` | string, hash, string | the connection's delivery pause and circuit breaker (delivery/connection-gate.ts) |
  *
  * A waited-for write also keeps `prevdoc`, `previx` and `prevof` in the resource hash until the
@@ -45,6 +46,7 @@ export interface StoreKeys {
   delivered(groupId: string): string;
   dependants(type: ResourceType, id: string): string;
   prevMembers(groupId: string): string;
+  prevMemberDetails(groupId: string): string;
   confirm(type: ResourceType, id: string): string;
   confirmReply(type: ResourceType, id: string, revision: number | string): string;
   readonly outbox: string;
@@ -68,6 +70,7 @@ export function createStoreKeys(prefix: string): StoreKeys {
     delivered: (groupId) => `${prefix}:Group:delivered:${groupId}`,
     dependants: (type, id) => `${prefix}:${type}:dependants:${id}`,
     prevMembers: (groupId) => `${prefix}:Group:prevmembers:${groupId}`,
+    prevMemberDetails: (groupId) => `${prefix}:Group:prevdetails:${groupId}`,
     confirm: (type, id) => `${prefix}:confirm:${type}:${id}`,
     confirmReply: (type, id, revision) => `${prefix}:confirm:${type}:${id}:${revision}:reply`,
     outbox: `${prefix}:outbox`,

@@ -8,7 +8,7 @@ import type { StoreKeys } from './keys.js';
  *
  * | KEYS                         | what                                                          |
  * |------------------------------|---------------------------------------------------------------|
- * | 1–10 (`HEAD`)                | the resource's doc, order, seq, outbox, confirm, prevmembers, members, memberDetails, memberOf, delivered |
+ * | 1–11 (`HEAD`)                | the resource's doc, order, seq, outbox, confirm, prevmembers, members, memberDetails, memberOf, delivered, prevdetails |
  * | then the script's own extras | e.g. the confirm reply list of one revision                   |
  * | then one per index attribute | `ix:<attribute>` of the type, in `INDEXES` order               |
  * | then 3 per member            | `memberOf`, User doc, Group doc of each member id a script may add or remove |
@@ -36,7 +36,7 @@ export interface ScriptKeys {
 }
 
 /** Number of fixed keys at the start of KEYS (see the table above). */
-export const HEAD_KEYS = 10;
+export const HEAD_KEYS = 11;
 
 export function declareScriptKeys(
   keys: StoreKeys,
@@ -56,6 +56,7 @@ export function declareScriptKeys(
     keys.memberDetails(id),
     keys.memberOf(id),
     keys.delivered(id),
+    keys.prevMemberDetails(id),
   ];
   const attributes = Object.keys(INDEXES[type]);
   const members = [...new Set([...(options.members ?? []), ...(observed.members ?? []), ...(observed.prevMembers ?? [])])];

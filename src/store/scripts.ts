@@ -35,11 +35,11 @@ local function next_list()
   return list
 end
 
--- The resource's own keys (KEYS 1-10, script-keys.ts HEAD).
+-- The resource's own keys (KEYS 1-11, script-keys.ts HEAD).
 local K = {
   doc = KEYS[1], order = KEYS[2], seq = KEYS[3], outbox = KEYS[4], confirm = KEYS[5],
   prev_members = KEYS[6], members = KEYS[7], member_details = KEYS[8], member_of = KEYS[9],
-  delivered = KEYS[10],
+  delivered = KEYS[10], prev_member_details = KEYS[11],
 }
 local index_keys, member_keys, parent_keys, observed = {}, {}, {}, {}
 
@@ -196,8 +196,8 @@ end
 -- P:Group:prevmembers:<id>) and marks the waiter in P:confirm:<Type>:<id> = revision.
 local function clear_prev()
   if redis.call('HEXISTS', K.doc, 'prevof') == 1 then
-    redis.call('HDEL', K.doc, 'prevdoc', 'previx', 'prevof', 'prevmembers')
-    redis.call('DEL', K.prev_members)
+    redis.call('HDEL', K.doc, 'prevdoc', 'previx', 'prevof', 'prevmembers', 'prevdetails')
+    redis.call('DEL', K.prev_members, K.prev_member_details)
   end
 end
 
@@ -208,7 +208,9 @@ local function keep_prev(type, member_mode)
   end
   if type == 'Group' and member_mode ~= 'none' then
     redis.call('COPY', K.members, K.prev_members)
-    redis.call('HSET', K.doc, 'prevmembers', 1)
+    -- The members' details too (display, type), so a rollback gives back what it removes.
+    redis.call('COPY', K.member_details, K.prev_member_details)
+    redis.call('HSET', K.doc, 'prevmembers', 1, 'prevdetails', 1)
   end
 end
 

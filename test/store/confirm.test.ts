@@ -31,7 +31,7 @@ async function leftovers(): Promise<string[]> {
   const hashes = keys.filter((k) => k.includes(':doc:'));
   const withPrev: string[] = [];
   for (const key of hashes) if ((await testRedis.redis.hexists(key, 'prevof')) === 1) withPrev.push(key);
-  return [...keys.filter((k) => k.includes(':confirm:') && !k.endsWith(':reply')), ...keys.filter((k) => k.includes('prevmembers')), ...withPrev];
+  return [...keys.filter((k) => k.includes(':confirm:') && !k.endsWith(':reply')), ...keys.filter((k) => k.includes('prevmembers') || k.includes('prevdetails')), ...withPrev];
 }
 
 describe('first-attempt confirmation in the store', () => {
@@ -77,6 +77,22 @@ describe('first-attempt confirmation in the store', () => {
     expect((await store.get('Group', group.id, { members: true }))?.members).toEqual([a!.id, b!.id].sort());
     expect(await store.groupsOf(a!.id)).toEqual([group.id]);
     expect(await store.groupsOf(c!.id)).toEqual([]);
+    expect(await leftovers()).toEqual([]);
+  });
+
+  it('gives a removed member back its details (display, nested group type) when the removal is rejected', async () => {
+    const user = await store.create('User', entraUser(`${unique('d1')}@example.com`));
+    const nested = await store.create('Group', scimGroup(unique('nested')));
+    const group = await store.create('Group', scimGroup(unique('parent')), {
+      members: { kind: 'set', members: [user.id, nested.id], details: { [user.id]: { display: 'Ada' }, [nested.id]: { type: 'Group', display: 'Nested' } } },
+    });
+    await store.update('Group', group.id, null, null, { members: { kind: 'delta', add: [], remove: [nested.id] }, confirmTtlMs: TTL });
+    expect((await store.get('Group', group.id, { members: true }))?.memberDetails).toEqual({ [user.id]: { display: 'Ada' } });
+
+    expect(await store.settleConfirmation('Group', group.id, 2, REJECTED)).toEqual({ kind: 'restored', revision: 3 });
+    const restored = await store.get('Group', group.id, { members: true });
+    expect(restored?.members).toEqual([user.id, nested.id].sort());
+    expect(restored?.memberDetails).toEqual({ [user.id]: { display: 'Ada' }, [nested.id]: { type: 'Group', display: 'Nested' } });
     expect(await leftovers()).toEqual([]);
   });
 
