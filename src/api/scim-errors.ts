@@ -16,9 +16,15 @@ export function scimErrorHandler(error: FastifyError | Error, request: FastifyRe
   const { status, body, headers } = scimErrorOf(error, request);
   // An outage is one known condition, not a bug: one line per request, without a stack.
   if (status === 503 && isStoreUnavailable(error)) request.log.warn({ code: 'GW_STORE_UNAVAILABLE', reason: outageReason(error) }, 'store unavailable');
+  // So is a resource too busy to write (concurrent writers kept winning): Entra retries it.
+  else if (status === 503 && isBusy(error)) request.log.warn({ scimCode: 'RESOURCE_BUSY' }, 'resource busy, answered 503 with Retry-After');
   else if (status >= 500) request.log.error({ err: error, code: (error as { code?: string }).code }, 'scim request failed');
   else request.log.info({ status, scimType: body.scimType, scimCode: (error as ScimError).code }, 'scim request rejected');
   void reply.code(status).headers(headers).type(SCIM_CONTENT_TYPE).send(body);
+}
+
+function isBusy(error: Error): boolean {
+  return error instanceof StoreContentionError || (error instanceof ScimError && error.code === 'RESOURCE_BUSY');
 }
 
 /** The status, SCIM body and headers an error is answered with (also one bulk operation's `response`). */
