@@ -118,6 +118,7 @@ async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promi
     }
     if (bridge.opsUrl) io.stdout(`metrics and health: ${bridge.opsUrl}/metrics, /livez, /readyz\n`);
     await untilSignal();
+    io.stdout(`scim-bridge shutting down: running deliveries get up to ${config.shutdown.graceMs} ms (shutdown.graceMs); a second signal exits at once\n`);
     await bridge.close();
     return 0;
   } catch (err) {

@@ -148,6 +148,8 @@ export interface ConnectionGateOptions {
   probeTtlMs: number;
   /** How long a "go" and unsent successes may wait (see above). Default 0: every call asks. */
   syncMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
 }
 
 export function createConnectionGate(redis: Redis, options: ConnectionGateOptions): ConnectionGate {
@@ -160,6 +162,7 @@ export function createConnectionGate(redis: Redis, options: ConnectionGateOption
   const keys = [`${options.prefix}:gate:pause`, `${options.prefix}:gate:breaker`, `${options.prefix}:gate:probe`] as const;
   const { breaker } = options;
   const syncMs = options.syncMs ?? 0;
+  const clock = options.now ?? Date.now;
   // A pause this process already knows about needs no round trip until it ends.
   let pausedUntil = 0;
   let pausedFor: PauseReason = 'rate-limit';
@@ -169,8 +172,8 @@ export function createConnectionGate(redis: Redis, options: ConnectionGateOption
   let flushTimer: NodeJS.Timeout | undefined;
 
   function notePause(ms: number, reason: PauseReason): void {
-    if (Date.now() + ms > pausedUntil) {
-      pausedUntil = Date.now() + ms;
+    if (clock() + ms > pausedUntil) {
+      pausedUntil = clock() + ms;
       pausedFor = reason;
     }
     goUntil = 0;
@@ -208,14 +211,14 @@ export function createConnectionGate(redis: Redis, options: ConnectionGateOption
 
   return {
     async admit() {
-      const now = Date.now();
+      const now = clock();
       const left = pausedUntil - now;
       if (left > 0) return { kind: 'paused', delayMs: left, reason: pausedFor };
       if (goUntil > now) return { kind: 'go' };
       const token = randomUUID();
       const [kind, ttl, reason] = await commands.bridgeGateAdmit(...keys, token, options.probeTtlMs);
       if (kind === 'go') {
-        if (syncMs > 0) goUntil = Date.now() + syncMs;
+        if (syncMs > 0) goUntil = clock() + syncMs;
         return { kind: 'go' };
       }
       if (kind === 'probe') return { kind: 'probe', token };

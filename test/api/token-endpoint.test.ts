@@ -6,6 +6,7 @@ import { authKeys, createSecretStore } from '../../src/auth/secret-store.js';
 import { hashSecret } from '../../src/auth/secret-hash.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { scimClient, startApiBridge, type ApiBridge } from './support.js';
+import { eventuallyStatus } from '../helpers/wait.js';
 
 /**
  * The bridge's own OAuth2 token endpoint (client credentials, RFC 6749 §4.4) over real HTTP:
@@ -187,12 +188,3 @@ describe('OAuth2 token endpoint', () => {
   });
 });
 
-/** Repeats `probe` until it answers `status`, bounded by count (the secret cache lives a while). */
-async function eventuallyStatus(probe: () => Promise<{ status: number }>, status: number): Promise<void> {
-  let last = 0;
-  for (let i = 0; i < 200 && last !== status; i++) {
-    last = (await probe()).status;
-    if (last !== status) await new Promise((r) => setTimeout(r, 100));
-  }
-  expect(last).toBe(status);
-}

@@ -13,6 +13,7 @@ import { SAMPLE_MAPPING } from '../helpers/bridge.js';
 import { deleteByPrefix, TEST_REDIS_URL } from '../helpers/redis.js';
 import { scimClient } from '../api/support.js';
 import { captureIo } from './capture-io.js';
+import { eventuallyStatus } from '../helpers/wait.js';
 
 /**
  * `scim-bridge secrets` against the Redis of a config file while an API runs on the same
@@ -69,15 +70,6 @@ function field(output: string, label: string): string {
 
 const users = (token: string) => scimClient(`${bridge.url}/acme/scim/v2`, token).request('GET', '/Users');
 
-/** Repeats `probe` until it answers `status`, bounded by count (the API caches secrets 100 ms). */
-async function eventuallyStatus(probe: () => Promise<{ status: number }>, status: number): Promise<void> {
-  let last = 0;
-  for (let i = 0; i < 100 && last !== status; i++) {
-    last = (await probe()).status;
-    if (last !== status) await new Promise((r) => setTimeout(r, 50));
-  }
-  expect(last).toBe(status);
-}
 
 describe('scim-bridge secrets', () => {
   it('creates a bearer secret once, which the running API accepts; list never shows it', async () => {

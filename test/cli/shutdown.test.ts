@@ -6,6 +6,7 @@ import { startServer, type TestServer } from '../helpers/http-server.js';
 import { createProcessFixture, type ProcessFixture } from '../helpers/process-fixture.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
 import { killAllCli } from './spawn-cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * Graceful shutdown and stalled jobs with real `scim-bridge worker` processes: SIGTERM stops
@@ -79,15 +80,6 @@ async function seed(f: ProcessFixture, count: number): Promise<DeliveryJobData[]
   return jobs;
 }
 
-async function until<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 const counts = (f: ProcessFixture) => f.queue.queue.getJobCounts('active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed');
 
@@ -106,11 +98,11 @@ describe('graceful shutdown of a worker process', () => {
       });
       await seed(fixture, 8);
       const worker = fixture.spawn('worker');
-      await until(() => t.held() === 2, 'two calls in flight');
+      await waitFor(() => t.held() === 2, 'two calls in flight');
 
       worker.child.kill('SIGTERM');
-      // Released after the signal: the worker must still be there to take the answers.
-      await new Promise((r) => setTimeout(r, 300));
+      // Released once the worker is shutting down: it must still be there to take the answers.
+      await worker.waitForLine(/^scim-bridge shutting down/);
       t.release();
       expect(await worker.exit(), worker.stderr()).toEqual({ code: 0, signal: null });
 
@@ -137,7 +129,7 @@ describe('graceful shutdown of a worker process', () => {
       });
       const jobs = await seed(fixture, 5);
       const worker = fixture.spawn('worker');
-      await until(() => t.held() === 3, 'three calls in flight');
+      await waitFor(() => t.held() === 3, 'three calls in flight');
 
       expect(await worker.stop('SIGTERM', 30_000), worker.stderr()).toEqual({ code: 0, signal: null });
       const after = await counts(fixture);
@@ -146,7 +138,7 @@ describe('graceful shutdown of a worker process', () => {
 
       t.release();
       const next = fixture.spawn('worker');
-      for (const job of jobs) await until(async () => (await fixture!.queue.queue.getJobState(deliveryJobId(job))) === 'completed', `${job.id} delivered`);
+      for (const job of jobs) await waitFor(async () => (await fixture!.queue.queue.getJobState(deliveryJobId(job))) === 'completed', `${job.id} delivered`);
       expect(await next.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     },
     TIMEOUT,
@@ -167,9 +159,10 @@ describe('graceful shutdown of a worker process', () => {
       });
       await seed(fixture, 2);
       const worker = fixture.spawn('worker');
-      await until(() => t.held() === 2, 'two calls in flight');
+      await waitFor(() => t.held() === 2, 'two calls in flight');
       worker.child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 300));
+      // The second signal only once the first has started the shutdown.
+      await worker.waitForLine(/^scim-bridge shutting down/);
       // Bounded "must not hang" check: far below the 10-minute grace period.
       expect(await worker.stop('SIGTERM', 20_000)).toEqual({ code: 128 + 15, signal: null });
     },
@@ -192,7 +185,7 @@ describe('stalled jobs', () => {
       });
       const jobs = await seed(fixture, 4);
       const doomed = fixture.spawn('worker');
-      await until(() => t.held() === 4, 'four calls in flight');
+      await waitFor(() => t.held() === 4, 'four calls in flight');
       doomed.child.kill('SIGKILL');
       await doomed.exited;
       t.release();
@@ -200,7 +193,7 @@ describe('stalled jobs', () => {
       const rescuer = fixture.spawn('worker');
       // Bound: lockDurationMs + stalledIntervalMs to take the job over, timeoutMs + lockDurationMs
       // for the dead worker's resource lease: 10 s here, plus a generous margin for a busy box.
-      for (const job of jobs) await until(async () => (await fixture!.queue.queue.getJobState(deliveryJobId(job))) === 'completed', `${job.id} delivered`, 45_000);
+      for (const job of jobs) await waitFor(async () => (await fixture!.queue.queue.getJobState(deliveryJobId(job))) === 'completed', `${job.id} delivered`, 45_000);
       expect(await counts(fixture)).toMatchObject({ active: 0, failed: 0, completed: 4 });
       expect(await rescuer.stop('SIGTERM')).toEqual({ code: 0, signal: null });
     },

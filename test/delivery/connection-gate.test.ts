@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { breakerSchema } from '../../src/config/schema.js';
 import { createConnectionGate, readGateStatus } from '../../src/delivery/connection-gate.js';
 import { createTestRedis } from '../helpers/redis.js';
+import { waitFor } from './connection-harness.js';
 
 /**
  * The gate's own bookkeeping on real Redis, with two gate instances on the same keys standing in
@@ -11,12 +12,14 @@ import { createTestRedis } from '../helpers/redis.js';
 const r = createTestRedis('gate');
 afterAll(() => r.cleanup());
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const breaker = breakerSchema.parse({ consecutiveFailures: 3, minCalls: 1000 });
+
+/** A clock the tests move by hand: what the gate trusts for syncMs depends on nothing else. */
+let clock = Date.now();
 
 function gates(name: string, syncMs: number) {
   const prefix = `${r.prefix}:${name}`;
-  const options = { prefix, breaker, probeTtlMs: 5_000, syncMs };
+  const options = { prefix, breaker, probeTtlMs: 5_000, syncMs, now: () => clock };
   return { a: createConnectionGate(r.redis, options), b: createConnectionGate(r.redis, options), breakerKey: `${prefix}:gate:breaker` };
 }
 
@@ -27,7 +30,9 @@ describe('connection gate with syncMs', () => {
     expect(await b.admit()).toEqual({ kind: 'go' });
     await a.pause(5_000);
     expect((await a.admit()).kind).toBe('paused');
-    await sleep(150);
+    // Within syncMs, b still trusts its "go"; once it has passed, b asks Redis and sees the pause.
+    expect(await b.admit()).toEqual({ kind: 'go' });
+    clock += 150;
     const seen = await b.admit();
     expect(seen.kind).toBe('paused');
   });
@@ -53,8 +58,10 @@ describe('connection gate with syncMs', () => {
     await b.record('failed');
     expect(await r.redis.hget(breakerKey, 'fails')).toBe('2');
     await a.record('ok');
-    await sleep(200);
-    expect(await r.redis.hmget(breakerKey, 'wtotal', 'fails')).toEqual(['3', '0']);
+    expect(await waitFor(async () => {
+      const counts = await r.redis.hmget(breakerKey, 'wtotal', 'fails');
+      return counts[0] === '3' ? counts : undefined;
+    }, 'the batched success to be flushed')).toEqual(['3', '0']);
     // So the next failure is the first in a row again: the breaker stays closed.
     expect((await b.record('failed')).change).toBeUndefined();
   });

@@ -12,6 +12,7 @@ import { createRedisStore } from '../../src/store/redis-store.js';
 import type { ResourceStore } from '../../src/store/types.js';
 import { readJson, startServer, type TestServer } from '../helpers/http-server.js';
 import { createTestRedis, type TestRedis } from '../helpers/redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * The whole delivery path on real parts: Redis, a BullMQ Worker, the Redis store, a mapping
@@ -88,16 +89,6 @@ async function provision(id: string, displayName = id): Promise<DeliveryJobData>
   return data;
 }
 
-/** Polls until `check` returns a value (bounded); no fixed sleeps. */
-async function waitFor<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function finished(jobId: string): Promise<Job<DeliveryJobData, DeliveryResult>> {
   await waitFor(async () => {
