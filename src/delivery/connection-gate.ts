@@ -152,6 +152,11 @@ export interface ConnectionGateOptions {
   now?: () => number;
 }
 
+/** The gate's keys under a connection's prefix: pause, breaker, probe. */
+function gateKeys(prefix: string): readonly [string, string, string] {
+  return [`${prefix}:gate:pause`, `${prefix}:gate:breaker`, `${prefix}:gate:probe`];
+}
+
 export function createConnectionGate(redis: Redis, options: ConnectionGateOptions): ConnectionGate {
   if (!('bridgeGateAdmit' in redis)) {
     redis.defineCommand('bridgeGateAdmit', { numberOfKeys: 3, lua: ADMIT });
@@ -159,7 +164,7 @@ export function createConnectionGate(redis: Redis, options: ConnectionGateOption
     redis.defineCommand('bridgeGatePause', { numberOfKeys: 1, lua: PAUSE });
   }
   const commands = redis as unknown as GateCommands;
-  const keys = [`${options.prefix}:gate:pause`, `${options.prefix}:gate:breaker`, `${options.prefix}:gate:probe`] as const;
+  const keys = gateKeys(options.prefix);
   const { breaker } = options;
   const syncMs = options.syncMs ?? 0;
   const clock = options.now ?? Date.now;
@@ -253,11 +258,8 @@ export interface GateStatus {
 
 /** Reads the gate's state without changing it; `prefix` as for {@link createConnectionGate}. */
 export async function readGateStatus(redis: Redis, prefix: string, now = Date.now()): Promise<GateStatus> {
-  const [ttl, reason, state] = await Promise.all([
-    redis.pttl(`${prefix}:gate:pause`),
-    redis.get(`${prefix}:gate:pause`),
-    redis.hget(`${prefix}:gate:breaker`, 'state'),
-  ]);
+  const [pause, breaker] = gateKeys(prefix);
+  const [ttl, reason, state] = await Promise.all([redis.pttl(pause), redis.get(pause), redis.hget(breaker, 'state')]);
   return {
     breaker: state === 'open' ? 'open' : 'closed',
     ...(ttl > 0 ? { pause: { reason: reason === 'breaker' ? 'breaker' : 'rate-limit', until: new Date(now + ttl).toISOString() } } : {}),
