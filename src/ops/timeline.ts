@@ -14,9 +14,9 @@ import type { AttemptOutcome, CallRecord, DeliveredOutcome } from './failure.js'
  * skip events older than `maxAge`. Appends are not waited for by writers, so the auto-pipelining
  * client sends them with whatever else is sent at the same moment, in one round trip.
  *
- * A list, not a stream: a small list is one compact listpack sized to its content (about 770 B
- * for a new user's two events), where a stream preallocates a node of several KB (about
- * 4.7 KB for the same two events). Timelines written by earlier versions as streams
+ * A list, not a stream: a small list is one compact listpack sized to its content (about 1.1 KB
+ * for a new user's two events, key included), where a stream preallocates a node of several KB
+ * (about 4.8 KB for the same two events). Timelines written by earlier versions as streams
  * (`<store prefix>:tl:<Type>:<id>`) are still read until they expire.
  * @see https://redis.io/docs/latest/develop/data-types/lists/
  */
