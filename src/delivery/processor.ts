@@ -133,15 +133,13 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
 
   /** Lock held: plan, then make and record each step; plan again after a step that linked. */
   async function converge(run: Run): Promise<DeliveryResult['outcome']> {
-    let first: Awaited<ReturnType<ResourceStore['getForDelivery']>> | undefined;
     for (let round = 0; round < MAX_PLANS; round += 1) {
-      // Read once per job. Under the lease only this job writes the delivery state, so what it
-      // saved is what Redis holds; and a write that lands meanwhile has a job of its own queued
-      // behind this one (deduplication keeps the latest), so later rounds plan on the same
-      // document, which also lets the mapping reuse the fields it evaluated for it.
-      const [current, saved] =
-        round === 0 ? await Promise.all([store.getForDelivery(run.type, run.id), store.getDeliveryState(run.type, run.id)]) : [first ?? null, run.state];
-      first = current;
+      // Under the lease only this job writes the delivery state: after the first read, what it
+      // saved is what Redis holds, so later rounds re-read the document only.
+      const [current, saved] = await Promise.all([
+        store.getForDelivery(run.type, run.id),
+        round === 0 ? store.getDeliveryState(run.type, run.id) : Promise.resolve(run.state),
+      ]);
       if (saved) run.state = saved;
       if (current) run.doc = current.doc;
       const members = run.type === 'Group' && current ? await store.getDeliveredMembers(run.id) : new Map<string, string>();

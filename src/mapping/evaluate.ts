@@ -29,16 +29,16 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
   const sectionOf = (type: ResourceType): CompiledSection | undefined => mapping.sections.get(type);
   const callsOf = (type: ResourceType, kind: ActionKind): CompiledCall[] => sectionOf(type)?.calls.get(kind) ?? [];
   // The mapped fields of one resource document under one context, evaluated once: the planner
-  // hashes them and the calls render them, within the same job (and across its plan rounds),
-  // from the same document object. Contexts count as the same when their contents are.
-  const fieldsCache = new WeakMap<ScimResource, Map<string, Promise<Record<string, unknown>>>>();
+  // hashes them and the calls render them, within the same job, from the same two objects.
+  const fieldsCache = new WeakMap<ScimResource, WeakMap<EvalContext, Promise<Record<string, unknown>>>>();
+  const noContext: EvalContext = {};
   const fieldsOf = (section: CompiledSection, resource: ScimResource, context: EvalContext | undefined): Promise<Record<string, unknown>> => {
-    const key = contextKey(context);
+    const key = context ?? noContext;
     let byContext = fieldsCache.get(resource);
-    if (!byContext) fieldsCache.set(resource, (byContext = new Map()));
+    if (!byContext) fieldsCache.set(resource, (byContext = new WeakMap()));
     let fields = byContext.get(key);
     if (!fields) {
-      fields = evaluateFields(section, resource, context ?? {});
+      fields = evaluateFields(section, resource, key);
       byContext.set(key, fields);
       // A failed evaluation is not kept: the next caller sees the error afresh.
       fields.catch(() => byContext.delete(key));
@@ -82,13 +82,6 @@ export function createMappingPlan(mapping: CompiledMapping): MappingPlan {
       return section ? checkRules(section, resource) : [];
     },
   };
-}
-
-/** What the fields of a resource can depend on besides the resource itself, as a cache key. */
-function contextKey(context: EvalContext | undefined): string {
-  if (!context) return '';
-  const { groups, targetIds, previous } = context;
-  return JSON.stringify([groups ?? null, targetIds ? [...targetIds] : null, previous ?? null]);
 }
 
 /** The body-shaped object of mapped fields, dotted names expanded into nested objects. */

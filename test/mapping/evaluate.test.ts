@@ -125,14 +125,8 @@ describe('field evaluation within a job', () => {
     const [create] = await plan.plan({ type: 'User', resource: counted, action: { kind: 'create' }, context });
     expect(reads).toBe(afterFields);
     expect(JSON.stringify(create?.request.body)).toContain(String(fields.login));
-    // A context with the same contents (the job's next plan round) shares them too.
+    // Another context (another job) evaluates afresh.
     await plan.fields('User', counted, {});
-    expect(reads).toBe(afterFields);
-    // Other contents, or another document object (another job), evaluate afresh.
-    await plan.fields('User', counted, { groups: [{ id: 'g1', displayName: 'Admins' }] });
-    const afterGroups = reads;
-    expect(afterGroups).toBeGreaterThan(afterFields);
-    await plan.fields('User', new Proxy(entraUser, { get: (t, p, r) => (p === 'userName' && (reads += 1), Reflect.get(t, p, r) as unknown) }), {});
-    expect(reads).toBeGreaterThan(afterGroups);
+    expect(reads).toBeGreaterThan(afterFields);
   });
 });
