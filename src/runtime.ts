@@ -9,14 +9,12 @@ import { watchConfigFile, type ConfigWatcher } from './config/watch.js';
 import { createConfirmWaiter, type ConfirmWaiter } from './delivery/confirm-waiter.js';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery/queues.js';
 import type { DeliveryLogger } from './delivery/logger.js';
-import { startOutboxSweeper, type OutboxSweeper } from './delivery/outbox.js';
+import { startOutboxRelay, type OutboxRelay } from './delivery/outbox-relay.js';
 import { createTargetClient } from './delivery/http-client.js';
 import { reconcile } from './delivery/reconcile.js';
 import { startReconcileSchedule, type ReconcileSchedule } from './delivery/reconcile-schedule.js';
 import { readGateStatus } from './delivery/connection-gate.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
-import { createBatcher } from './lib/batcher.js';
-import type { DeliveryJobData } from './delivery/types.js';
 import { createRedisClient } from './lib/redis-connection.js';
 import { MappingLoadError } from './mapping/errors.js';
 import { loadReloadableMapping, loadVersionedMapping, type ReloadablePlan, type VersionedPlan } from './mapping/reloadable.js';
@@ -176,6 +174,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     auths.set(connection.id, holder);
   }
   const connections: ConnectionRuntime[] = [];
+  /** Each connection's outbox relay in this process (only where workers run). */
+  const relayOf = new Map<string, OutboxRelay>();
   const proxies: ProxyRuntime[] = [];
   const timelineOf = (connectionId: string) =>
     createTimeline(redis, {
@@ -203,8 +203,6 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       prefix: bullPrefix(config),
       delivery: () => live.connection(id).delivery,
     });
-    // The writes of concurrent requests are queued together: one addBulk per event-loop turn.
-    const enqueueBatch = createBatcher<DeliveryJobData>((jobs) => queue.enqueueMany(jobs));
     const { confirm } = connection.delivery;
     const channel = `${storePrefix(config, connection.id)}:confirm`;
     const provisioning = createProvisioning({
@@ -212,7 +210,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       store,
       plan,
       schemas: createSchemaRegistry(connection.extensions),
-      enqueue: (jobs) => enqueueBatch.add(jobs),
+      // Accepted writes wait in the outbox; this process's relay (if it runs workers) looks now.
+      notify: () => relayOf.get(id)?.nudge(),
       ...(waiter && confirm.mode === 'first-attempt'
         ? {
             confirm: {
@@ -262,7 +261,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const metrics = createMetrics({
     // A proxy connection's queue is its write buffer.
     queues: [
-      ...connections.map((c) => ({ connectionId: c.config.id, queue: c.queue.queue as Queue })),
+      ...connections.map((c) => ({ connectionId: c.config.id, queue: c.queue.queue as Queue, outbox: () => c.store.outboxSize() })),
       ...proxies.flatMap((p) => (p.buffer ? [{ connectionId: p.config.id, queue: p.buffer.queue as Queue }] : [])),
     ],
     ping: () => redis.ping(),
@@ -272,7 +271,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const watchers: MappingWatcher[] = [];
   const configWatchers: ConfigWatcher[] = [];
   const workerOf = new Map<string, DeliveryWorker>();
-  const sweepers: OutboxSweeper[] = [];
+  const relays: OutboxRelay[] = [];
   const schedules: ReconcileSchedule[] = [];
   const replays: BufferReplay[] = [];
   const replayOf = new Map<string, BufferReplay>();
@@ -442,9 +441,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         });
         workers.push(worker);
         workerOf.set(c.config.id, worker);
-        sweepers.push(
-          startOutboxSweeper({ connectionId: c.config.id, store: c.store, enqueue: (jobs) => c.queue.enqueueMany(jobs), logger }),
-        );
+        const relay = startOutboxRelay({ connectionId: c.config.id, store: c.store, enqueue: (jobs) => c.queue.enqueueMany(jobs), logger });
+        relays.push(relay);
+        relayOf.set(c.config.id, relay);
         if (c.config.reconcile) {
           const { store, plan, queue } = c;
           const connectionId = c.config.id;
@@ -479,7 +478,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
     async close() {
       for (const watcher of watchers) watcher.close();
       for (const watcher of configWatchers) watcher.close();
-      await Promise.allSettled(sweepers.map((s) => s.stop()));
+      await Promise.allSettled(relays.map((r) => r.stop()));
       await Promise.allSettled(schedules.map((s) => s.close()));
       await Promise.allSettled(workers.map((w) => w.close(config.shutdown.graceMs)));
       await Promise.allSettled(replays.map((r) => r.close()));

@@ -142,10 +142,11 @@ function plan(command: 'status' | 'jobs' | 'trace', positionals: string[], value
 
 function statusTable(connections: ConnectionStatus[]): string {
   return renderTable(
-    ['CONNECTION', 'NAME', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'OLDEST WAITING', 'PAUSED', 'RATE-LIMITED UNTIL', 'BREAKER', 'LAST SUCCESS', 'LAST FAILURE'],
+    ['CONNECTION', 'NAME', 'OUTBOX', 'WAITING', 'ACTIVE', 'DELAYED', 'FAILED', 'OLDEST WAITING', 'PAUSED', 'RATE-LIMITED UNTIL', 'BREAKER', 'LAST SUCCESS', 'LAST FAILURE'],
     connections.map((c) => [
       c.id,
       c.mode === 'proxy' ? `${c.displayName} (write buffer)` : c.displayName,
+      c.outbox === undefined ? '-' : String(c.outbox),
       String(c.queue.counts.waiting + c.queue.counts.prioritized),
       String(c.queue.counts.active),
       String(c.queue.counts.delayed),

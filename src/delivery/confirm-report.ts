@@ -37,7 +37,7 @@ export function createConfirmReporter(deps: ConfirmReporterDeps): ReportedRun {
     else return;
     const log = { connectionId, type: data.type, resourceId: data.id, revision, code: 'GW_DELIVERY_REJECTED' };
     logger.warn({ ...log, outcome: settled.kind }, 'target rejected the first attempt: the change was rolled back');
-    // The rollback left outbox entries: if this enqueue fails, the outbox sweeper queues them.
+    // The rollback left outbox entries: queued here at once, or by the outbox relay if this fails.
     await deps.enqueue(jobs);
     await store.outboxAck(jobs.map(({ type, id, revision: rev }) => ({ type, id, revision: rev })));
   }

@@ -18,7 +18,8 @@ export const METRIC_PREFIX = 'scim_bridge_';
 
 export interface MetricsSources {
   /** Each connection's id and delivery queue. */
-  queues: Array<{ connectionId: string; queue: Queue }>;
+  /** Each connection's queue, and for mapped connections how many outbox entries wait. */
+  queues: Array<{ connectionId: string; queue: Queue; outbox?: () => Promise<number> }>;
   /** Resolves when Redis answered a PING; rejects otherwise. */
   ping(): Promise<unknown>;
 }
@@ -124,6 +125,16 @@ export function createMetrics(sources: MetricsSources): BridgeMetrics {
     },
   });
   new client.Gauge({
+    name: `${METRIC_PREFIX}outbox_entries`,
+    help: 'Accepted writes whose delivery job the outbox relay has not queued yet, per connection (grows while no worker runs).',
+    labelNames: ['connection'] as const,
+    registers,
+    async collect() {
+      this.reset();
+      for (const { connectionId, outbox } of await queueStatuses()) if (outbox !== undefined) this.set({ connection: connectionId }, outbox);
+    },
+  });
+  new client.Gauge({
     name: `${METRIC_PREFIX}redis_rtt_seconds`,
     help: 'Round-trip time of a Redis PING at scrape time (absent when Redis did not answer).',
     registers,
@@ -149,10 +160,13 @@ export function createMetrics(sources: MetricsSources): BridgeMetrics {
 
   // One read of every queue per scrape, shared by the gauges above (the registry collects them
   // all at once, so they all get the same pending read).
-  let scrape: Promise<Array<{ connectionId: string; status: Awaited<ReturnType<typeof readQueueStatus>> }>> | undefined;
+  let scrape: Promise<Array<{ connectionId: string; status: Awaited<ReturnType<typeof readQueueStatus>>; outbox?: number }>> | undefined;
   function queueStatuses() {
     scrape ??= Promise.all(
-      sources.queues.map(async ({ connectionId, queue }) => ({ connectionId, status: await readQueueStatus(queue) })),
+      sources.queues.map(async ({ connectionId, queue, outbox }) => {
+        const [status, entries] = await Promise.all([readQueueStatus(queue), outbox?.()]);
+        return { connectionId, status, ...(entries === undefined ? {} : { outbox: entries }) };
+      }),
     )
       .catch(() => [])
       .finally(() => {

@@ -55,6 +55,8 @@ export interface ConnectionStatus {
   displayName: string;
   target: string;
   queue: QueueStatus;
+  /** Accepted writes whose delivery job is not queued yet (the outbox; mapped connections only). */
+  outbox?: number;
   /** Whether target calls are held back by a 429 or an open circuit breaker. */
   gate?: GateStatus;
   lastSuccess?: LastSuccess;
@@ -198,8 +200,8 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
   const buffered = proxies.filter((p): p is BufferedProxy => p.queue !== undefined);
 
   async function status(c: OpsConnection): Promise<ConnectionStatus> {
-    const [queue, last, gate] = await Promise.all([readQueueStatus(c.queue), c.last.read(), c.gate?.()]);
-    return { id: c.id, displayName: c.displayName, target: c.target, queue, ...(gate ? { gate } : {}), ...last };
+    const [queue, outbox, last, gate] = await Promise.all([readQueueStatus(c.queue), c.store.outboxSize(), c.last.read(), c.gate?.()]);
+    return { id: c.id, displayName: c.displayName, target: c.target, queue, outbox, ...(gate ? { gate } : {}), ...last };
   }
 
   async function view(c: OpsConnection, job: Job<ObservedJobData>, state?: string): Promise<JobView> {

@@ -3,7 +3,6 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { changedAttributes } from '../ops/changed-attributes.js';
 import { resourceName } from '../ops/resource-name.js';
 import type { ScimOperation } from '../ops/timeline.js';
-import type { DeliveryJobData } from '../delivery/types.js';
 import type { MappingPlan } from '../mapping/types.js';
 import { scimError } from '../scim/error-catalog.js';
 import { applyDeclaredExtensions } from '../scim/extensions.js';
@@ -20,7 +19,7 @@ import {
   RevisionConflictError,
   UniquenessError,
   type ConfirmOutcome,
-  type OutboxEntry,
+  type OutboxNote,
   type ResourceStore,
   type StoredResource,
 } from '../store/types.js';
@@ -37,13 +36,13 @@ export interface ProvisioningDeps {
   plan: MappingPlan;
   /** The connection's schemas (built-in plus declared extensions); built-in only when absent. */
   schemas?: SchemaRegistry;
-  /**
-   * Told about every accepted write (ops: the resource's timeline). Sent with the outbox
-   * acknowledgement, so on an auto-pipelined client it shares that round trip; not awaited.
-   */
+  /** Told about every accepted write (ops: the resource's timeline); not awaited. */
   onChange?: (change: AcceptedChange) => Promise<void>;
-  /** Makes delivery jobs for changed resources durable; resolves once they are queued. */
-  enqueue(jobs: DeliveryJobData[]): Promise<void>;
+  /**
+   * Told that accepted writes wait in the outbox (to wake this process's outbox relay, if it
+   * runs one). The write is durable without it: the entry is part of the write itself.
+   */
+  notify?: () => void;
   now?: () => Date;
   newId?: () => string;
   /**
@@ -104,7 +103,7 @@ const DEFAULT_LIMITS = { idLength: 256, pathLength: 512 };
 export type Provisioning = ReturnType<typeof createProvisioning>;
 
 export function createProvisioning(deps: ProvisioningDeps) {
-  const { store, plan, connectionId } = deps;
+  const { store, plan } = deps;
   const schemas = deps.schemas ?? BUILT_IN_SCHEMAS;
   /** A normalised POST/PUT body with its declared extensions checked (400 before anything is stored). */
   const normalize = (type: ResourceType, body: unknown) => applyDeclaredExtensions(type, normalizeResource(type, body, schemas), schemas);
@@ -130,25 +129,13 @@ export function createProvisioning(deps: ProvisioningDeps) {
   }
 
   /**
-   * Queues delivery of accepted writes, then clears their outbox entries. If this process dies
-   * in between, the entries stay and the outbox sweeper queues them (`delivery/outbox.ts`).
-   * The answer does not wait for the clearing: the write is already durable and queued, a lost
-   * clearing only makes the sweeper queue the same (resource, revision) again, which delivers
-   * nothing twice, and commands on one connection keep their order, so a later read of the
-   * outbox sees it done. That saves the SCIM client one Redis round trip per write.
+   * After an accepted write: its outbox entries are already stored with it (one script), so
+   * delivery needs nothing more from the API than a nudge to this process's relay, if any.
    */
-  async function changed(type: ResourceType, id: string, revision: number, note: WriteNote, alsoGroups: { id: string; revision: number }[] = []) {
-    const entries: OutboxEntry[] = [{ type, id, revision }, ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g }))];
+  function changed(type: ResourceType, id: string, revision: number, note: WriteNote, alsoGroups: { id: string; revision: number }[] = []) {
     const { requestId } = note.context;
-    const name = note.after ? resourceName(note.after) : undefined;
-    await deps.enqueue(
-      entries.map((e, i) => ({ connectionId, ...e, ...(i === 0 && name ? { name } : {}), ...(requestId ? { requestId } : {}) })),
-    );
-    store.outboxAck(entries).catch(() => {
-      // Left for the outbox sweeper (see above).
-    });
-    // The timeline is history for ops, not part of the write: sent with the clearing (same
-    // round trip on the auto-pipelined client), and not waited for either.
+    deps.notify?.();
+    // The timeline is history for ops, not part of the write: not waited for.
     const attributes = changedAttributes(note.before, note.after);
     if (note.membersChanged && !attributes.includes('members')) attributes.push('members');
     const changes: AcceptedChange[] = [
@@ -167,10 +154,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
     return deps.confirm && plan.supports(type) ? { confirmTtlMs: deps.confirm.ttlMs } : {};
   }
 
-  /** Queues the write's delivery; in first-attempt mode, waits for it and throws a rejection. */
+  /** Hands the write to delivery; in first-attempt mode, waits for it and throws a rejection. */
   async function deliver(type: ResourceType, id: string, revision: number, note: WriteNote): Promise<void> {
     const wait = deps.confirm && plan.supports(type) ? deps.confirm.expect(type, id, revision) : undefined;
-    await changed(type, id, revision, note);
+    changed(type, id, revision, note);
     if (!wait) return;
     const outcome = await wait();
     if (outcome?.kind === 'rejected') throw firstAttemptError(type, outcome);
@@ -230,7 +217,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       await checkRules(type, doc);
       const change = await checkMembers(memberSet(members, memberDetails), doc.id);
       const stored = await store
-        .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
+        .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type), note: outboxNote(context, doc) })
         .catch((e) => translate(e, type));
       await deliver(type, stored.id, stored.revision, { op: 'create', context, after: doc, membersChanged: members !== undefined });
       // The store answers without members; a new group's members are exactly the ones just set.
@@ -257,7 +244,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // reads members back, so silently emptying a group would go unnoticed.
         const change = await checkMembers(memberSet(members, memberDetails), id);
         const stored = await store
-          .update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type) })
+          .update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type), note: outboxNote(context, doc) })
           .catch((e) => translate(e, type));
         await deliver(type, id, stored.revision, { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined });
         return stored;
@@ -284,7 +271,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // operations commute, so concurrent member PATCHes on one group never lose a member.
         const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
         const stored = await store
-          .update(type, id, expected, next, { ...(members ? { members, touchedAt: modified } : {}), ...confirmOption(type) })
+          .update(type, id, expected, next, { ...(members ? { members, touchedAt: modified } : {}), ...confirmOption(type), note: outboxNote(context, next ?? current.doc) })
           .catch((e) => translate(e, type));
         await deliver(type, id, stored.revision, { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined });
         return stored;
@@ -299,16 +286,22 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // `*` only asks that the resource exists; a tag asks that nobody wrote in between.
         if (!isWildcard(conditions.ifMatch)) expected = revision;
       }
-      const result = await store.delete(type, id, expected).catch((err: unknown) => {
+      const result = await store.delete(type, id, expected, outboxNote(context)).catch((err: unknown) => {
         throw err instanceof RevisionConflictError ? preconditionFailed() : err;
       });
       if (!result) throw scimError('RESOURCE_NOT_FOUND', { type });
       const groups = await Promise.all(
         result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
       );
-      await changed(type, id, result.revision, { op: 'delete', context }, groups);
+      changed(type, id, result.revision, { op: 'delete', context }, groups);
     },
   };
+}
+
+/** What a write's delivery job carries to be followed: the request id and the resource's name. */
+function outboxNote(context: ChangeContext, doc?: ScimResource): OutboxNote {
+  const name = doc ? resourceName(doc) : undefined;
+  return { ...(context.requestId ? { requestId: context.requestId } : {}), ...(name ? { name } : {}) };
 }
 
 /** The membership a POST or PUT body sets, if it carried `members`. */

@@ -16,6 +16,8 @@ import {
   type ConfirmOutcome,
   type DeliveryState,
   type IndexedAttribute,
+  type OutboxEntry,
+  type OutboxNote,
   type ResourceStore,
   type StoredResource,
   type WriteOptions,
@@ -139,6 +141,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           ...entryArgs(type, doc),
           ...memberArgs(change),
           confirmArg(writeOptions),
+          ...noteArgs(writeOptions?.note),
         ]);
       });
       if (reply[0] === 'exists') throw new Error(`${type} ${id} already exists`);
@@ -166,6 +169,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           ...(doc === null ? ['0'] : entryArgs(type, doc)),
           ...memberArgs(change),
           confirmArg(writeOptions),
+          ...noteArgs(writeOptions?.note),
         ]);
       });
       if (reply[0] === 'notfound') throw new NotFoundError();
@@ -175,11 +179,11 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       return { type, id, revision: Number(reply[1]), doc: stored };
     },
 
-    async delete(type, id, expectedRevision) {
+    async delete(type, id, expectedRevision, note) {
       const expected = expectedRevision === undefined ? '' : String(expectedRevision);
       const reply = await withObserved(id, { members: type === 'Group', memberOf: true }, (observed) => {
         const layout = declareScriptKeys(keys, type, id, { observed });
-        return scripts.remove(layout.keys, [...layout.args, type, id, expected]);
+        return scripts.remove(layout.keys, [...layout.args, type, id, expected, ...noteArgs(note)]);
       });
       if (reply[0] === 'notfound') return null;
       if (reply[0] === 'revconflict') throw new RevisionConflictError();
@@ -190,18 +194,21 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       const [seconds, micros] = await redis.time();
       const cutoff = Number(seconds) * 1_000_000 + Number(micros) - olderThanMs * 1000;
       const members = await redis.zrangebyscore(keys.outbox, '-inf', String(cutoff), 'LIMIT', 0, limit);
-      return members.flatMap((member) => {
-        const first = member.indexOf(':');
-        const last = member.lastIndexOf(':');
-        const type = member.slice(0, first);
-        if ((type !== 'User' && type !== 'Group') || last <= first) return [];
-        return [{ type, id: member.slice(first + 1, last), revision: Number(member.slice(last + 1)) }];
-      });
+      return members.flatMap(parseOutboxMember);
+    },
+
+    async outboxClaim(limit, leaseMs) {
+      const members = (await scripts.outboxClaim(keys.outbox, limit, leaseMs)) as string[];
+      return members.flatMap(parseOutboxMember);
+    },
+
+    async outboxSize() {
+      return redis.zcard(keys.outbox);
     },
 
     async outboxAck(entries) {
       if (entries.length === 0) return;
-      await outboxClear.add(entries.map((e) => `${e.type}:${e.id}:${e.revision}`));
+      await outboxClear.add(entries.map((e) => e.member ?? `${e.type}:${e.id}:${e.revision}`));
     },
 
     async findBy(type, attribute, value) {
@@ -376,6 +383,37 @@ function parseDetails(raw: Record<string, string>): Record<string, MemberDetails
 }
 
 /** How long a first-attempt report waits to be collected by its writer. */
+/**
+ * An outbox entry is `<Type>:<id>:<revision>`, then optionally a tab and `{"r": requestId,
+ * "n": name}` (the write's note). Ids are the bridge's own UUIDs: they hold no `:` or tab.
+ */
+function noteArgs(note: OutboxNote | undefined): [string, string] {
+  if (!note || (note.requestId === undefined && note.name === undefined)) return ['', ''];
+  const own = `\t${JSON.stringify({ ...(note.requestId !== undefined ? { r: note.requestId } : {}), ...(note.name !== undefined ? { n: note.name } : {}) })}`;
+  return [own, note.requestId !== undefined ? `\t${JSON.stringify({ r: note.requestId })}` : ''];
+}
+
+function parseOutboxMember(member: string): OutboxEntry[] {
+  const tab = member.indexOf('\t');
+  const base = tab < 0 ? member : member.slice(0, tab);
+  const first = base.indexOf(':');
+  const last = base.lastIndexOf(':');
+  const type = base.slice(0, first);
+  const revision = Number(base.slice(last + 1));
+  if ((type !== 'User' && type !== 'Group') || last <= first || !Number.isInteger(revision)) return [];
+  const entry: OutboxEntry = { type, id: base.slice(first + 1, last), revision, member };
+  if (tab >= 0) {
+    try {
+      const note = JSON.parse(member.slice(tab + 1)) as { r?: unknown; n?: unknown };
+      if (typeof note.r === 'string') entry.requestId = note.r;
+      if (typeof note.n === 'string') entry.name = note.n;
+    } catch {
+      // A note that does not parse only costs the job its request id and name.
+    }
+  }
+  return [entry];
+}
+
 const CONFIRM_REPLY_TTL_MS = 60_000;
 
 function confirmArg(options: WriteOptions | undefined): string {

@@ -106,12 +106,21 @@ local function next_details()
   return details
 end
 
--- The outbox records every accepted write until its delivery job is queued (see
--- ResourceStore.outboxDue): a crash between the write and the enqueue loses nothing.
--- Scored by Redis time in microseconds, so every process agrees on an entry's age.
-local function outbox_add(type, id, revision)
+-- The outbox records every accepted write until the outbox relay has queued its delivery job
+-- (see ResourceStore.outboxClaim): a 2xx never depends on a second round trip. Scored by
+-- Redis time in microseconds (when it is due), so every process agrees on it. A write's own
+-- entry carries its note (request id and name, set by read_notes); the entries of other groups
+-- it changes carry only the request id.
+local outbox_note, outbox_note_others = '', ''
+
+local function read_notes()
+  outbox_note, outbox_note_others = next_arg() or '', next_arg() or ''
+end
+
+local function outbox_add(type, id, revision, own)
   local now = redis.call('TIME')
-  redis.call('ZADD', K.outbox, tonumber(now[1]) * 1000000 + tonumber(now[2]), type .. ':' .. id .. ':' .. revision)
+  local note = own and outbox_note or outbox_note_others
+  redis.call('ZADD', K.outbox, tonumber(now[1]) * 1000000 + tonumber(now[2]), type .. ':' .. id .. ':' .. revision .. note)
 end
 
 local function is_live(key)
@@ -260,7 +269,7 @@ end
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
  * member mode set). Then ARGV: type, id, doc, entries, member mode, add, remove, details,
- * confirm ttl ('' or absent = no first-attempt wait).
+ * confirm ttl ('' = no first-attempt wait), outbox note, note for other groups ('' = none).
  * Returns {'ok', revision} | {'conflict', attribute} | {'exists'} | {'stale'}.
  */
 const CREATE = `${LIB}
@@ -269,6 +278,7 @@ local type, id, doc = next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
+read_notes()
 local key = K.doc
 
 if not observed_unchanged() then return {'stale'} end
@@ -280,7 +290,7 @@ redis.call('HSET', key, 'doc', doc, 'rev', 1, 'ix', cjson.encode(entries))
 redis.call('ZADD', K.order, redis.call('INCR', K.seq), id)
 add_entries(id, entries)
 apply_members(id, member_mode, add, remove, details)
-outbox_add(type, id, 1)
+outbox_add(type, id, 1, true)
 if confirm_ttl and confirm_ttl ~= '' then await_confirm(1, confirm_ttl) end
 return {'ok', 1}
 `;
@@ -288,8 +298,8 @@ return {'ok', 1}
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
  * member mode set). Then ARGV: type, id, expected revision ('' = none), doc ('' = keep),
- * touched-at ('' = none), entries, member mode, add, remove, details, confirm ttl ('' or absent =
- * no first-attempt wait). A write that keeps the document (membership only) records its time in
+ * touched-at ('' = none), entries, member mode, add, remove, details, confirm ttl ('' = no
+ * first-attempt wait), outbox note, note for other groups ('' = none). A write that keeps the document (membership only) records its time in
  * `mod`, which readers lay over `meta.lastModified`; a document write carries its own time and
  * clears `mod`.
  * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
@@ -301,6 +311,7 @@ local type, id, expected, doc, touched = next_arg(), next_arg(), next_arg(), nex
 local entries = next_list()
 local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
+read_notes()
 local confirm = confirm_ttl and confirm_ttl ~= ''
 local key = K.doc
 
@@ -326,7 +337,7 @@ end
 apply_members(id, member_mode, add, remove, details)
 
 local revision = redis.call('HINCRBY', key, 'rev', 1)
-outbox_add(type, id, revision)
+outbox_add(type, id, revision, true)
 if confirm then await_confirm(revision, confirm_ttl) end
 if doc ~= '' then return {'ok', revision} end
 return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 'mod') or ''}
@@ -334,7 +345,8 @@ return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 
 
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: the groups the resource is in and,
- * for a group, its members). Then ARGV: type, id, expected revision ('' = none).
+ * for a group, its members). Then ARGV: type, id, expected revision ('' = none), outbox note,
+ * note for other groups.
  * Leaves a tombstone (doc, rev, del=1) and takes the resource out of every index, the list order
  * and every membership; each group that lost the resource as a member gets a new revision.
  * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'} | {'stale'}.
@@ -342,6 +354,7 @@ return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 
 const DELETE = `${LIB}
 read_layout(${HEAD_KEYS} + 1)
 local type, id, expected = next_arg(), next_arg(), next_arg()
+read_notes()
 local key = K.doc
 
 if not observed_unchanged() then return {'stale'} end
@@ -355,12 +368,26 @@ redis.call('ZREM', K.order, id)
 redis.call('HDEL', key, 'ix')
 redis.call('HSET', key, 'del', 1)
 local result = {'ok', redis.call('HINCRBY', key, 'rev', 1)}
-outbox_add(type, id, result[2])
+outbox_add(type, id, result[2], true)
 
 local groups = leave_memberships(type, id, function() end)
 if type == 'Group' then redis.call('DEL', K.members, K.member_details) end
 for _, group_id in ipairs(groups) do result[#result + 1] = group_id end
 return result
+`;
+
+/**
+ * KEYS[1] outbox, ARGV[1] limit, ARGV[2] lease (ms). Claims the oldest due entries by moving
+ * them `lease` into the future: other relays skip them until then, and if this relay dies they
+ * come due again. Returns the claimed members.
+ */
+const OUTBOX_CLAIM = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local later = now + tonumber(ARGV[2]) * 1000
+for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', later, member) end
+return due
 `;
 
 /** KEYS[1] resource hash, ARGV[1] state JSON. Never creates a hash for a purged resource. */
@@ -389,6 +416,7 @@ export interface StoreScripts {
   remove(keys: string[], args: ScriptArg[]): Promise<unknown>;
   setDeliveryState(docKey: string, state: string): Promise<unknown>;
   purge(keys: string[]): Promise<unknown>;
+  outboxClaim(outboxKey: string, limit: number, leaseMs: number): Promise<unknown>;
 }
 
 /** The Lua source of every store script by command name (for tests that check declared keys). */
@@ -398,6 +426,7 @@ export const STORE_SCRIPT_SOURCES: Readonly<Record<string, string>> = {
   scimStoreDelete: DELETE,
   scimStoreSetDeliveryState: SET_DELIVERY_STATE,
   scimStorePurge: PURGE,
+  scimStoreOutboxClaim: OUTBOX_CLAIM,
 };
 
 /**
@@ -412,12 +441,14 @@ export function defineStoreScripts(redis: Redis): StoreScripts {
   const remove = defineScript(redis, 'scimStoreDelete', DELETE);
   const setDeliveryState = defineScript(redis, 'scimStoreSetDeliveryState', SET_DELIVERY_STATE, 1);
   const purge = defineScript(redis, 'scimStorePurge', PURGE);
+  const outboxClaim = defineScript(redis, 'scimStoreOutboxClaim', OUTBOX_CLAIM, 1);
   return {
     create: (keys, args) => create(keys.length, ...keys, ...args),
     update: (keys, args) => update(keys.length, ...keys, ...args),
     remove: (keys, args) => remove(keys.length, ...keys, ...args),
     setDeliveryState: (docKey, state) => setDeliveryState(docKey, state),
     purge: (keys) => purge(keys.length, ...keys),
+    outboxClaim: (outboxKey, limit, leaseMs) => outboxClaim(outboxKey, limit, leaseMs),
   };
 }
 

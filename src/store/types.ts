@@ -84,6 +84,18 @@ export interface OutboxEntry {
   type: ResourceType;
   id: string;
   revision: number;
+  /** The SCIM request that made the write, to follow it into delivery. */
+  requestId?: string;
+  /** userName or displayName at the time of the write (what the dashboard shows). */
+  name?: string;
+  /** The entry as stored (set by outboxClaim and outboxDue): what outboxAck removes. */
+  member?: string;
+}
+
+/** Carried in a write's outbox entries for the delivery job (never other attribute values). */
+export interface OutboxNote {
+  requestId?: string;
+  name?: string;
 }
 
 export interface WriteOptions {
@@ -100,6 +112,8 @@ export interface WriteOptions {
    * `meta.lastModified` from now on, since a membership change modifies the group.
    */
   touchedAt?: string;
+  /** Request id and name for the write's outbox entry; only the request id for other groups it changes. */
+  note?: OutboxNote;
 }
 
 /** What the first delivery attempt of a waited-for write said. */
@@ -143,7 +157,7 @@ export interface ResourceStore {
    * user from every group; returns the ids of the groups whose membership changed. With
    * `expectedRevision`, throws RevisionConflictError unless that is the current revision.
    */
-  delete(type: ResourceType, id: string, expectedRevision?: number): Promise<{ revision: number; affectedGroups: string[] } | null>;
+  delete(type: ResourceType, id: string, expectedRevision?: number, note?: OutboxNote): Promise<{ revision: number; affectedGroups: string[] } | null>;
 
   /** Ids whose indexed attribute equals `value` (case-insensitive for userName, displayName, email). */
   findBy(type: ResourceType, attribute: IndexedAttribute, value: string): Promise<string[]>;
@@ -161,11 +175,18 @@ export interface ResourceStore {
   groupsOf(memberId: string): Promise<string[]>;
 
   // ---- outbox: every write (create, update, delete, and each group a delete touched) adds an
-  // entry atomically with the write; the API acknowledges it once the delivery job is queued,
-  // and a sweeper re-queues entries left behind by a crash in between.
+  // entry atomically with the write. The outbox relay (`delivery/outbox-relay.ts`) turns entries
+  // into delivery jobs: it claims them for a lease, queues their jobs, then acknowledges them.
+  // An entry whose relay died comes due again when its lease ends.
 
-  /** Entries older than `olderThanMs` (by Redis time), oldest first. */
+  /** Entries due for relaying (by Redis time, oldest first), without claiming them. */
   outboxDue(olderThanMs: number, limit: number): Promise<OutboxEntry[]>;
+
+  /** Claims up to `limit` due entries for `leaseMs`: no other relay sees them until then. */
+  outboxClaim(limit: number, leaseMs: number): Promise<OutboxEntry[]>;
+
+  /** How many entries wait, due or claimed: writes accepted whose jobs are not queued yet. */
+  outboxSize(): Promise<number>;
 
   outboxAck(entries: OutboxEntry[]): Promise<void>;
 

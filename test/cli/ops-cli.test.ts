@@ -63,8 +63,8 @@ describe('ops CLI', () => {
   it('status prints a table per connection, or JSON', async () => {
     const table = await run('status');
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout).toMatch(/^CONNECTION +NAME +WAITING +ACTIVE +DELAYED +FAILED/);
-    expect(table.stdout).toMatch(/\nacme +Acme HR +\d+ +\d+ +\d+ +1 /);
+    expect(table.stdout).toMatch(/^CONNECTION +NAME +OUTBOX +WAITING +ACTIVE +DELAYED +FAILED/);
+    expect(table.stdout).toMatch(/\nacme +Acme HR +\d+ +\d+ +\d+ +\d+ +1 /);
     expect(table.stdout).toContain('GW_DELIVERY_REJECTED 409');
     const json = await run('status', '--json');
     expect(JSON.parse(json.stdout).connections[0]).toMatchObject({ id: 'acme', queue: { counts: { failed: 1 } }, lastFailure: { code: 'GW_DELIVERY_REJECTED' } });

@@ -158,13 +158,16 @@ describe('serve --no-worker and worker as separate processes on one Redis', () =
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       const id = created.body?.id as string;
 
-      // Only the API runs so far: the delivery waits in the connection's queue.
+      // Only the API runs so far: the accepted write waits in the connection's outbox, and
+      // nothing is queued until a worker process's relay takes it.
+      const redis = new Redis(TEST_REDIS_URL);
       const queue = new Queue(queueName('acme'), { connection: { url: TEST_REDIS_URL }, prefix: `${prefix}:{bull}` });
       try {
-        const waiting = await eventually(async () => (await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed')) > 0);
-        expect(waiting).toBe(true);
+        expect(await redis.zcard(`${prefix}:c:{acme}:outbox`)).toBe(1);
+        expect(await queue.getJobCountByTypes('waiting', 'prioritized', 'delayed', 'active', 'completed')).toBe(0);
       } finally {
         await queue.close();
+        await redis.quit();
       }
       expect(await legacyAccounts(legacy.url, legacyToken)).toEqual([]);
 

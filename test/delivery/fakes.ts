@@ -70,6 +70,8 @@ export function createMemoryStore(): MemoryStore {
     clear: unsupported,
     outboxDue: unsupported,
     outboxAck: unsupported,
+    outboxClaim: unsupported,
+    outboxSize: unsupported,
     getRevision: unsupported,
     settleConfirmation: unsupported,
     collectConfirmation: unsupported,

@@ -149,6 +149,8 @@ describe('store scripts declare every key they touch', () => {
     expect((await store.delete('Group', inner.id))?.affectedGroups).toEqual([outer.id]);
     await store.purge('User', c);
     await store.purge('Group', inner.id);
+    // The outbox relay's claim of what all this left.
+    expect((await store.outboxClaim(1_000, 60_000)).length).toBeGreaterThan(0);
 
     const runs = await scriptRuns();
     expect(new Set(runs.map((run) => run.name))).toEqual(new Set(Object.keys(SCRIPTS)));
