@@ -429,6 +429,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
           connectionId: c.config.id,
           redisUrl,
           commandConnection: redis,
+          // The store is on `redis` too: one job's lock and store commands share round trips.
+          storeOnCommandConnection: true,
           prefix: bullPrefix(config),
           lockPrefix: storePrefix(config, c.config.id),
           delivery: c.config.delivery,

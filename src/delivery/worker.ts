@@ -51,6 +51,11 @@ export interface DeliveryWorkerOptions {
    * Default: the worker's own connection. Not closed here.
    */
   commandConnection?: Redis;
+  /**
+   * The store sends on `commandConnection` too, and it auto-pipelines: a job's lock and store
+   * commands then share round trips, in order (see ProcessorDeps.pipelined). Default false.
+   */
+  storeOnCommandConnection?: boolean;
   /** BullMQ key prefix (the same as the producers'). */
   prefix: string;
   /** Prefix of the per-resource delivery locks. Default `<prefix>:<connectionId>`. */
@@ -133,6 +138,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
     logger,
     ...(options.lockRetryMs === undefined ? {} : { lockRetryMs: options.lockRetryMs }),
     ...(options.observer ? { onCall: options.observer.onCall } : {}),
+    pipelined: options.storeOnCommandConnection === true && options.commandConnection !== undefined,
   });
   const reported =
     delivery.confirm.mode === 'first-attempt'
