@@ -28,9 +28,11 @@ export interface CompareOptions {
   users: number;
   concurrency: number;
   rounds: number;
+  /** Also measure the bridge as an API process plus a worker process (how the Helm chart deploys it). */
+  split: boolean;
 }
 
-const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 5]';
+const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 5] [--split]';
 const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -44,6 +46,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
       users: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '16' },
       rounds: { type: 'string', default: '5' },
+      split: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -59,6 +62,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
     users: number('users', values.users),
     concurrency: number('concurrency', values.concurrency),
     rounds: number('rounds', values.rounds),
+    split: values.split === true,
   };
 }
 
@@ -182,42 +186,53 @@ async function runRound(side: Side, options: CompareOptions, tag: string): Promi
   return { create, patch, delete: remove };
 }
 
+const ONE_PROCESS = 'bridge';
+const SPLIT = 'bridge, API + worker process';
+
 export async function compare(options: CompareOptions): Promise<BenchmarkResult> {
   const prefix = benchPrefix('compare');
   const redis = connectRedis();
-  const connection = 'compare';
-  let target: FastTarget | undefined;
-  let bridgeChild: BenchChild | undefined;
+  const children: BenchChild[] = [];
+  const targets: FastTarget[] = [];
   const other = new URL(options.url);
   const sides: Side[] = [];
   try {
-    target = await startFastTarget();
-    const config = benchConfig(prefix, [{ id: connection, targetUrl: target.url }]);
-    bridgeChild = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: true });
-    sides.push(
-      { label: 'bridge', pool: new Pool(bridgeChild.url!, { connections: options.concurrency }), basePath: basePathOf(connection), headers: { authorization: `Bearer ${config.secret}` } },
-      { label: other.host, pool: new Pool(other.origin, { connections: options.concurrency }), basePath: other.pathname.replace(/\/+$/, ''), headers: { authorization: `Bearer ${options.token}` } },
-    );
-    const results: Record<string, Array<Record<'create' | 'patch' | 'delete', PhaseResult>>> = { bridge: [], other: [] };
+    const bridgeSide = async (label: string, id: string, split: boolean): Promise<Side> => {
+      const target = await startFastTarget();
+      targets.push(target);
+      const config = benchConfig(`${prefix}-${id}`, [{ id, targetUrl: target.url }]);
+      const api = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: !split });
+      children.push(api);
+      if (split) children.push(await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true }));
+      return { label, pool: new Pool(api.url!, { connections: options.concurrency }), basePath: basePathOf(id), headers: { authorization: `Bearer ${config.secret}` } };
+    };
+    sides.push(await bridgeSide(ONE_PROCESS, 'compare', false));
+    if (options.split) sides.push(await bridgeSide(SPLIT, 'compare-split', true));
+    sides.push({ label: other.host, pool: new Pool(other.origin, { connections: options.concurrency }), basePath: other.pathname.replace(/\/+$/, ''), headers: { authorization: `Bearer ${options.token}` } });
+    const results: Record<string, Array<Record<'create' | 'patch' | 'delete', PhaseResult>>> = Object.fromEntries(sides.map((s) => [s.label, []]));
     const rows: Array<Record<string, string | number>> = [];
     for (let round = 1; round <= options.rounds; round++) {
       const order = round % 2 === 1 ? sides : [...sides].reverse();
       for (const side of order) {
         const result = await runRound(side, options, `${randomBytes(3).toString('hex')}-r${round}`);
-        results[side.label === 'bridge' ? 'bridge' : 'other']!.push(result);
+        results[side.label]!.push(result);
         for (const [kind, phase] of Object.entries(result)) {
           rows.push({ run: `${side.label}, round ${round}, ${kind}`, 'ops/s': phase.perSecond, 'p50 ms': phase.p50Ms, 'p99 ms': phase.p99Ms, errors: phase.errors });
         }
       }
     }
-    const ratios = Object.fromEntries(
-      (['create', 'patch', 'delete'] as const).map((kind) => [
-        kind,
-        median(results.bridge!.map((r, i) => ratio(r[kind].perSecond, results.other![i]![kind].perSecond))),
-      ]),
-    );
-    for (const [kind, value] of Object.entries(ratios)) rows.push({ run: `bridge ÷ ${other.host}, ${kind} (median of rounds)`, 'ops/s': value, 'p50 ms': '', 'p99 ms': '', errors: '' });
-    const errors = [...results.bridge!, ...results.other!].flatMap((r) => Object.values(r)).filter((p) => p.firstError);
+    const ratiosOf = (label: string) =>
+      Object.fromEntries(
+        (['create', 'patch', 'delete'] as const).map((kind) => [
+          kind,
+          median(results[label]!.map((r, i) => ratio(r[kind].perSecond, results[other.host]![i]![kind].perSecond))),
+        ]),
+      );
+    const ratios = ratiosOf(ONE_PROCESS);
+    for (const label of sides.slice(0, -1).map((s) => s.label)) {
+      for (const [kind, value] of Object.entries(ratiosOf(label))) rows.push({ run: `${label} ÷ ${other.host}, ${kind} (median of rounds)`, 'ops/s': value, 'p50 ms': '', 'p99 ms': '', errors: '' });
+    }
+    const errors = Object.values(results).flat().flatMap((r) => Object.values(r)).filter((p) => p.firstError);
     return {
       name: 'compare',
       target: `the same Entra-shaped load against ${options.url} and against the bridge`,
@@ -226,15 +241,15 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       rows,
       notes: [
         `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first; create = userName probe + POST.`,
-        'The bridge runs API and delivery worker in one process and delivers every change to a local target; the other side is measured as it is.',
+        `"${ONE_PROCESS}" runs API and delivery worker in one process${options.split ? `; "${SPLIT}" runs them as two processes` : ''}. Either stores, queues and delivers every change to a local target; the other side is measured as it is.`,
         ...errors.slice(0, 3).map((p) => `first error: ${p.firstError}`),
       ],
       raw: { options: { ...options, token: '[redacted]' }, results },
     };
   } finally {
     await Promise.allSettled(sides.map((s) => s.pool.close()));
-    await bridgeChild?.stop();
-    await target?.close();
+    await Promise.allSettled(children.map((c) => c.stop()));
+    await Promise.allSettled(targets.map((t) => t.close()));
     await deleteByPrefix(redis, prefix);
     await redis.quit();
   }
