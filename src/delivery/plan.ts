@@ -98,7 +98,7 @@ export interface DeliveryPlan {
   affected: string[];
   /** Revision to record as delivered once every step succeeded (converged only). */
   revision?: number;
-  /** False when the plan stops at a create: plan again once its target id is known. */
+  /** False when the plan stops at a create: plan again once its target id is known (not for a new active user, whose create is all). */
   complete: boolean;
   /** Outcome `continued`: identifies this part of the group's member changes (a follow-up job's trigger). */
   continuation?: string;
@@ -135,6 +135,12 @@ export async function planDelivery(input: PlanInput): Promise<DeliveryPlan> {
       },
       ...(state.createPending && !mapping.has(type, 'lookup') ? { unsure: true as const } : {}),
     });
+    // A new active user is converged by its create alone: the next plan would find its fields
+    // hash (saved by the create) and its state equal, and plan nothing. A lookup that links, a
+    // user created inactive (deactivate next), a group (members next) or a resumed create plan again.
+    if (type === 'User' && !state.targetId && current.doc.active !== false) {
+      return { ...empty('converged'), steps, context, references, revision: current.revision };
+    }
     return { ...empty('converged'), steps, context, references, complete: false };
   }
 

@@ -185,7 +185,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         throw new BridgeError('GW_MAP_REF_PENDING', `GW_MAP_REF_PENDING ${run.type} ${run.id} waits for the target id of ${names}`);
       }
       if (planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
-      const relink = await execute(run, planned.steps);
+      const relink = await execute(run, planned.steps, !planned.complete);
       if (relink || !planned.complete) continue;
       if (planned.outcome === 'continued') {
         // The member calls of this job are done and recorded; the rest is a new job, so a group
@@ -221,7 +221,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   }
 
   /** Runs the steps in order; true when a lookup linked an account, so the rest must be re-planned. */
-  async function execute(run: Run, steps: DeliveryStep[]): Promise<boolean> {
+  async function execute(run: Run, steps: DeliveryStep[], replans: boolean): Promise<boolean> {
     for (const [index, step] of steps.entries()) {
       if (step.unsure) {
         // A previous create may have succeeded without us seeing the answer. Without a lookup in
@@ -253,8 +253,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         // The target id is already saved (callsOf); the rest of the create's effect goes with the
         // job's next save, one round trip later at most. Lost, it only costs one more update.
         stage(run, step.after ?? {});
-        // Pipelined, after the last step: the next plan round's read goes out with the follow-up lookups.
-        if (deps.pipelined && index === steps.length - 1) {
+        // Pipelined, after the last step of a plan that is planned again: the next round's read
+        // goes out with the follow-up lookups.
+        if (deps.pipelined && replans && index === steps.length - 1) {
           run.prefetched = read(run.type, run.id, false);
           run.prefetched.catch(() => {});
         }
