@@ -32,7 +32,7 @@ export interface CompareOptions {
   split: boolean;
 }
 
-const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 5] [--split]';
+const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 6] [--split]';
 const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -45,7 +45,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
       token: { type: 'string' },
       users: { type: 'string', default: '2000' },
       concurrency: { type: 'string', default: '16' },
-      rounds: { type: 'string', default: '5' },
+      rounds: { type: 'string', default: '6' },
       split: { type: 'boolean', default: false },
     },
     strict: true,
@@ -71,6 +71,19 @@ interface Side {
   pool: Pool;
   basePath: string;
   headers: Record<string, string>;
+  /** Resolves once the side's background work of the last round is done (the bridge's deliveries). */
+  settle?: () => Promise<void>;
+}
+
+/** The bridge's deliveries are done when its target has had no call for this long. */
+const QUIET_MS = 500;
+const SETTLE_TIMEOUT_MS = 60_000;
+/** Users of the untimed warm-up round each side runs first (a fresh process is slower at first). */
+const WARMUP_USERS = 300;
+
+async function quiet(target: FastTarget): Promise<void> {
+  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
+  while (Date.now() < deadline && Date.now() - target.lastCallAt() < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
 }
 
 interface PhaseResult {
@@ -204,17 +217,29 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       const api = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: !split });
       children.push(api);
       if (split) children.push(await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true }));
-      return { label, pool: new Pool(api.url!, { connections: options.concurrency }), basePath: basePathOf(id), headers: { authorization: `Bearer ${config.secret}` } };
+      return {
+        label,
+        pool: new Pool(api.url!, { connections: options.concurrency }),
+        basePath: basePathOf(id),
+        headers: { authorization: `Bearer ${config.secret}` },
+        settle: () => quiet(target),
+      };
     };
     sides.push(await bridgeSide(ONE_PROCESS, 'compare', false));
     if (options.split) sides.push(await bridgeSide(SPLIT, 'compare-split', true));
     sides.push({ label: other.host, pool: new Pool(other.origin, { connections: options.concurrency }), basePath: other.pathname.replace(/\/+$/, ''), headers: { authorization: `Bearer ${options.token}` } });
     const results: Record<string, Array<Record<'create' | 'patch' | 'delete', PhaseResult>>> = Object.fromEntries(sides.map((s) => [s.label, []]));
     const rows: Array<Record<string, string | number>> = [];
+    for (const side of sides) {
+      await runRound(side, { ...options, users: Math.min(WARMUP_USERS, options.users) }, `${randomBytes(3).toString('hex')}-warmup`);
+      await side.settle?.();
+    }
     for (let round = 1; round <= options.rounds; round++) {
       const order = round % 2 === 1 ? sides : [...sides].reverse();
       for (const side of order) {
         const result = await runRound(side, options, `${randomBytes(3).toString('hex')}-r${round}`);
+        // The next side starts on a machine where the bridge's worker is not still delivering.
+        await side.settle?.();
         results[side.label]!.push(result);
         for (const [kind, phase] of Object.entries(result)) {
           rows.push({ run: `${side.label}, round ${round}, ${kind}`, 'ops/s': phase.perSecond, 'p50 ms': phase.p50Ms, 'p99 ms': phase.p99Ms, errors: phase.errors });
@@ -240,7 +265,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       met: ratios.create! >= 1,
       rows,
       notes: [
-        `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first; create = userName probe + POST.`,
+        `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first, after an untimed warm-up round per side; create = userName probe + POST. After each bridge round the next side waits until the bridge has delivered everything (its target quiet for ${QUIET_MS} ms), so the other side never shares the machine with the bridge's worker.`,
         `"${ONE_PROCESS}" runs API and delivery worker in one process${options.split ? `; "${SPLIT}" runs them as two processes` : ''}. Either stores, queues and delivers every change to a local target; the other side is measured as it is.`,
         ...errors.slice(0, 3).map((p) => `first error: ${p.firstError}`),
       ],
