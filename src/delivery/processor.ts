@@ -89,6 +89,8 @@ interface Run {
   dirty?: boolean;
   /** The next plan round's read, already sent (pipelined mode). */
   prefetched?: Promise<DeliveryRead>;
+  /** The save of a create's target id, awaited with the follow-up lookups (pipelined mode). */
+  savingId?: Promise<void>;
   /** The job's last save, sent with the lock's release (pipelined mode). */
   lastSave?: Promise<void>;
 }
@@ -250,8 +252,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
       if (step.link === 'create') {
         if (!run.state.targetId) throw noTargetId(run, done.responses);
-        // The target id is already saved (callsOf); the rest of the create's effect goes with the
-        // job's next save, one round trip later at most. Lost, it only costs one more update.
+        // The target id is saved (callsOf; pipelined, that save is still on its way and awaited
+        // below, before anything is queued); the rest of the create's effect goes with the job's
+        // next save, one round trip later at most. Lost, it only costs one more update.
         stage(run, step.after ?? {});
         // Pipelined, after the last step of a plan that is planned again: the next round's read
         // goes out with the follow-up lookups.
@@ -259,7 +262,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
           run.prefetched = read(run.type, run.id, false);
           run.prefetched.catch(() => {});
         }
-        await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]);
+        const saving = run.savingId;
+        run.savingId = undefined;
+        await Promise.all([saving, enqueueGroupsOf(run), enqueueDependants(run)]);
         continue;
       }
       if (step.after) await save(run, step.after);
@@ -305,7 +310,16 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         // A create's id is saved the moment it is known: later calls of the list use it, and a
         // retry resumes the create instead of creating again.
         const createdId = action.kind === 'create' ? planned.reader?.readTargetId(answer) : undefined;
-        if (createdId) await save(run, { targetId: createdId, createPending: false });
+        if (createdId) {
+          const saving = save(run, { targetId: createdId, createPending: false });
+          if (deps.pipelined && index === count - 1) {
+            // Sent now, awaited with the follow-up lookups that go out in the same write (execute).
+            run.savingId = saving;
+            saving.catch(() => {});
+          } else {
+            await saving;
+          }
+        }
       }
       progress.done = index + 1;
       if (count > 1 && index < count - 1) await save(run, { progress: { ...progress } });
