@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTimeline, timelineKey, type ScimChangeEvent } from '../../src/ops/timeline.js';
 import { createTestRedis } from '../helpers/redis.js';
@@ -33,6 +34,21 @@ describe('timeline', () => {
     expect((await timeline.read('User', 'u2')).map((e) => (e as ScimChangeEvent).revision)).toEqual([2]);
     clock += 2 * HOUR;
     expect(await timeline.read('User', 'u2')).toEqual([]);
+  });
+
+  it('stores positional arrays, and reads them among JSON objects of earlier versions, skipping what it cannot read', async () => {
+    const prefix = `${r.prefix}:d`;
+    const timeline = createTimeline(r.redis, { prefix, maxEntries: 10, maxAgeMs: HOUR });
+    const key = timelineKey(prefix, 'User', 'u4');
+    const older = { ...change(Date.now(), 1), requestId: 'req-1' };
+    await r.redis.rpush(key, JSON.stringify(older));
+    const newer: ScimChangeEvent = { ...change(Date.now(), 2), requestId: randomUUID() };
+    await timeline.append('User', 'u4', newer);
+    // Nothing writes these; a read skips them (`null` once threw on `.at`).
+    await r.redis.rpush(key, 'null', '[2]', '[9,1]', '{"kind":"scim"}');
+    const stored = await r.redis.lrange(key, 0, -1);
+    expect(stored[1]).toMatch(/^\[1,\d+,2,2,4,\["[\w-]{22}"\]\]$/);
+    expect(await timeline.read('User', 'u4')).toEqual([older, newer]);
   });
 
   it('still reads a timeline an earlier version wrote as a stream, before the new events', async () => {
