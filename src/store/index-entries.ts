@@ -35,10 +35,18 @@ export function indexValue(attribute: IndexedAttribute, value: string): string {
   return attribute === 'externalId' ? value : foldCase(value);
 }
 
-/** Every index entry of a document, without duplicates. Non-string and empty values are not indexed. */
+/**
+ * Every index entry of a document, without duplicates. Non-string and empty values are not
+ * indexed. A user's email equal to its userName (Entra's usual case: the work email is the UPN)
+ * is not indexed as an email either: an email lookup also asks the userName index
+ * (`ResourceStore.findBy`), which saves a user's largest index entry.
+ */
 export function indexEntries(type: ResourceType, doc: ScimResource): IndexEntry[] {
   const entries: IndexEntry[] = [];
   const seen = new Set<string>();
+  if (type === 'User' && typeof doc.userName === 'string' && doc.userName.length > 0) {
+    seen.add(`email\u0000${indexValue('email', doc.userName)}`);
+  }
   for (const [attribute, mode] of Object.entries(INDEXES[type]) as [IndexedAttribute, IndexMode][]) {
     for (const raw of rawValues(attribute, doc)) {
       const value = indexValue(attribute, raw);

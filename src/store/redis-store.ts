@@ -214,9 +214,14 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     async findBy(type, attribute, value) {
       const mode = INDEXES[type][attribute];
       if (!mode) return [];
-      const found = await redis.hget(keys.index(type, attribute), indexValue(attribute, value));
-      if (found === null) return [];
-      return mode === 'unique' ? [found] : (JSON.parse(found) as string[]);
+      const folded = indexValue(attribute, value);
+      // A user's email equal to its userName is only in the userName index (index-entries.ts).
+      const [found, sameUserName] = await Promise.all([
+        redis.hget(keys.index(type, attribute), folded),
+        type === 'User' && attribute === 'email' ? redis.hget(keys.index(type, 'userName'), folded) : null,
+      ]);
+      const ids = found === null ? [] : mode === 'unique' ? [found] : (JSON.parse(found) as string[]);
+      return sameUserName === null || ids.includes(sameUserName) ? ids : [...ids, sameUserName];
     },
 
     async list(type, startIndex, count) {

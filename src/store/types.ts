@@ -159,7 +159,11 @@ export interface ResourceStore {
    */
   delete(type: ResourceType, id: string, expectedRevision?: number, note?: OutboxNote): Promise<{ revision: number; affectedGroups: string[] } | null>;
 
-  /** Ids whose indexed attribute equals `value` (case-insensitive for userName, displayName, email). */
+  /**
+   * Ids whose indexed attribute equals `value` (case-insensitive for userName, displayName, email).
+   * For a user's email the candidates include the user whose userName is that value (such an
+   * email is not indexed on its own): callers check the documents (list filters do).
+   */
   findBy(type: ResourceType, attribute: IndexedAttribute, value: string): Promise<string[]>;
 
   /** Stable creation-order page; `startIndex` is 1-based as in SCIM. */

@@ -255,6 +255,15 @@ describe('filters', () => {
     expect(await ids(`/Users?filter=${q(`emails.value eq "${workEmail}"`)}`)).toEqual([user.id]);
     expect(await ids(`/Users?filter=${q(`emails.value eq "${homeEmail}"`)}`)).toEqual([user.id]);
     expect(await ids(`/Users?filter=${q('emails.value eq "nobody@example.com"')}`)).toEqual([]);
+    // Its userName is not one of its emails: not found by it (the email lookup also asks the userName index).
+    expect(await ids(`/Users?filter=${q(`emails.value eq "${user.userName}"`)}`)).toEqual([]);
+  });
+
+  it('finds a user by an email equal to its userName (stored only as the userName)', async () => {
+    const name = `same-${tag()}@example.com`;
+    const same = await createUser(api, { emails: [{ type: 'work', value: name, primary: true }] }, name);
+    expect(await ids(`/Users?filter=${q(`emails.value eq "${name.toUpperCase()}"`)}`)).toEqual([same.id]);
+    expect(await ids(`/Users?filter=${q(`emails[type eq "work"].value eq "${name}"`)}`)).toEqual([same.id]);
   });
 
   it('answers a miss with an empty ListResponse', async () => {

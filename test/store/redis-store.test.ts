@@ -58,7 +58,7 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
 
     it('keeps every key under the prefix, in the layout keys.ts describes', async () => {
       const target = freshStore('layout');
-      const user = await target.create('User', entraUser(`${unique('k')}@example.com`));
+      const user = await target.create('User', entraUser(`${unique('k')}@example.com`, { emails: [{ value: `${unique('other')}@example.com` }] }));
       const group = await target.create('Group', scimGroup(unique('g')), {
         members: { kind: 'set', members: [user.id] },
       });
@@ -113,6 +113,17 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
   });
 
   describe('indexes', () => {
+    it('finds every user with an email, whether it is their userName or another user\'s', async () => {
+      const shared = `${unique('shared')}@example.com`;
+      const owner = entraUser(shared, { emails: [{ value: shared }] });
+      const other = entraUser(`${unique('other')}@example.com`, { emails: [{ value: shared.toUpperCase() }] });
+      const plain = entraUser(shared.replace('shared', 'plain'), { emails: [{ value: `${unique('x')}@example.com` }] });
+      for (const doc of [owner, other, plain]) await store.create('User', doc);
+      expect((await store.findBy('User', 'email', shared)).sort()).toEqual([owner.id, other.id].sort());
+      // A userName alone is a candidate only; list filters check the document's emails.
+      expect(await store.findBy('User', 'email', plain.userName as string)).toEqual([plain.id]);
+    });
+
     it('finds users by userName, email and displayName case-insensitively, externalId exactly', async () => {
       const name = unique('Élodie');
       const doc = entraUser(`${name}@Contoso.com`, {
@@ -124,6 +135,8 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
       expect(await store.findBy('User', 'userName', `${name.toUpperCase()}@CONTOSO.COM`)).toEqual([doc.id]);
       expect(await store.findBy('User', 'userName', `${name.normalize('NFD')}@contoso.com`)).toEqual([doc.id]);
       expect(await store.findBy('User', 'email', `${name}.private@mail.EXAMPLE`)).toEqual([doc.id]);
+      // The email equal to the userName is found through the userName index.
+      expect(await store.findBy('User', 'email', `${name}@contoso.COM`)).toEqual([doc.id]);
       expect(await store.findBy('User', 'displayName', `élodie ${name}`.toUpperCase())).toEqual([doc.id]);
       expect(await store.findBy('User', 'externalId', `Ext-${name}`)).toEqual([doc.id]);
       expect(await store.findBy('User', 'externalId', `ext-${name}`)).toEqual([]);
