@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { Pool, type Dispatcher } from 'undici';
 import type { TargetAuth, TargetConfig } from '../config/schema.js';
 import { loadTargetTls, type TargetTlsMaterial } from '../config/target-tls.js';
@@ -42,6 +43,9 @@ export interface TargetClientOptions {
 }
 
 export function createTargetClient(target: TargetConfig, options: TargetClientOptions = {}): TargetClient {
+  // Every call in flight listens on the shutdown signal (one listener each, removed when it ends):
+  // more than Node's default of 10 at once is expected, not a leak.
+  if (options.signal) setMaxListeners(0, options.signal);
   const base = parseTargetBase(target.baseUrl);
   const tls = target.tls === undefined ? undefined : loadTargetTls(target.tls);
   const tlsConnect = targetConnect(tls, target.timeoutMs);
