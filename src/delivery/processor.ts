@@ -91,6 +91,13 @@ interface Run {
   prefetched?: Promise<DeliveryRead>;
   /** The save of a create's target id, awaited with the follow-up lookups (pipelined mode). */
   savingId?: Promise<void>;
+  /**
+   * Pipelined, a plan that ends with a create: the target id is not saved on its own but with the
+   * job's last save, and the follow-up lookups go out right behind that save (`followUps`).
+   */
+  idWithLastSave?: boolean;
+  followUps?: () => Promise<void>;
+  followingUp?: Promise<void>;
   /** The job's last save, sent with the lock's release (pipelined mode). */
   lastSave?: Promise<void>;
 }
@@ -147,6 +154,8 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         released = lease.release();
         released.catch(() => {});
         await run.lastSave;
+        // The follow-up jobs are queued before the job counts as done.
+        await run.followingUp;
       }
       // The attempt's summary line is logged by the ops observer (one line per attempt).
       logger.debug({ ...log, calls: run.calls, outcome, ...version }, 'delivery done');
@@ -212,6 +221,12 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         if (deps.pipelined) {
           run.lastSave = last;
           last.catch(() => {});
+          // A create's follow-up lookups go out right behind the save that holds its target id.
+          if (run.followUps) {
+            run.followingUp = run.followUps();
+            run.followingUp.catch(() => {});
+            run.followUps = undefined;
+          }
         } else {
           await last;
         }
@@ -232,6 +247,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
       if (step.before) await save(run, step.before);
       if (step.purge) await enqueueDependants(run);
+      run.idWithLastSave = deps.pipelined === true && !replans && step.link === 'create' && index === steps.length - 1;
       const done = step.action ? await callsOf(run, step, step.action) : { responses: [] };
       if (done.exists) {
         // The target says the account is already there (an `on:` rule): find it and link it.
@@ -261,6 +277,10 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         if (deps.pipelined && replans && index === steps.length - 1) {
           run.prefetched = read(run.type, run.id, false);
           run.prefetched.catch(() => {});
+        }
+        if (run.idWithLastSave) {
+          run.followUps = async () => void (await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]));
+          continue;
         }
         const saving = run.savingId;
         run.savingId = undefined;
@@ -310,7 +330,10 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         // A create's id is saved the moment it is known: later calls of the list use it, and a
         // retry resumes the create instead of creating again.
         const createdId = action.kind === 'create' ? planned.reader?.readTargetId(answer) : undefined;
-        if (createdId) {
+        if (createdId && run.idWithLastSave && index === count - 1) {
+          // Sent with the job's last save, in the same tick as this answer (converge).
+          stage(run, { targetId: createdId, createPending: false });
+        } else if (createdId) {
           const saving = save(run, { targetId: createdId, createPending: false });
           if (deps.pipelined && index === count - 1) {
             // Sent now, awaited with the follow-up lookups that go out in the same write (execute).
