@@ -223,6 +223,8 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
         : {}),
       limits: config.limits,
       onChange: ({ type, id, ...change }) => timeline.append(type, id, { kind: 'scim', at: new Date().toISOString(), ...change }),
+      // Creates and compare-and-set updates append it in their own write script instead.
+      history: ({ type, id, ...change }) => timeline.entry(type, id, { kind: 'scim', at: new Date().toISOString(), ...change }),
     });
     connections.push({
       get config() {

@@ -93,8 +93,21 @@ export type TimelineEvent = ScimChangeEvent | DeliveryAttemptEvent | ProxyWriteE
 
 export interface Timeline {
   append(type: ResourceType, id: string, event: TimelineEvent): Promise<void>;
+  /**
+   * The same append as data, for a store write script to make in its own atomic step (one round
+   * trip for the write and its history): the list, the stored event, and the trim and age rules.
+   */
+  entry(type: ResourceType, id: string, event: TimelineEvent): HistoryAppend;
   /** Events within the age limit, oldest first. */
   read(type: ResourceType, id: string): Promise<TimelineEvent[]>;
+}
+
+/** An append to a timeline list: RPUSH `entry`, keep the newest `maxEntries`, expire after `maxAgeMs`. */
+export interface HistoryAppend {
+  key: string;
+  entry: string;
+  maxEntries: number;
+  maxAgeMs: number;
 }
 
 export interface TimelineOptions {
@@ -142,6 +155,9 @@ export function createTimeline(redis: Redis, options: TimelineOptions): Timeline
   return {
     async append(type, id, event) {
       await commands.bridgeTimelineAppend(timelineKey(options.prefix, type, id), encodeEvent(type, id, event), options.maxEntries, options.maxAgeMs);
+    },
+    entry(type, id, event) {
+      return { key: timelineKey(options.prefix, type, id), entry: encodeEvent(type, id, event), maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs };
     },
     async read(type, id) {
       const since = now() - options.maxAgeMs;

@@ -19,6 +19,7 @@ import {
   RevisionConflictError,
   UniquenessError,
   type ConfirmOutcome,
+  type HistoryAppend,
   type OutboxNote,
   type ResourceStore,
   type StoredResource,
@@ -38,6 +39,12 @@ export interface ProvisioningDeps {
   schemas?: SchemaRegistry;
   /** Told about every accepted write (ops: the resource's timeline); not awaited. */
   onChange?: (change: AcceptedChange) => Promise<void>;
+  /**
+   * The timeline append of a write whose revision is known before it runs (a create, a
+   * compare-and-set update), for the store to make in the write's own script: one round trip for
+   * both. Writes it covers are not told to `onChange`.
+   */
+  history?: (change: AcceptedChange) => HistoryAppend;
   /**
    * Told that accepted writes wait in the outbox (to wake this process's outbox relay, if it
    * runs one). The write is durable without it: the entry is part of the write itself.
@@ -81,6 +88,8 @@ interface WriteNote {
   before?: ScimResource;
   after?: ScimResource;
   membersChanged?: boolean;
+  /** The write's own script already appended its timeline event (`ProvisioningDeps.history`). */
+  recorded?: boolean;
 }
 
 
@@ -136,10 +145,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
     const { requestId } = note.context;
     deps.notify?.();
     // The timeline is history for ops, not part of the write: not waited for.
-    const attributes = changedAttributes(note.before, note.after);
-    if (note.membersChanged && !attributes.includes('members')) attributes.push('members');
     const changes: AcceptedChange[] = [
-      { type, id, revision, op: note.op, ...(requestId ? { requestId } : {}), attributes },
+      ...(note.recorded ? [] : [changeOf(type, id, revision, note)]),
       ...alsoGroups.map((g) => ({ type: 'Group' as const, ...g, op: 'membership' as const, ...(requestId ? { requestId } : {}), attributes: ['members'] })),
     ];
     for (const change of changes) {
@@ -147,6 +154,25 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // A lost timeline entry costs ops one line of history, never the write.
       });
     }
+  }
+
+  /** One accepted write as the timeline records it: attribute names only. */
+  function changeOf(type: ResourceType, id: string, revision: number, note: WriteNote): AcceptedChange {
+    const { requestId } = note.context;
+    const attributes = changedAttributes(note.before, note.after);
+    if (note.membersChanged && !attributes.includes('members')) attributes.push('members');
+    return { type, id, revision, op: note.op, ...(requestId ? { requestId } : {}), attributes };
+  }
+
+  /**
+   * Store options carrying the write's timeline append when its revision is known beforehand,
+   * and the note to pass on to `deliver` (recorded, so it is not appended twice).
+   */
+  function withHistory(type: ResourceType, id: string, revision: number, note: WriteNote): { history?: HistoryAppend } {
+    const history = deps.history?.(changeOf(type, id, revision, note));
+    if (!history) return {};
+    note.recorded = true;
+    return { history };
   }
 
   /** Store options of a write that waits for its first delivery attempt (first-attempt mode). */
@@ -216,10 +242,11 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const { doc, members, memberDetails } = newResource(type, normalized, { id: newId(), now: now() });
       await checkRules(type, doc);
       const change = await checkMembers(memberSet(members, memberDetails), doc.id);
+      const note: WriteNote = { op: 'create', context, after: doc, membersChanged: members !== undefined };
       const stored = await store
-        .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type), note: outboxNote(context, doc) })
+        .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type), note: outboxNote(context, doc), ...withHistory(type, doc.id, 1, note) })
         .catch((e) => translate(e, type));
-      await deliver(type, stored.id, stored.revision, { op: 'create', context, after: doc, membersChanged: members !== undefined });
+      await deliver(type, stored.id, stored.revision, note);
       // The store answers without members; a new group's members are exactly the ones just set.
       if (!members) return stored;
       return change?.details ? { ...stored, members, memberDetails: change.details } : { ...stored, members };
@@ -243,10 +270,16 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // A PUT without `members` leaves membership alone (see replaceResource): Entra never
         // reads members back, so silently emptying a group would go unnoticed.
         const change = await checkMembers(memberSet(members, memberDetails), id);
+        const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
         const stored = await store
-          .update(type, id, current.revision, doc, { ...(change ? { members: change } : {}), ...confirmOption(type), note: outboxNote(context, doc) })
+          .update(type, id, current.revision, doc, {
+            ...(change ? { members: change } : {}),
+            ...confirmOption(type),
+            note: outboxNote(context, doc),
+            ...withHistory(type, id, current.revision + 1, note),
+          })
           .catch((e) => translate(e, type));
-        await deliver(type, id, stored.revision, { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined });
+        await deliver(type, id, stored.revision, note);
         return stored;
       });
     },
@@ -270,10 +303,17 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // Membership-only changes skip the revision check (unless If-Match asks for one): set
         // operations commute, so concurrent member PATCHes on one group never lose a member.
         const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
+        const note: WriteNote = { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined };
         const stored = await store
-          .update(type, id, expected, next, { ...(members ? { members, touchedAt: modified } : {}), ...confirmOption(type), note: outboxNote(context, next ?? current.doc) })
+          .update(type, id, expected, next, {
+            ...(members ? { members, touchedAt: modified } : {}),
+            ...confirmOption(type),
+            note: outboxNote(context, next ?? current.doc),
+            // Without a revision check (membership only) the revision is known only afterwards.
+            ...(expected === null ? {} : withHistory(type, id, expected + 1, note)),
+          })
           .catch((e) => translate(e, type));
-        await deliver(type, id, stored.revision, { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined });
+        await deliver(type, id, stored.revision, note);
         return stored;
       });
     },

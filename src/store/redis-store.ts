@@ -15,6 +15,7 @@ import {
   UniquenessError,
   type ConfirmOutcome,
   type DeliveryState,
+  type HistoryAppend,
   type IndexedAttribute,
   type OutboxEntry,
   type OutboxNote,
@@ -132,7 +133,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       const id = requireId(doc);
       const change = memberChange(type, writeOptions);
       const reply = await withObserved(id, change?.kind === 'set' ? { members: true } : null, (observed) => {
-        const layout = declareScriptKeys(keys, type, id, { members: changedMembers(change), observed });
+        const layout = declareScriptKeys(keys, type, id, { extras: [writeOptions?.history?.key ?? keys.doc(type, id)], members: changedMembers(change), observed });
         return scripts.create(layout.keys, [
           ...layout.args,
           type,
@@ -142,6 +143,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           ...memberArgs(change),
           confirmArg(writeOptions),
           ...noteArgs(writeOptions?.note),
+          ...historyArgs(writeOptions?.history),
         ]);
       });
       if (reply[0] === 'exists') throw new Error(`${type} ${id} already exists`);
@@ -158,7 +160,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       if (doc !== null && doc.id !== id) throw new TypeError(`document id ${String(doc.id)} does not match ${id}`);
       const change = memberChange(type, writeOptions);
       const reply = await withObserved(id, change?.kind === 'set' ? { members: true } : null, (observed) => {
-        const layout = declareScriptKeys(keys, type, id, { members: changedMembers(change), observed });
+        const layout = declareScriptKeys(keys, type, id, { extras: [writeOptions?.history?.key ?? keys.doc(type, id)], members: changedMembers(change), observed });
         return scripts.update(layout.keys, [
           ...layout.args,
           type,
@@ -170,6 +172,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
           ...memberArgs(change),
           confirmArg(writeOptions),
           ...noteArgs(writeOptions?.note),
+          ...historyArgs(writeOptions?.history),
         ]);
       });
       if (reply[0] === 'notfound') throw new NotFoundError();
@@ -396,6 +399,10 @@ function noteArgs(note: OutboxNote | undefined): [string, string] {
   if (!note || (note.requestId === undefined && note.name === undefined)) return ['', ''];
   const own = `\t${JSON.stringify({ ...(note.requestId !== undefined ? { r: note.requestId } : {}), ...(note.name !== undefined ? { n: note.name } : {}) })}`;
   return [own, note.requestId !== undefined ? `\t${JSON.stringify({ r: note.requestId })}` : ''];
+}
+
+function historyArgs(history: HistoryAppend | undefined): [string, string, string] {
+  return history ? [history.entry, String(history.maxEntries), String(history.maxAgeMs)] : ['', '0', '0'];
 }
 
 function parseOutboxMember(member: string): OutboxEntry[] {

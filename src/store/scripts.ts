@@ -117,6 +117,19 @@ local function read_notes()
   outbox_note, outbox_note_others = next_arg() or '', next_arg() or ''
 end
 
+-- A timeline append made with the write (ops history): entry ('' = none), max entries, max age
+-- (ms). The list is KEYS[HEAD + 1], declared as the script's extra key.
+local function next_history()
+  return next_arg() or '', next_arg() or '0', next_arg() or '0'
+end
+
+local function append_history(key, entry, max_entries, max_age)
+  if entry == '' then return end
+  redis.call('RPUSH', key, entry)
+  redis.call('LTRIM', key, -tonumber(max_entries), -1)
+  redis.call('PEXPIRE', key, max_age)
+end
+
 local function outbox_add(type, id, revision, own)
   local now = redis.call('TIME')
   local note = own and outbox_note or outbox_note_others
@@ -268,17 +281,20 @@ end
 
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
- * member mode set). Then ARGV: type, id, doc, entries, member mode, add, remove, details,
- * confirm ttl ('' = no first-attempt wait), outbox note, note for other groups ('' = none).
+ * member mode set; extra key: the timeline list of a history append, or the doc key when none).
+ * Then ARGV: type, id, doc, entries, member mode, add, remove, details, confirm ttl ('' = no
+ * first-attempt wait), outbox note, note for other groups ('' = none), history entry ('' = none),
+ * its max entries and max age.
  * Returns {'ok', revision} | {'conflict', attribute} | {'exists'} | {'stale'}.
  */
 const CREATE = `${LIB}
-read_layout(${HEAD_KEYS} + 1)
+read_layout(${HEAD_KEYS} + 2)
 local type, id, doc = next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
 read_notes()
+local history, history_max, history_age = next_history()
 local key = K.doc
 
 if not observed_unchanged() then return {'stale'} end
@@ -292,6 +308,7 @@ add_entries(id, entries)
 apply_members(id, member_mode, add, remove, details)
 outbox_add(type, id, 1, true)
 if confirm_ttl and confirm_ttl ~= '' then await_confirm(1, confirm_ttl) end
+append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age)
 return {'ok', 1}
 `;
 
@@ -299,19 +316,21 @@ return {'ok', 1}
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
  * member mode set). Then ARGV: type, id, expected revision ('' = none), doc ('' = keep),
  * touched-at ('' = none), entries, member mode, add, remove, details, confirm ttl ('' = no
- * first-attempt wait), outbox note, note for other groups ('' = none). A write that keeps the document (membership only) records its time in
+ * first-attempt wait), outbox note, note for other groups ('' = none), history entry ('' = none),
+ * its max entries and max age (extra key as for create). A write that keeps the document (membership only) records its time in
  * `mod`, which readers lay over `meta.lastModified`; a document write carries its own time and
  * clears `mod`.
  * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
  * {'conflict', attribute} | {'stale'}.
  */
 const UPDATE = `${LIB}
-read_layout(${HEAD_KEYS} + 1)
+read_layout(${HEAD_KEYS} + 2)
 local type, id, expected, doc, touched = next_arg(), next_arg(), next_arg(), next_arg(), next_arg()
 local entries = next_list()
 local member_mode, add, remove, details = next_arg(), next_list(), next_list(), next_details()
 local confirm_ttl = next_arg()
 read_notes()
+local history, history_max, history_age = next_history()
 local confirm = confirm_ttl and confirm_ttl ~= ''
 local key = K.doc
 
@@ -339,6 +358,7 @@ apply_members(id, member_mode, add, remove, details)
 local revision = redis.call('HINCRBY', key, 'rev', 1)
 outbox_add(type, id, revision, true)
 if confirm then await_confirm(revision, confirm_ttl) end
+append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age)
 if doc ~= '' then return {'ok', revision} end
 return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 'mod') or ''}
 `;

@@ -114,6 +114,16 @@ export interface WriteOptions {
   touchedAt?: string;
   /** Request id and name for the write's outbox entry; only the request id for other groups it changes. */
   note?: OutboxNote;
+  /** A timeline append made by the write's own script when it succeeds (ops history, one round trip). */
+  history?: HistoryAppend;
+}
+
+/** RPUSH `entry` to the list `key`, keep its newest `maxEntries`, expire it after `maxAgeMs`. */
+export interface HistoryAppend {
+  key: string;
+  entry: string;
+  maxEntries: number;
+  maxAgeMs: number;
 }
 
 /** What the first delivery attempt of a waited-for write said. */

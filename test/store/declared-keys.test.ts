@@ -31,6 +31,7 @@ let server: Topology;
 let redis: Redis;
 let monitor: Redis;
 let store: ResourceStore;
+let storePrefix: string;
 const events: Array<{ args: string[]; source: string }> = [];
 
 beforeAll(async () => {
@@ -38,7 +39,8 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   monitor = await redis.monitor();
   monitor.on('monitor', (_time: string, args: string[], source: string) => events.push({ args, source }));
-  store = createRedisStore(redis, { prefix: `sbtest-declared-${randomUUID().slice(0, 8)}:c:{acme}` });
+  storePrefix = `sbtest-declared-${randomUUID().slice(0, 8)}:c:{acme}`;
+  store = createRedisStore(redis, { prefix: storePrefix });
 }, 30_000);
 
 afterAll(async () => {
@@ -149,6 +151,12 @@ describe('store scripts declare every key they touch', () => {
     expect((await store.delete('Group', inner.id))?.affectedGroups).toEqual([outer.id]);
     await store.purge('User', c);
     await store.purge('Group', inner.id);
+    // A create and an update that append their timeline event in their own script.
+    const tracked = entraUser(`${unique('tracked')}@example.com`);
+    const history = (revision: number) => ({ key: `${storePrefix}:tlog:User:${tracked.id}`, entry: `["e",${revision}]`, maxEntries: 5, maxAgeMs: 60_000 });
+    await store.create('User', tracked, { history: history(1) });
+    await store.update('User', tracked.id, 1, { ...tracked, displayName: 'Tracked' }, { history: history(2) });
+    expect(await redis.lrange(`${storePrefix}:tlog:User:${tracked.id}`, 0, -1)).toEqual(['["e",1]', '["e",2]']);
     // The outbox relay's claim of what all this left.
     expect((await store.outboxClaim(1_000, 60_000)).length).toBeGreaterThan(0);
 
