@@ -16,9 +16,9 @@ import { ratio } from './lib/stats.js';
  * (filter GET that misses, POST, PATCH of an existing user) against the bridge API and against
  * the bare Fastify route, and a last row measures what queueing one delivery job with BullMQ
  * (`Queue.addBulk`, the bridge's own job options, 32 jobs per call as under load) costs by
- * itself, in the client and in Redis. The target is the same as front-door's (within 3× of bare
- * in CPU per request); this benchmark shows which kind misses it and by how much of it is the
- * durable queue.
+ * itself, in the client and in Redis: the outbox relay's cost per accepted write, paid by the
+ * worker, not by the API. The target is the same as front-door's (within 3× of bare in CPU per
+ * request); this benchmark shows which kind misses it.
  */
 
 const CONCURRENCY = 32;
@@ -109,7 +109,7 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
       rows,
       notes: [
         `${CONCURRENCY} virtual users per run, one request kind at a time; each side primed ${PRIME_MS / 1000} s, then ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured. Redis CPU is the whole server's (indicative).`,
-        'Every accepted write queues one delivery job; the last row is that job alone, measured in this process: it bounds how close a write can come to a bare route that does one GET.',
+        'Every accepted write becomes one delivery job, queued by the outbox relay next to the worker (not by the API); the last row is that job alone, measured in this process.',
       ],
       raw: { rows, queued },
     };
