@@ -62,7 +62,10 @@ export function createTokenSource(auth: OAuth2Auth, options: TokenSourceOptions)
   async function grant(): Promise<string> {
     try {
       const response = await oidc.clientCredentialsGrant(config, parameters);
-      const expiresInMs = (response.expiresIn() ?? Number.POSITIVE_INFINITY) * 1000;
+      // The server's own `expires_in`, on this source's clock: openid-client's expiresIn() counts
+      // down on the wall clock from when it parsed the answer, so it can already be a second less.
+      const seconds = typeof response.expires_in === 'number' && Number.isFinite(response.expires_in) ? response.expires_in : undefined;
+      const expiresInMs = (seconds ?? Number.POSITIVE_INFINITY) * 1000;
       const renewAt = now() + expiresInMs - Math.min(TOKEN_RENEW_BEFORE_MS, expiresInMs / 2);
       cached = { token: response.access_token, renewAt };
       return response.access_token;
