@@ -10,14 +10,14 @@ import type { DeliveryJobData } from './types.js';
  * The worker's half of `delivery.confirm.mode: first-attempt`: after each delivery attempt it
  * tells the store what happened, and a writer still waiting for that revision gets the answer
  * (`ResourceStore.settleConfirmation`). A permanent target rejection rolls the write back there;
- * the restored state is queued right away so the target converges on it too (undoing any call of
- * the rejected attempt that went through). Only the first report for a revision counts.
+ * the rollback is a write with its own outbox entries, so the outbox relay queues the restored
+ * state and the target converges on it too (undoing any call of the rejected attempt that went
+ * through). Only the first report for a revision counts.
  */
 
 export interface ConfirmReporterDeps {
   connectionId: string;
   store: ResourceStore;
-  enqueue(jobs: DeliveryJobData[]): Promise<void>;
   logger: DeliveryLogger;
 }
 
@@ -31,15 +31,10 @@ export function createConfirmReporter(deps: ConfirmReporterDeps): ReportedRun {
 
   async function report(data: DeliveryJobData, revision: number, outcome: ConfirmOutcome): Promise<void> {
     const settled = await store.settleConfirmation(data.type, data.id, revision, outcome);
-    let jobs: DeliveryJobData[];
-    if (settled.kind === 'restored') jobs = [{ connectionId, type: data.type, id: data.id, revision: settled.revision }];
-    else if (settled.kind === 'removed') jobs = settled.groups.map((g) => ({ connectionId, type: 'Group' as const, id: g.id, revision: g.revision }));
-    else return;
+    if (settled.kind !== 'restored' && settled.kind !== 'removed') return;
     const log = { connectionId, type: data.type, resourceId: data.id, revision, code: 'GW_DELIVERY_REJECTED' };
+    // The rollback's writes left outbox entries, like any write: the outbox relay queues them.
     logger.warn({ ...log, outcome: settled.kind }, 'target rejected the first attempt: the change was rolled back');
-    // The rollback left outbox entries: queued here at once, or by the outbox relay if this fails.
-    await deps.enqueue(jobs);
-    await store.outboxAck(jobs.map(({ type, id, revision: rev }) => ({ type, id, revision: rev })));
   }
 
   return async function reported(job, run) {

@@ -142,14 +142,7 @@ export async function startDeliveryWorker(options: DeliveryWorkerOptions): Promi
   });
   const reported =
     delivery.confirm.mode === 'first-attempt'
-      ? createConfirmReporter({
-          connectionId,
-          store: options.store,
-          logger,
-          enqueue: async (jobs) => {
-            for (const job of jobs) await enqueue(job);
-          },
-        })
+      ? createConfirmReporter({ connectionId, store: options.store, logger })
       : undefined;
 
   /** Running jobs and their lock tokens, to hand them back on shutdown. */
