@@ -2,7 +2,7 @@ import client from 'prom-client';
 import type { Queue } from 'bullmq';
 import type { DeliveryMetricsSink } from './delivery-observer.js';
 import type { AttemptOutcome, CallRecord } from './failure.js';
-import { JOB_STATES, readQueueStatus } from './queue-status.js';
+import { JOB_STATES, readQueueStatus, type QueueStatus } from './queue-status.js';
 
 /**
  * The bridge's Prometheus metrics, in a registry of its own per process (tests run several
@@ -15,6 +15,13 @@ import { JOB_STATES, readQueueStatus } from './queue-status.js';
  */
 
 export const METRIC_PREFIX = 'scim_bridge_';
+
+/** One connection's queue status (and outbox size, for mapped connections) at scrape time. */
+interface QueueScrape {
+  connectionId: string;
+  status: QueueStatus;
+  outbox?: number;
+}
 
 export interface MetricsSources {
   /** Each connection's id and delivery queue. */
@@ -104,36 +111,28 @@ export function createMetrics(sources: MetricsSources): BridgeMetrics {
       }
     },
   });
-  new client.Gauge({
-    name: `${METRIC_PREFIX}queue_oldest_waiting_seconds`,
-    help: 'Age of the oldest waiting delivery job per connection (0 when none waits).',
-    labelNames: ['connection'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const { connectionId, status } of await queueStatuses()) this.set({ connection: connectionId }, (status.oldestWaitingAgeMs ?? 0) / 1000);
-    },
-  });
-  new client.Gauge({
-    name: `${METRIC_PREFIX}queue_rate_limited`,
-    help: "1 while a target's 429 holds the connection's queue back, else 0.",
-    labelNames: ['connection'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const { connectionId, status } of await queueStatuses()) this.set({ connection: connectionId }, status.rateLimitedUntil ? 1 : 0);
-    },
-  });
-  new client.Gauge({
-    name: `${METRIC_PREFIX}outbox_entries`,
-    help: 'Accepted writes whose delivery job the outbox relay has not queued yet, per connection (grows while no worker runs).',
-    labelNames: ['connection'] as const,
-    registers,
-    async collect() {
-      this.reset();
-      for (const { connectionId, outbox } of await queueStatuses()) if (outbox !== undefined) this.set({ connection: connectionId }, outbox);
-    },
-  });
+  /** A gauge with one sample per connection, read from the scrape's queue statuses (none where `value` gives undefined). */
+  const connectionGauge = (name: string, help: string, value: (status: QueueScrape) => number | undefined) =>
+    new client.Gauge({
+      name: `${METRIC_PREFIX}${name}`,
+      help,
+      labelNames: ['connection'] as const,
+      registers,
+      async collect() {
+        this.reset();
+        for (const scraped of await queueStatuses()) {
+          const sample = value(scraped);
+          if (sample !== undefined) this.set({ connection: scraped.connectionId }, sample);
+        }
+      },
+    });
+  connectionGauge('queue_oldest_waiting_seconds', 'Age of the oldest waiting delivery job per connection (0 when none waits).', ({ status }) => (status.oldestWaitingAgeMs ?? 0) / 1000);
+  connectionGauge('queue_rate_limited', "1 while a target's 429 holds the connection's queue back, else 0.", ({ status }) => (status.rateLimitedUntil ? 1 : 0));
+  connectionGauge(
+    'outbox_entries',
+    'Accepted writes whose delivery job the outbox relay has not queued yet, per connection (grows while no worker runs).',
+    ({ outbox }) => outbox,
+  );
   new client.Gauge({
     name: `${METRIC_PREFIX}redis_rtt_seconds`,
     help: 'Round-trip time of a Redis PING at scrape time (absent when Redis did not answer).',
@@ -160,7 +159,7 @@ export function createMetrics(sources: MetricsSources): BridgeMetrics {
 
   // One read of every queue per scrape, shared by the gauges above (the registry collects them
   // all at once, so they all get the same pending read).
-  let scrape: Promise<Array<{ connectionId: string; status: Awaited<ReturnType<typeof readQueueStatus>>; outbox?: number }>> | undefined;
+  let scrape: Promise<QueueScrape[]> | undefined;
   function queueStatuses() {
     scrape ??= Promise.all(
       sources.queues.map(async ({ connectionId, queue, outbox }) => {
