@@ -24,7 +24,9 @@ export async function readQueueStatus(queue: Queue, now = Date.now()): Promise<Q
     // Ascending order puts the job that has waited longest first.
     queue.getJobs(['wait'], 0, 0, true),
     queue.isPaused(),
-    queue.getRateLimitTtl(),
+    // A 429 pause (`queue.rateLimit`) sets the limiter's counter to MAX_SAFE_INTEGER; without this
+    // bound BullMQ reports the limiter key's TTL, which every processed job sets for its window.
+    queue.getRateLimitTtl(Number.MAX_SAFE_INTEGER),
   ]);
   const waitingSince = oldest[0]?.timestamp;
   return {

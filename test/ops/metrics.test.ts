@@ -63,6 +63,9 @@ describe('metrics and health', () => {
     expect(text).toMatch(/scim_bridge_delivery_call_duration_seconds_count\{connection="acme",action="lookup",outcome="ok",status="200"\} 1/);
     expect(text).toMatch(/scim_bridge_queue_jobs\{connection="acme",state="completed"\} 1/);
     expect(text).toMatch(/scim_bridge_queue_oldest_waiting_seconds\{connection="acme"\} 0/);
+    expect(text).toMatch(/scim_bridge_queue_rate_limited\{connection="acme"\} 0/);
+    // The delivered write's outbox entry was relayed and acknowledged.
+    expect(text).toMatch(/scim_bridge_outbox_entries\{connection="acme"\} 0/);
     expect(text).toContain('scim_bridge_redis_up 1');
     expect(text).toMatch(/scim_bridge_redis_rtt_seconds \d/);
     expect(text).toMatch(/^process_cpu_user_seconds_total \d/m);
