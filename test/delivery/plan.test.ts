@@ -40,6 +40,15 @@ describe('planDelivery', () => {
     expect(planned).toMatchObject({ complete: false, steps: [{ link: 'create', before: { createPending: true } }] });
   });
 
+  it('completes at the create of a new active user: nothing is left for a second plan', async () => {
+    const planned = await planDelivery(input('User', { userName: 'a', active: true }, null));
+    expect(actions(planned.steps)).toEqual(['create']);
+    expect(planned).toMatchObject({ outcome: 'converged', complete: true, revision: 2 });
+    expect(planned.steps[0]?.after?.bodyHash).toBe(await fieldsHash(mapping, 'User', doc('User', { userName: 'a', active: true })));
+    // A group's members follow its create: planned again once it has its id.
+    expect(await planDelivery(input('Group', { displayName: 'G' }, null))).toMatchObject({ complete: false });
+  });
+
   it('reactivates before and deactivates after the update, and records the new hash', async () => {
     const user = { userName: 'a', displayName: 'A' };
     const stale = { targetId: 't', revision: 1, bodyHash: 'old', active: false };
