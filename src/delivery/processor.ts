@@ -87,16 +87,13 @@ interface Run {
   mapping: MappingPlan;
   /** `state` has changes not written yet (see stage()). */
   dirty?: boolean;
-  /** The next plan round's read, already sent (pipelined mode). */
+  /** The job's first read, sent with its lock (pipelined mode). */
   prefetched?: Promise<DeliveryRead>;
-  /** The save of a create's target id, awaited with the follow-up lookups (pipelined mode). */
-  savingId?: Promise<void>;
   /**
-   * Pipelined, a plan that ends with a create: the target id is not saved on its own but with the
-   * job's last save, and the follow-up lookups go out right behind that save (`followUps`).
+   * Pipelined, a complete plan that ends with a create: the target id is not saved on its own
+   * but with the job's last save, and the follow-up lookups (`followingUp`) go out right behind it.
    */
   idWithLastSave?: boolean;
-  followUps?: () => Promise<void>;
   followingUp?: Promise<void>;
   /** The job's last save, sent with the lock's release (pipelined mode). */
   lastSave?: Promise<void>;
@@ -196,7 +193,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         throw new BridgeError('GW_MAP_REF_PENDING', `GW_MAP_REF_PENDING ${run.type} ${run.id} waits for the target id of ${names}`);
       }
       if (planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
-      const relink = await execute(run, planned.steps, !planned.complete);
+      const relink = await execute(run, planned.steps, planned.complete);
       if (relink || !planned.complete) continue;
       if (planned.outcome === 'continued') {
         // The member calls of this job are done and recorded; the rest is a new job, so a group
@@ -222,10 +219,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
           run.lastSave = last;
           last.catch(() => {});
           // A create's follow-up lookups go out right behind the save that holds its target id.
-          if (run.followUps) {
-            run.followingUp = run.followUps();
+          if (run.idWithLastSave) {
+            run.followingUp = Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]).then(() => {});
             run.followingUp.catch(() => {});
-            run.followUps = undefined;
           }
         } else {
           await last;
@@ -238,7 +234,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   }
 
   /** Runs the steps in order; true when a lookup linked an account, so the rest must be re-planned. */
-  async function execute(run: Run, steps: DeliveryStep[], replans: boolean): Promise<boolean> {
+  async function execute(run: Run, steps: DeliveryStep[], complete: boolean): Promise<boolean> {
     for (const [index, step] of steps.entries()) {
       if (step.unsure) {
         // A previous create may have succeeded without us seeing the answer. Without a lookup in
@@ -247,7 +243,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
       if (step.before) await save(run, step.before);
       if (step.purge) await enqueueDependants(run);
-      run.idWithLastSave = deps.pipelined === true && !replans && step.link === 'create' && index === steps.length - 1;
+      run.idWithLastSave = deps.pipelined === true && complete && step.link === 'create' && index === steps.length - 1;
       const done = step.action ? await callsOf(run, step, step.action) : { responses: [] };
       if (done.exists) {
         // The target says the account is already there (an `on:` rule): find it and link it.
@@ -268,23 +264,11 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
       if (step.link === 'create') {
         if (!run.state.targetId) throw noTargetId(run, done.responses);
-        // The target id is saved (callsOf; pipelined, that save is still on its way and awaited
-        // below, before anything is queued); the rest of the create's effect goes with the job's
-        // next save, one round trip later at most. Lost, it only costs one more update.
+        // The target id is saved (callsOf), or goes with the job's last save together with the
+        // follow-up lookups (idWithLastSave, converge); the rest of the create's effect goes with
+        // the job's next save, one round trip later at most. Lost, it only costs one more update.
         stage(run, step.after ?? {});
-        // Pipelined, after the last step of a plan that is planned again: the next round's read
-        // goes out with the follow-up lookups.
-        if (deps.pipelined && replans && index === steps.length - 1) {
-          run.prefetched = read(run.type, run.id, false);
-          run.prefetched.catch(() => {});
-        }
-        if (run.idWithLastSave) {
-          run.followUps = async () => void (await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]));
-          continue;
-        }
-        const saving = run.savingId;
-        run.savingId = undefined;
-        await Promise.all([saving, enqueueGroupsOf(run), enqueueDependants(run)]);
+        if (!run.idWithLastSave) await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]);
         continue;
       }
       if (step.after) await save(run, step.after);
@@ -331,17 +315,10 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         // retry resumes the create instead of creating again.
         const createdId = action.kind === 'create' ? planned.reader?.readTargetId(answer) : undefined;
         if (createdId && run.idWithLastSave && index === count - 1) {
-          // Sent with the job's last save, in the same tick as this answer (converge).
+          // Sent with the job's last save, with no I/O in between (converge).
           stage(run, { targetId: createdId, createPending: false });
         } else if (createdId) {
-          const saving = save(run, { targetId: createdId, createPending: false });
-          if (deps.pipelined && index === count - 1) {
-            // Sent now, awaited with the follow-up lookups that go out in the same write (execute).
-            run.savingId = saving;
-            saving.catch(() => {});
-          } else {
-            await saving;
-          }
+          await save(run, { targetId: createdId, createPending: false });
         }
       }
       progress.done = index + 1;
