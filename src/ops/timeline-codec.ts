@@ -52,6 +52,7 @@ const ACTIONS = ['lookup', 'create', 'update', 'deactivate', 'reactivate', 'dele
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 const CALL_OUTCOMES = ['ok', 'retry', 'rateLimited', 'reject'] as const;
 const PROXY_OUTCOMES = ['forwarded', 'failed', 'refused', 'buffered', 'replayed', 'replay-retry', 'replay-failed'] as const;
+/** A frozen copy of config's PROXY_REWRITES, not an import: stored indices must not move if that list is reordered. */
 const REWRITES = [
   'lowercaseOps',
   'booleanStrings',

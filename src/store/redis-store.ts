@@ -66,7 +66,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   const scripts = defineStoreScripts(redis);
   const confirmScripts = defineConfirmScripts(redis);
   const compress = options.compressDocuments ?? true;
-  // Concurrent writes clear their outbox entries with one ZREM per event-loop turn.
+  // The outbox relay's acknowledgements of one event-loop turn share one ZREM.
   const outboxClear = createBatcher<string>(async (members) => {
     await redis.zrem(keys.outbox, ...members);
   });
