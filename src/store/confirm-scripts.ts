@@ -1,11 +1,11 @@
 import type { Redis } from 'ioredis';
 import { HEAD_KEYS } from './script-keys.js';
-import { defineScript, LIB } from './scripts.js';
+import { defineScript, storeScript } from './scripts.js';
 
 /**
  * The two sides of a first-attempt confirmation (see `ResourceStore.settleConfirmation` and
  * `collectConfirmation`). The write script marked the waiter (`P:confirm:<Type>:<id>` = revision)
- * and kept the replaced state in the resource hash; whoever comes first of the worker (reporting
+ * and kept the replaced state in the resource record; whoever comes first of the worker (reporting
  * the first attempt) and the API (giving up when its wait runs out) takes the marker, in one
  * atomic step, so a change is never rolled back after the client was told it succeeded.
  */
@@ -20,7 +20,7 @@ import { defineScript, LIB } from './scripts.js';
  * {'removed', group id, group revision, ...} (a rejected create, and the groups it had joined) |
  * {'stale'}.
  */
-const SETTLE = `${LIB}
+const SETTLE = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
 local type, id, revision, kind = next_arg(), next_arg(), next_arg(), next_arg()
 local reply, fallback, ttl, channel = next_arg(), next_arg(), next_arg(), next_arg()
@@ -31,8 +31,8 @@ if redis.call('GET', K.confirm) ~= revision then return {'none'} end
 redis.call('DEL', K.confirm)
 
 local result = {'replied'}
-local current = is_live(key) and tonumber(redis.call('HGET', key, 'rev')) == tonumber(revision)
-  and redis.call('HGET', key, 'prevof') == revision
+local current = is_live(key) and tonumber(record_get(key, 'rev')) == tonumber(revision)
+  and record_get(key, 'prevof') == revision
 
 local function restore_members()
   local wanted = {}
@@ -42,7 +42,7 @@ local function restore_members()
   end
   for member_id in pairs(wanted) do add_member(id, member_id) end
   -- Writes made before the details were kept (prevdetails unset) keep the current details.
-  if redis.call('HEXISTS', key, 'prevdetails') == 1 then
+  if record_get(key, 'prevdetails') then
     redis.call('DEL', K.member_details)
     redis.call('COPY', K.prev_member_details, K.member_details)
   end
@@ -50,7 +50,7 @@ end
 
 -- The resource did not exist before the rejected write: take it out of everything.
 local function remove_created()
-  remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+  remove_entries(id, cjson.decode(record_get(key, 'ix')))
   redis.call('ZREM', K.order, id)
   local removed = {'removed'}
   leave_memberships(type, id, function(group_id, group_revision)
@@ -59,29 +59,32 @@ local function remove_created()
   end)
   if type == 'Group' then redis.call('DEL', K.members, K.member_details, K.delivered) end
   redis.call('DEL', K.prev_members, K.prev_member_details, key)
+  record_drop(key)
   return removed
 end
 
 if kind == 'rejected' then
   local rolled = false
   if current then
-    if redis.call('HEXISTS', key, 'prevdoc') == 0 then
+    if not record_get(key, 'prevdoc') then
       -- Only when the target holds nothing of it: a create that went through and a later call
       -- (a member) was refused leaves a linked resource, which a local removal would orphan.
-      local state = redis.call('HGET', key, 'delivery')
-      if not (state and cjson.decode(state).targetId) then
+      local state = record_get(key, 'delivery')
+      -- The state's target id: t (state-codec.ts), targetId in a release before it.
+      local decoded = state and cjson.decode(state)
+      if not (decoded and (decoded.t or decoded.targetId)) then
         result = remove_created()
         rolled = true
       end
     else
-      local previous = cjson.decode(redis.call('HGET', key, 'previx'))
+      local previous = cjson.decode(record_get(key, 'previx'))
       -- Another resource may have taken the old userName meanwhile: then nothing is restored.
       if not taken_unique(id, previous) then
-        remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+        remove_entries(id, cjson.decode(record_get(key, 'ix')))
         add_entries(id, previous)
-        redis.call('HSET', key, 'doc', redis.call('HGET', key, 'prevdoc'), 'ix', redis.call('HGET', key, 'previx'))
-        if redis.call('HEXISTS', key, 'prevmembers') == 1 then restore_members() end
-        local restored = redis.call('HINCRBY', key, 'rev', 1)
+        record_set(key, 'doc', record_get(key, 'prevdoc'), 'ix', record_get(key, 'previx'))
+        if record_get(key, 'prevmembers') then restore_members() end
+        local restored = record_incr(key, 'rev')
         outbox_add(type, id, restored)
         result = {'restored', restored}
         rolled = true
@@ -90,13 +93,13 @@ if kind == 'rejected' then
   end
   if not rolled then reply = fallback end
 end
-if redis.call('EXISTS', key) == 1 then clear_prev() end
+if record_exists(key) then clear_prev() end
 
 redis.call('LPUSH', reply_key, reply)
 redis.call('PEXPIRE', reply_key, ttl)
 redis.call('PUBLISH', channel, type .. ':' .. id .. ':' .. revision)
 return result
-`;
+`);
 
 /**
  * KEYS and the start of ARGV: `declareScriptKeys`, with the reply list of this revision as the
@@ -104,18 +107,18 @@ return result
  * Returns {'abandoned'} (no report yet: the wait is over, keep the change) | {'reply', JSON} |
  * {'none'} (another write of the resource took over the wait).
  */
-const COLLECT = `${LIB}
+const COLLECT = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
 local type, id, revision = next_arg(), next_arg(), next_arg()
 if redis.call('GET', K.confirm) == revision then
   redis.call('DEL', K.confirm)
-  if redis.call('HGET', K.doc, 'prevof') == revision then clear_prev() end
+  if record_get(K.doc, 'prevof') == revision then clear_prev() end
   return {'abandoned'}
 end
 local reply = redis.call('LPOP', KEYS[${HEAD_KEYS} + 1])
 if reply then return {'reply', reply} end
 return {'none'}
-`;
+`);
 
 /** The Lua source of the confirmation scripts by command name (for tests that check declared keys). */
 export const CONFIRM_SCRIPT_SOURCES: Readonly<Record<string, string>> = {

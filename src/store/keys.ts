@@ -15,7 +15,7 @@ import type { ResourceType } from '../scim/types.js';
  *
  * | key                              | type   | holds                                                    |
  * |----------------------------------|--------|----------------------------------------------------------|
- * | `P:<Type>:doc:<id>`              | hash   | `doc` JSON, `rev`, `ix` (index entries), `del`, `delivery`, `mod` (time of a membership-only change) |
+ * | `P:<Type>:doc:<id>`              | string | the resource's record (`record.ts`): `doc`, `rev`, `ix` (index entries), `del`, `delivery`, `mod` (time of a membership-only change) |
  * | `P:<Type>:order`                 | zset   | live ids, scored by creation sequence                    |
  * | `P:<Type>:seq`                   | string | creation sequence counter                                |
  * | `P:<Type>:ix:<attribute>`        | hash   | folded value → id (unique) or JSON array of ids          |
@@ -31,7 +31,7 @@ import type { ResourceType } from '../scim/types.js';
  * | `P:Group:prevdetails:<groupId>`  | hash   | those members' details (display, type), restored with them |
  * | `P:gate:pause`, `P:gate:breaker`, `P:gate:probe` | string, hash, string | the connection's delivery pause and circuit breaker (delivery/connection-gate.ts) |
  *
- * A waited-for write also keeps `prevdoc`, `previx` and `prevof` in the resource hash until the
+ * A waited-for write also keeps `prevdoc`, `previx` and `prevof` in the resource record until the
  * wait is settled.
  */
 export interface StoreKeys {

@@ -6,6 +6,8 @@ import { decodeDocument, encodeDocument } from './doc-codec.js';
 import { INDEXES, indexEntries, indexValue } from './index-entries.js';
 import { createStoreKeys } from './keys.js';
 import { defineConfirmScripts } from './confirm-scripts.js';
+import { decodeDeliveryState, encodeDeliveryState } from './state-codec.js';
+import { isWrongType, parseRecord, readRecord, type RecordFields } from './record.js';
 import { declareScriptKeys, MAX_SCRIPT_ATTEMPTS, readObserved, type ObservedSets } from './script-keys.js';
 import { defineStoreScripts } from './scripts.js';
 import {
@@ -14,7 +16,6 @@ import {
   StoreContentionError,
   UniquenessError,
   type ConfirmOutcome,
-  type DeliveryState,
   type HistoryAppend,
   type IndexedAttribute,
   type OutboxEntry,
@@ -37,7 +38,7 @@ export interface RedisStoreOptions {
 
 type Reply = (string | number | null)[];
 
-/** One resource hash as read, before decoding; `doc` and `rev` are null when there is no hash. */
+/** One resource record as read, before decoding; `doc` and `rev` are null when there is none. */
 interface ResourceRow {
   id: string;
   doc: string | null;
@@ -92,25 +93,31 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
     const loadMembers = withMembers && type === 'Group';
     if (!loadMembers) {
-      // One HMGET per resource; auto-pipelining sends them (and other requests' commands) in
-      // one write. A MULTI would only add two commands: one hash read is atomic by itself.
-      const rows = await Promise.all(ids.map((id) => redis.hmget(keys.doc(type, id), 'doc', 'rev', 'del', 'mod')));
-      return ids.map((id, i) => {
-        const [doc = null, rev = null, del = null, modified = null] = rows[i]!;
-        return { id, doc, rev, deleted: del !== null, modified };
-      });
+      // One GET per resource; auto-pipelining sends them (and other requests' commands) in
+      // one write. A MULTI would only add two commands: one read is atomic by itself.
+      const records = await Promise.all(ids.map((id) => readRecord(redis, keys.doc(type, id))));
+      return ids.map((id, i) => toRow(id, records[i]!));
     }
     // A group with its members: one MULTI, so document and membership are one snapshot.
     const tx = redis.multi();
-    for (const id of ids) tx.hmget(keys.doc(type, id), 'doc', 'rev', 'del', 'mod').smembers(keys.members(id)).hgetall(keys.memberDetails(id));
-    const results = execResults(await tx.exec());
+    for (const id of ids) tx.get(keys.doc(type, id)).smembers(keys.members(id)).hgetall(keys.memberDetails(id));
+    const results = await tx.exec();
+    if (results === null) throw new Error('store transaction was aborted');
+    // A resource hash from a release before records answers WRONGTYPE: read those on their own.
+    if (results.some(([error]) => error !== null && isWrongType(error))) return Promise.all(ids.map((id) => readGroupRow(id)));
+    const values = execResults(results);
     return ids.map((id, i) => {
-      const [doc = null, rev = null, del = null, modified = null] = results[i * 3] as (string | null)[];
-      const row: ResourceRow = { id, doc, rev, deleted: del !== null, modified, members: (results[i * 3 + 1] as string[]).sort() };
-      const details = results[i * 3 + 2] as Record<string, string>;
-      if (Object.keys(details).length > 0) row.memberDetails = details;
-      return row;
+      const raw = values[i * 3] as string | null;
+      return withMemberRows(toRow(id, raw === null ? null : parseRecord(raw)), values[i * 3 + 1] as string[], values[i * 3 + 2] as Record<string, string>);
     });
+  }
+
+  /** One group of an older release's layout (a hash), document and membership as one snapshot. */
+  async function readGroupRow(id: string): Promise<ResourceRow> {
+    const [fields, members, details] = execResults(
+      await redis.multi().hgetall(keys.doc('Group', id)).smembers(keys.members(id)).hgetall(keys.memberDetails(id)).exec(),
+    ) as [RecordFields, string[], Record<string, string>];
+    return withMemberRows(toRow(id, Object.keys(fields).length === 0 ? null : fields), members, details);
   }
 
   function toStored(type: ResourceType, row: FoundRow): StoredResource {
@@ -254,12 +261,12 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     },
 
     async getDeliveryState(type, id) {
-      const state = await redis.hget(keys.doc(type, id), 'delivery');
-      return state === null ? null : (JSON.parse(state) as DeliveryState);
+      const state = (await readRecord(redis, keys.doc(type, id)))?.delivery;
+      return state === undefined ? null : decodeDeliveryState(state);
     },
 
     async setDeliveryState(type, id, state) {
-      await scripts.setDeliveryState(keys.doc(type, id), JSON.stringify(state));
+      await scripts.setDeliveryState(keys.doc(type, id), encodeDeliveryState(state));
     },
 
     async getDeliveredMembers(groupId) {
@@ -300,8 +307,8 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     },
 
     async getRevision(type, id) {
-      const rev = await redis.hget(keys.doc(type, id), 'rev');
-      return rev === null ? null : Number(rev);
+      const rev = (await readRecord(redis, keys.doc(type, id)))?.rev;
+      return rev === undefined ? null : Number(rev);
     },
 
     async settleConfirmation(type, id, revision, outcome) {
@@ -349,15 +356,25 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   };
 }
 
+function toRow(id: string, fields: RecordFields | null): ResourceRow {
+  return { id, doc: fields?.doc ?? null, rev: fields?.rev ?? null, deleted: fields?.del !== undefined, modified: fields?.mod ?? null };
+}
+
+function withMemberRows(row: ResourceRow, members: string[], details: Record<string, string>): ResourceRow {
+  row.members = members.sort();
+  if (Object.keys(details).length > 0) row.memberDetails = details;
+  return row;
+}
+
 function requireId(doc: ScimResource): string {
   if (typeof doc.id !== 'string' || doc.id.length === 0) throw new TypeError('doc.id must be set before create');
   return doc.id;
 }
 
-/** Index entries as the scripts read them: a count, then `mode, attribute, value` triples. */
+/** Index entries as the scripts read them: a count, then `mode, attribute, value` triples (mode `u` or `m`). */
 function entryArgs(type: ResourceType, doc: ScimResource): string[] {
   const entries = indexEntries(type, doc);
-  return [String(entries.length * 3), ...entries.flatMap((entry) => [entry.mode, entry.attribute, entry.value])];
+  return [String(entries.length * 3), ...entries.flatMap((entry) => [entry.mode === 'unique' ? 'u' : 'm', entry.attribute, entry.value])];
 }
 
 function memberChange(type: ResourceType, options: WriteOptions | undefined): MemberChange | undefined {

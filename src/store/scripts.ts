@@ -18,10 +18,127 @@ import { HEAD_KEYS } from './script-keys.js';
  * then the keys of each member and parent group named in ARGV. No key name is built here.
  * `read_layout(first)` reads ARGV's layout part (`first` = KEYS position of the first index
  * key); the script's own arguments follow it (`next_arg`).
- * Index entries travel as flat triples `mode, attribute, value` (see `index-entries.ts`) and
- * are kept in the resource hash (`ix`) so a later write removes exactly what this one added.
+ * Index entries travel as flat triples `mode, attribute, value` (mode `u` unique or `m` multi,
+ * see `index-entries.ts`) and are kept in the resource record (`ix`) so a later write removes
+ * exactly what this one added.
  */
-export const LIB = `
+export const RECORD_LIB = `
+local records = {}
+local RECORD_FIELDS = {'rev', 'del', 'mod', 'prevof', 'prevmembers', 'prevdetails', 'ix', 'previx', 'delivery', 'doc', 'prevdoc'}
+local RECORD_FIELD = {}
+for _, name in ipairs(RECORD_FIELDS) do RECORD_FIELD[name] = true end
+
+local function parse_record(raw)
+  local fields, start, name = {}, 1, nil
+  while true do
+    local stop = string.find(raw, '\\31', start, true)
+    local part = string.sub(raw, start, stop and stop - 1 or -1)
+    if name then
+      fields[name] = part
+      name = nil
+    else
+      name = part
+    end
+    if not stop then return fields end
+    start = stop + 1
+  end
+end
+
+-- A resource's record, read once per script; fields is nil when there is none.
+local function record(key)
+  local r = records[key]
+  if r then return r end
+  r = {dirty = false}
+  local raw = redis.pcall('GET', key)
+  if type(raw) == 'table' and raw.err then
+    -- A hash written by a release before records: read as one, stored as a record when written.
+    local flat = redis.call('HGETALL', key)
+    r.fields = {}
+    for i = 1, #flat, 2 do r.fields[flat[i]] = flat[i + 1] end
+  elseif raw then
+    r.fields = parse_record(raw)
+  end
+  records[key] = r
+  return r
+end
+
+local function record_get(key, field)
+  local fields = record(key).fields
+  return fields and fields[field]
+end
+
+local function record_exists(key)
+  return record(key).fields ~= nil
+end
+
+-- record_set(key, field, value, field, value, ...) creates the record if there is none.
+local function record_set(key, ...)
+  local r = record(key)
+  r.fields = r.fields or {}
+  local args = {...}
+  for i = 1, #args, 2 do
+    local field, value = args[i], args[i + 1]
+    if not RECORD_FIELD[field] then error('store script: unknown record field ' .. field) end
+    if value == nil then error('store script: no value for record field ' .. field) end
+    value = tostring(value)
+    if string.find(value, '\\31', 1, true) then error('store script: record field ' .. field .. ' holds the separator') end
+    r.fields[field] = value
+  end
+  r.dirty = true
+end
+
+local function record_del(key, ...)
+  local r = record(key)
+  if not r.fields then return end
+  for _, field in ipairs({...}) do r.fields[field] = nil end
+  r.dirty = true
+end
+
+local function record_incr(key, field)
+  local value = (tonumber(record_get(key, field)) or 0) + 1
+  record_set(key, field, value)
+  return value
+end
+
+-- After the script DELeted the key itself.
+local function record_drop(key)
+  records[key] = {dirty = false}
+end
+
+-- Writes every changed record back, fields in a fixed order; called once, when the script ends.
+local function record_flush()
+  for key, r in pairs(records) do
+    if r.dirty and r.fields then
+      local parts = {}
+      for _, name in ipairs(RECORD_FIELDS) do
+        local value = r.fields[name]
+        if value then
+          parts[#parts + 1] = name
+          parts[#parts + 1] = value
+        end
+      end
+      redis.call('SET', key, table.concat(parts, '\\31'), 'KEEPTTL')
+    end
+  end
+end
+`;
+
+/**
+ * A store script: the shared helpers, then the script's body as a function, whose answer is
+ * returned after the records it changed are written back (`record_flush`).
+ */
+export function storeScript(body: string, lib = LIB): string {
+  return `${lib}
+local function main()
+${body}
+end
+local result = main()
+record_flush()
+return result
+`;
+}
+
+export const LIB = `${RECORD_LIB}
 local pos = 0
 
 local function next_arg()
@@ -137,12 +254,17 @@ local function outbox_add(type, id, revision, own)
 end
 
 local function is_live(key)
-  return redis.call('HEXISTS', key, 'doc') == 1 and redis.call('HEXISTS', key, 'del') == 0
+  return record_get(key, 'doc') ~= nil and record_get(key, 'del') == nil
+end
+
+-- An entry's mode: u (unique) or m (multi); a record of an older release spells them out.
+local function is_unique(mode)
+  return mode == 'u' or mode == 'unique'
 end
 
 local function taken_unique(id, entries)
   for i = 1, #entries, 3 do
-    if entries[i] == 'unique' then
+    if is_unique(entries[i]) then
       local owner = redis.call('HGET', index_key(entries[i + 1]), entries[i + 2])
       if owner and owner ~= id then return entries[i + 1] end
     end
@@ -153,7 +275,7 @@ end
 local function add_entries(id, entries)
   for i = 1, #entries, 3 do
     local key, value = index_key(entries[i + 1]), entries[i + 2]
-    if entries[i] == 'unique' then
+    if is_unique(entries[i]) then
       redis.call('HSET', key, value, id)
     else
       local current = redis.call('HGET', key, value)
@@ -174,7 +296,7 @@ local function remove_entries(id, entries)
   for i = 1, #entries, 3 do
     local key, value = index_key(entries[i + 1]), entries[i + 2]
     local current = redis.call('HGET', key, value)
-    if entries[i] == 'unique' then
+    if is_unique(entries[i]) then
       if current == id then redis.call('HDEL', key, value) end
     elseif current then
       local kept = {}
@@ -213,31 +335,31 @@ local function remove_member(group_id, member_id)
 end
 
 -- First-attempt confirmation (see ResourceStore.settleConfirmation): a write that waits for its
--- first delivery keeps the state it replaced in its resource hash (prevdoc, previx, prevof =
+-- first delivery keeps the state it replaced in its record (prevdoc, previx, prevof =
 -- the revision it is the previous of, prevmembers = 1 when the group's member set was copied to
 -- P:Group:prevmembers:<id>) and marks the waiter in P:confirm:<Type>:<id> = revision.
 local function clear_prev()
-  if redis.call('HEXISTS', K.doc, 'prevof') == 1 then
-    redis.call('HDEL', K.doc, 'prevdoc', 'previx', 'prevof', 'prevmembers', 'prevdetails')
+  if record_get(K.doc, 'prevof') then
+    record_del(K.doc, 'prevdoc', 'previx', 'prevof', 'prevmembers', 'prevdetails')
     redis.call('DEL', K.prev_members, K.prev_member_details)
   end
 end
 
 local function keep_prev(type, member_mode)
   clear_prev()
-  if redis.call('HEXISTS', K.doc, 'doc') == 1 then
-    redis.call('HSET', K.doc, 'prevdoc', redis.call('HGET', K.doc, 'doc'), 'previx', redis.call('HGET', K.doc, 'ix'))
+  if record_get(K.doc, 'doc') then
+    record_set(K.doc, 'prevdoc', record_get(K.doc, 'doc'), 'previx', record_get(K.doc, 'ix') or '[]')
   end
   if type == 'Group' and member_mode ~= 'none' then
     redis.call('COPY', K.members, K.prev_members)
     -- The members' details too (display, type), so a rollback gives back what it removes.
     redis.call('COPY', K.member_details, K.prev_member_details)
-    redis.call('HSET', K.doc, 'prevmembers', 1, 'prevdetails', 1)
+    record_set(K.doc, 'prevmembers', 1, 'prevdetails', 1)
   end
 end
 
 local function await_confirm(revision, ttl)
-  redis.call('HSET', K.doc, 'prevof', revision)
+  record_set(K.doc, 'prevof', revision)
   redis.call('SET', K.confirm, revision, 'PX', ttl)
 end
 
@@ -269,7 +391,7 @@ local function leave_memberships(type, id, on_group)
     local keys = parent(group_id)
     redis.call('SREM', keys.members, id)
     redis.call('HDEL', keys.details, id)
-    local revision = redis.call('HINCRBY', keys.doc, 'rev', 1)
+    local revision = record_incr(keys.doc, 'rev')
     outbox_add('Group', group_id, revision)
     on_group(group_id, revision)
     groups[#groups + 1] = group_id
@@ -287,7 +409,7 @@ end
  * its max entries and max age.
  * Returns {'ok', revision} | {'conflict', attribute} | {'exists'} | {'stale'}.
  */
-const CREATE = `${LIB}
+const CREATE = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
 local type, id, doc = next_arg(), next_arg(), next_arg()
 local entries = next_list()
@@ -298,11 +420,11 @@ local history, history_max, history_age = next_history()
 local key = K.doc
 
 if not observed_unchanged() then return {'stale'} end
-if redis.call('EXISTS', key) == 1 then return {'exists'} end
+if record_exists(key) then return {'exists'} end
 local taken = taken_unique(id, entries)
 if taken then return {'conflict', taken} end
 
-redis.call('HSET', key, 'doc', doc, 'rev', 1, 'ix', cjson.encode(entries))
+record_set(key, 'doc', doc, 'rev', 1, 'ix', cjson.encode(entries))
 redis.call('ZADD', K.order, redis.call('INCR', K.seq), id)
 add_entries(id, entries)
 apply_members(id, member_mode, add, remove, details)
@@ -310,7 +432,7 @@ outbox_add(type, id, 1, true)
 if confirm_ttl and confirm_ttl ~= '' then await_confirm(1, confirm_ttl) end
 append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age)
 return {'ok', 1}
-`;
+`);
 
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
@@ -323,7 +445,7 @@ return {'ok', 1}
  * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
  * {'conflict', attribute} | {'stale'}.
  */
-const UPDATE = `${LIB}
+const UPDATE = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
 local type, id, expected, doc, touched = next_arg(), next_arg(), next_arg(), next_arg(), next_arg()
 local entries = next_list()
@@ -336,7 +458,7 @@ local key = K.doc
 
 if not observed_unchanged() then return {'stale'} end
 if not is_live(key) then return {'notfound'} end
-if expected ~= '' and tonumber(redis.call('HGET', key, 'rev')) ~= tonumber(expected) then
+if expected ~= '' and tonumber(record_get(key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}
 end
 if doc ~= '' then
@@ -346,22 +468,22 @@ end
 
 if confirm then keep_prev(type, member_mode) else clear_prev() end
 if doc ~= '' then
-  remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+  remove_entries(id, cjson.decode(record_get(key, 'ix')))
   add_entries(id, entries)
-  redis.call('HSET', key, 'doc', doc, 'ix', cjson.encode(entries))
-  redis.call('HDEL', key, 'mod')
+  record_set(key, 'doc', doc, 'ix', cjson.encode(entries))
+  record_del(key, 'mod')
 elseif touched ~= '' then
-  redis.call('HSET', key, 'mod', touched)
+  record_set(key, 'mod', touched)
 end
 apply_members(id, member_mode, add, remove, details)
 
-local revision = redis.call('HINCRBY', key, 'rev', 1)
+local revision = record_incr(key, 'rev')
 outbox_add(type, id, revision, true)
 if confirm then await_confirm(revision, confirm_ttl) end
 append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age)
 if doc ~= '' then return {'ok', revision} end
-return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 'mod') or ''}
-`;
+return {'ok', revision, record_get(key, 'doc'), record_get(key, 'mod') or ''}
+`);
 
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: the groups the resource is in and,
@@ -371,7 +493,7 @@ return {'ok', revision, redis.call('HGET', key, 'doc'), redis.call('HGET', key, 
  * and every membership; each group that lost the resource as a member gets a new revision.
  * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'} | {'stale'}.
  */
-const DELETE = `${LIB}
+const DELETE = storeScript(`
 read_layout(${HEAD_KEYS} + 1)
 local type, id, expected = next_arg(), next_arg(), next_arg()
 read_notes()
@@ -379,22 +501,22 @@ local key = K.doc
 
 if not observed_unchanged() then return {'stale'} end
 if not is_live(key) then return {'notfound'} end
-if expected ~= '' and tonumber(redis.call('HGET', key, 'rev')) ~= tonumber(expected) then
+if expected ~= '' and tonumber(record_get(key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}
 end
 clear_prev()
-remove_entries(id, cjson.decode(redis.call('HGET', key, 'ix')))
+remove_entries(id, cjson.decode(record_get(key, 'ix')))
 redis.call('ZREM', K.order, id)
-redis.call('HDEL', key, 'ix')
-redis.call('HSET', key, 'del', 1)
-local result = {'ok', redis.call('HINCRBY', key, 'rev', 1)}
+record_del(key, 'ix')
+record_set(key, 'del', 1)
+local result = {'ok', record_incr(key, 'rev')}
 outbox_add(type, id, result[2], true)
 
 local groups = leave_memberships(type, id, function() end)
 if type == 'Group' then redis.call('DEL', K.members, K.member_details) end
 for _, group_id in ipairs(groups) do result[#result + 1] = group_id end
 return result
-`;
+`);
 
 /**
  * KEYS[1] outbox, ARGV[1] limit, ARGV[2] lease (ms). Claims the oldest due entries by moving
@@ -410,21 +532,26 @@ for _, member in ipairs(due) do redis.call('ZADD', KEYS[1], 'XX', later, member)
 return due
 `;
 
-/** KEYS[1] resource hash, ARGV[1] state JSON. Never creates a hash for a purged resource. */
-const SET_DELIVERY_STATE = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'delivery', ARGV[1])
+/** KEYS[1] resource record, ARGV[1] state JSON. Never creates a record for a purged resource. */
+const SET_DELIVERY_STATE = storeScript(
+  `
+if not record_exists(KEYS[1]) then return 0 end
+record_set(KEYS[1], 'delivery', ARGV[1])
 return 1
-`;
+`,
+  RECORD_LIB,
+);
 
-/** KEYS[1] resource hash, KEYS[2..] delivery-side keys. Only a tombstone (or nothing) is purged. */
-const PURGE = `
-if redis.call('HEXISTS', KEYS[1], 'doc') == 1 and redis.call('HEXISTS', KEYS[1], 'del') == 0 then
-  return 0
-end
+/** KEYS[1] resource record, KEYS[2..] delivery-side keys. Only a tombstone (or nothing) is purged. */
+const PURGE = storeScript(
+  `
+if record_get(KEYS[1], 'doc') and not record_get(KEYS[1], 'del') then return 0 end
 redis.call('DEL', unpack(KEYS))
+record_drop(KEYS[1])
 return 1
-`;
+`,
+  RECORD_LIB,
+);
 
 type ScriptArg = string | number;
 export type ScriptCall = (...args: ScriptArg[]) => Promise<unknown>;

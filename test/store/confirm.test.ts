@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisStore } from '../../src/store/redis-store.js';
+import { readRecord } from '../../src/store/record.js';
 import type { ResourceStore } from '../../src/store/types.js';
 import { createTestRedis, type TestRedis } from '../helpers/redis.js';
 import { entraUser, scimGroup, unique } from './fixtures.js';
@@ -30,7 +31,7 @@ async function leftovers(): Promise<string[]> {
   const keys = await testRedis.redis.keys(`${testRedis.prefix}:*`);
   const hashes = keys.filter((k) => k.includes(':doc:'));
   const withPrev: string[] = [];
-  for (const key of hashes) if ((await testRedis.redis.hexists(key, 'prevof')) === 1) withPrev.push(key);
+  for (const key of hashes) if ((await readRecord(testRedis.redis, key))?.prevof !== undefined) withPrev.push(key);
   return [...keys.filter((k) => k.includes(':confirm:') && !k.endsWith(':reply')), ...keys.filter((k) => k.includes('prevmembers') || k.includes('prevdetails')), ...withPrev];
 }
 
@@ -109,7 +110,7 @@ describe('first-attempt confirmation in the store', () => {
     const user = await store.create('User', entraUser(`${unique('race')}@example.com`));
     await store.update('User', user.id, 1, { ...user.doc, displayName: 'Two' }, { confirmTtlMs: TTL });
     // A membership-style write without a wait bumps the revision past the one waited for.
-    await testRedis.redis.hincrby(`${testRedis.prefix}:User:doc:${user.id}`, 'rev', 1);
+    await store.update('User', user.id, null, null, { touchedAt: new Date().toISOString() });
     expect(await store.settleConfirmation('User', user.id, 2, REJECTED)).toEqual({ kind: 'replied' });
     expect(await store.collectConfirmation('User', user.id, 2)).toEqual({ kind: 'transient' });
     expect((await store.get('User', user.id))?.doc.displayName).toBe('Two');

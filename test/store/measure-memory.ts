@@ -70,7 +70,7 @@ try {
   const [firstId] = (await store.list('User', 1, 1)).ids;
   const docBytes = await redis.memory('USAGE', createStoreKeys(prefix).doc('User', firstId ?? ''));
   console.log(`${profile} users: ${users}, compressed: ${compressDocuments}, document JSON: ${JSON.stringify(sample).length} B`);
-  console.log(`resource hash (MEMORY USAGE, one user): ${docBytes} B`);
+  console.log(`resource record (MEMORY USAGE, one user): ${docBytes} B`);
   console.log(`used_memory growth per user (everything incl. indexes): ${Math.round((after - before) / users)} B`);
 } finally {
   await store.clear();

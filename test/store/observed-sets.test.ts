@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStoreKeys } from '../../src/store/keys.js';
+import { readRecord } from '../../src/store/record.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import { StoreContentionError, type ResourceStore } from '../../src/store/types.js';
 import { createTestRedis, type TestRedis } from '../helpers/redis.js';
@@ -69,7 +70,7 @@ describe('sets read before a script', () => {
       expect((await plain.get('Group', group.id, { members: true }))?.members).toEqual([c!.id]);
       expect(await plain.groupsOf(b!.id)).toEqual([]);
       expect(await plain.groupsOf(a!.id)).toEqual([]);
-      expect(await other.hget(keys.doc('Group', group.id), 'rev')).toBe('2');
+      expect((await readRecord(other, keys.doc('Group', group.id)))?.rev).toBe('2');
     } finally {
       redis.disconnect();
     }
