@@ -18,7 +18,7 @@ import { defineScript, storeScript } from './scripts.js';
  * rejection cannot be rolled back), reply ttl ms, notice channel.
  * Returns {'none'} (nobody waits) | {'replied'} | {'restored', revision} |
  * {'removed', group id, group revision, ...} (a rejected create, and the groups it had joined) |
- * {'stale'}.
+ * {'stale', sets…}.
  */
 const SETTLE = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
@@ -26,7 +26,7 @@ local type, id, revision, kind = next_arg(), next_arg(), next_arg(), next_arg()
 local reply, fallback, ttl, channel = next_arg(), next_arg(), next_arg(), next_arg()
 local key = K.doc
 local reply_key = KEYS[${HEAD_KEYS} + 1]
-if not observed_unchanged() then return {'stale'} end
+if not observed_unchanged() then return stale() end
 if redis.call('GET', K.confirm) ~= revision then return {'none'} end
 redis.call('DEL', K.confirm)
 

@@ -8,7 +8,7 @@ import { createStoreKeys } from './keys.js';
 import { defineConfirmScripts } from './confirm-scripts.js';
 import { decodeDeliveryState, encodeDeliveryState } from './state-codec.js';
 import { isWrongType, parseRecord, readRecord, type RecordFields } from './record.js';
-import { declareScriptKeys, MAX_SCRIPT_ATTEMPTS, readObserved, type ObservedSets } from './script-keys.js';
+import { declareScriptKeys, firstGuess, MAX_SCRIPT_ATTEMPTS, observedFromStale, type ObservedSets, type ObservedWhat } from './script-keys.js';
 import { defineStoreScripts } from './scripts.js';
 import {
   NotFoundError,
@@ -73,20 +73,17 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   });
 
   /**
-   * Runs a script that depends on the sets in `observe` (see `script-keys.ts`): reads them,
-   * runs the script with the keys they lead to, and again while it answers that one changed
-   * in between. Without anything to observe it runs once.
+   * Runs a script that depends on the sets in `observe` (see `script-keys.ts`): first with each
+   * set guessed empty, then, while the script answers that a set differs, with the sets its
+   * answer gives. Without anything to observe it runs once.
    */
-  async function withObserved(
-    id: string,
-    observe: { members?: boolean; prevMembers?: boolean; memberOf?: boolean } | null,
-    run: (observed: ObservedSets) => Promise<unknown>,
-  ): Promise<Reply> {
+  async function withObserved(observe: ObservedWhat | null, run: (observed: ObservedSets) => Promise<unknown>): Promise<Reply> {
+    let observed = observe === null ? {} : firstGuess(observe);
     for (let attempt = 1; ; attempt++) {
-      const observed = observe === null ? {} : await readObserved(redis, keys, id, observe);
       const reply = asReply(await run(observed));
       if (reply[0] !== 'stale') return reply;
       if (attempt >= MAX_SCRIPT_ATTEMPTS) throw new StoreContentionError();
+      observed = observedFromStale(reply);
     }
   }
 
@@ -139,7 +136,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     async create(type, doc, writeOptions) {
       const id = requireId(doc);
       const change = memberChange(type, writeOptions);
-      const reply = await withObserved(id, change?.kind === 'set' ? { members: true } : null, (observed) => {
+      const reply = await withObserved(change?.kind === 'set' ? { members: true } : null, (observed) => {
         const layout = declareScriptKeys(keys, type, id, { extras: [writeOptions?.history?.key ?? keys.doc(type, id)], members: changedMembers(change), observed });
         return scripts.create(layout.keys, [
           ...layout.args,
@@ -166,7 +163,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     async update(type, id, expectedRevision, doc, writeOptions) {
       if (doc !== null && doc.id !== id) throw new TypeError(`document id ${String(doc.id)} does not match ${id}`);
       const change = memberChange(type, writeOptions);
-      const reply = await withObserved(id, change?.kind === 'set' ? { members: true } : null, (observed) => {
+      const reply = await withObserved(change?.kind === 'set' ? { members: true } : null, (observed) => {
         const layout = declareScriptKeys(keys, type, id, { extras: [writeOptions?.history?.key ?? keys.doc(type, id)], members: changedMembers(change), observed });
         return scripts.update(layout.keys, [
           ...layout.args,
@@ -191,7 +188,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async delete(type, id, expectedRevision, note) {
       const expected = expectedRevision === undefined ? '' : String(expectedRevision);
-      const reply = await withObserved(id, { members: type === 'Group', memberOf: true }, (observed) => {
+      const reply = await withObserved({ members: type === 'Group', memberOf: true }, (observed) => {
         const layout = declareScriptKeys(keys, type, id, { observed });
         return scripts.remove(layout.keys, [...layout.args, type, id, expected, ...noteArgs(note)]);
       });
@@ -315,7 +312,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       // Only a rejection rolls memberships back: then the sets it walks are observed first.
       const group = type === 'Group';
       const observe = outcome.kind === 'rejected' ? { members: group, prevMembers: group, memberOf: true } : null;
-      const reply = await withObserved(id, observe, (observed) => {
+      const reply = await withObserved(observe, (observed) => {
         const layout = declareScriptKeys(keys, type, id, { extras: [keys.confirmReply(type, id, revision)], observed });
         return confirmScripts.settle(layout.keys, [
           ...layout.args,

@@ -18,9 +18,11 @@ import type { StoreKeys } from './keys.js';
  * member ids, parent ids), then the observed sets below, then the script's own arguments.
  *
  * Sets a script reads to find keys (a group's members, the groups a resource is in, the members
- * saved for a rollback) are read by the client first and sent as observed: the script checks
- * each is still exactly that (count and every id) before it writes anything, and answers
- * `{'stale'}` otherwise; the client then reads again and retries (`withObserved`).
+ * saved for a rollback) are sent as observed: the script checks each is still exactly that
+ * (count and every id) before it writes anything, and otherwise answers `{'stale', …}` with
+ * what the sets hold now; the client retries with those (`withObserved`). The first attempt
+ * guesses every set empty (`firstGuess`), which is right for a new group and for a resource in
+ * no group, and costs one script round trip otherwise, as reading the sets first would.
  */
 export interface ObservedSets {
   /** `members` of the resource (a group), as read; undefined = not read, the script must not need it. */
@@ -91,21 +93,30 @@ function observedList(values: string[] | undefined): string[] {
 /** How often a script is retried when a set it depends on changed between the read and the script. */
 export const MAX_SCRIPT_ATTEMPTS = 10;
 
-/** The sets of `what` read in one round trip (commands sent back to back), as the scripts expect them. */
-export async function readObserved(
-  redis: { smembers(key: string): Promise<string[]> },
-  keys: StoreKeys,
-  id: string,
-  what: { members?: boolean; prevMembers?: boolean; memberOf?: boolean },
-): Promise<ObservedSets> {
-  const [members, prevMembers, memberOf] = await Promise.all([
-    what.members ? redis.smembers(keys.members(id)) : undefined,
-    what.prevMembers ? redis.smembers(keys.prevMembers(id)) : undefined,
-    what.memberOf ? redis.smembers(keys.memberOf(id)) : undefined,
-  ]);
+export interface ObservedWhat {
+  members?: boolean;
+  prevMembers?: boolean;
+  memberOf?: boolean;
+}
+
+/** The first attempt's sets: each one asked for, empty. */
+export function firstGuess(what: ObservedWhat): ObservedSets {
   const observed: ObservedSets = {};
-  if (members) observed.members = members;
-  if (prevMembers) observed.prevMembers = prevMembers;
-  if (memberOf) observed.memberOf = memberOf;
+  if (what.members) observed.members = [];
+  if (what.prevMembers) observed.prevMembers = [];
+  if (what.memberOf) observed.memberOf = [];
+  return observed;
+}
+
+/** The sets as a `{'stale', …}` reply gives them (count and ids per set, -1 = not observed). */
+export function observedFromStale(reply: ReadonlyArray<unknown>): ObservedSets {
+  const observed: ObservedSets = {};
+  let at = 1;
+  for (const name of ['members', 'prevMembers', 'memberOf'] as const) {
+    const count = Number(reply[at++]);
+    if (!Number.isInteger(count) || count < 0) continue;
+    observed[name] = reply.slice(at, at + count).map(String);
+    at += count;
+  }
   return observed;
 }

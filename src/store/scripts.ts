@@ -199,11 +199,14 @@ local function observed_set(name)
   return observed[name] or error('store script: set ' .. name .. ' not observed')
 end
 
--- True when every set the client read (and sent in ARGV) is still exactly what it read. A
--- script checks this before its first write and answers {'stale'} otherwise (the client reads
--- again and retries), so the keys it derived from those sets are the ones to touch.
+-- True when every set the client observed (and sent in ARGV) is still exactly that. A script
+-- checks this before its first write and answers stale() otherwise (the client retries with
+-- what the sets hold now), so the keys it derived from those sets are the ones to touch.
+local OBSERVED_SETS = {{'members', K.members}, {'prev_members', K.prev_members}, {'member_of', K.member_of}}
+
 local function observed_unchanged()
-  for name, key in pairs({members = K.members, prev_members = K.prev_members, member_of = K.member_of}) do
+  for _, set in ipairs(OBSERVED_SETS) do
+    local name, key = set[1], set[2]
     local ids = observed[name]
     if ids then
       if redis.call('SCARD', key) ~= #ids then return false end
@@ -213,6 +216,21 @@ local function observed_unchanged()
     end
   end
   return true
+end
+
+-- {'stale', then each set in OBSERVED_SETS order as a count and its ids (-1 = not observed)}.
+local function stale()
+  local reply = {'stale'}
+  for _, set in ipairs(OBSERVED_SETS) do
+    if observed[set[1]] then
+      local ids = redis.call('SMEMBERS', set[2])
+      reply[#reply + 1] = #ids
+      for _, id in ipairs(ids) do reply[#reply + 1] = id end
+    else
+      reply[#reply + 1] = -1
+    end
+  end
+  return reply
 end
 
 -- Member details (display, type) travel as a flat list of id, JSON pairs.
@@ -407,7 +425,7 @@ end
  * Then ARGV: type, id, doc, entries, member mode, add, remove, details, confirm ttl ('' = no
  * first-attempt wait), outbox note, note for other groups ('' = none), history entry ('' = none),
  * its max entries and max age.
- * Returns {'ok', revision} | {'conflict', attribute} | {'exists'} | {'stale'}.
+ * Returns {'ok', revision} | {'conflict', attribute} | {'exists'} | {'stale', sets…}.
  */
 const CREATE = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
@@ -419,7 +437,7 @@ read_notes()
 local history, history_max, history_age = next_history()
 local key = K.doc
 
-if not observed_unchanged() then return {'stale'} end
+if not observed_unchanged() then return stale() end
 if record_exists(key) then return {'exists'} end
 local taken = taken_unique(id, entries)
 if taken then return {'conflict', taken} end
@@ -443,7 +461,7 @@ return {'ok', 1}
  * `mod`, which readers lay over `meta.lastModified`; a document write carries its own time and
  * clears `mod`.
  * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
- * {'conflict', attribute} | {'stale'}.
+ * {'conflict', attribute} | {'stale', sets…}.
  */
 const UPDATE = storeScript(`
 read_layout(${HEAD_KEYS} + 2)
@@ -456,7 +474,7 @@ local history, history_max, history_age = next_history()
 local confirm = confirm_ttl and confirm_ttl ~= ''
 local key = K.doc
 
-if not observed_unchanged() then return {'stale'} end
+if not observed_unchanged() then return stale() end
 if not is_live(key) then return {'notfound'} end
 if expected ~= '' and tonumber(record_get(key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}
@@ -491,7 +509,7 @@ return {'ok', revision, record_get(key, 'doc'), record_get(key, 'mod') or ''}
  * note for other groups.
  * Leaves a tombstone (doc, rev, del=1) and takes the resource out of every index, the list order
  * and every membership; each group that lost the resource as a member gets a new revision.
- * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'} | {'stale'}.
+ * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'} | {'stale', sets…}.
  */
 const DELETE = storeScript(`
 read_layout(${HEAD_KEYS} + 1)
@@ -499,7 +517,7 @@ local type, id, expected = next_arg(), next_arg(), next_arg()
 read_notes()
 local key = K.doc
 
-if not observed_unchanged() then return {'stale'} end
+if not observed_unchanged() then return stale() end
 if not is_live(key) then return {'notfound'} end
 if expected ~= '' and tonumber(record_get(key, 'rev')) ~= tonumber(expected) then
   return {'revconflict'}

@@ -8,23 +8,34 @@ import { createTestRedis, type TestRedis } from '../helpers/redis.js';
 import { entraUser, scimGroup, unique } from './fixtures.js';
 
 /**
- * A script's keys include those of the members and groups the client read beforehand (see
- * src/store/script-keys.ts). When such a set changes between that read and the script, the
- * script must notice, write nothing, and the client must read again and retry, so that no
- * membership is left half removed. Here another client changes the set right after each read.
+ * A script's keys include those of the members and groups in sets the client observed (see
+ * src/store/script-keys.ts): first guessed empty, then as the script's `stale` answer gives
+ * them. When such a set changes before the script runs, the script must notice, write nothing,
+ * and the client must retry with the sets as they are, so that no membership is left half
+ * removed. Here another client changes a set right before each script call.
  */
 
 let testRedis: TestRedis;
 let other: Redis;
 
-/** A connection whose SMEMBERS replies run `after(key)` (another client's change) first. */
-function interleaved(after: (key: string) => Promise<void>): Redis {
+type Send = (command: { name: string; args: unknown[]; promise: Promise<unknown> }) => unknown;
+
+/**
+ * A connection that runs `before()` (another client's change) ahead of each script call
+ * (EVALSHA). ioredis sends a call again, with the same arguments, when Redis did not have the
+ * script loaded yet: that is the same attempt, so `before()` does not run for it.
+ */
+function interleaved(before: () => Promise<void>): Redis {
   const redis = new Redis(testRedis.url);
-  const smembers = redis.smembers.bind(redis);
-  (redis as unknown as { smembers: (key: string) => Promise<string[]> }).smembers = async (key: string) => {
-    const members = await smembers(key);
-    await after(key);
-    return members;
+  const target = redis as unknown as { sendCommand: Send };
+  const send = target.sendCommand.bind(redis);
+  const seen = new Set<string>();
+  target.sendCommand = (command) => {
+    const attempt = JSON.stringify(command.args);
+    if (command.name !== 'evalsha' || seen.has(attempt)) return send(command);
+    seen.add(attempt);
+    void before().then(() => send(command));
+    return command.promise;
   };
   return redis;
 }
@@ -39,10 +50,10 @@ afterAll(async () => {
   await testRedis.cleanup();
 });
 
-async function setup(label: string, after: (keys: ReturnType<typeof createStoreKeys>, key: string) => Promise<void>) {
+async function setup(label: string, before: (keys: ReturnType<typeof createStoreKeys>) => Promise<void>) {
   const prefix = `${testRedis.prefix}-${unique(label)}`;
   const keys = createStoreKeys(prefix);
-  const redis = interleaved((key) => after(keys, key));
+  const redis = interleaved(() => before(keys));
   const store: ResourceStore = createRedisStore(redis, { prefix });
   const plain = createRedisStore(other, { prefix });
   return { keys, redis, store, plain };
@@ -53,13 +64,15 @@ async function join(keys: ReturnType<typeof createStoreKeys>, group: string, mem
   await other.multi().sadd(keys.members(group), member).sadd(keys.memberOf(member), group).exec();
 }
 
-describe('sets read before a script', () => {
+describe('sets a script observes', () => {
   it('a group PUT retries when a member joined after the read: no stale reverse index is left', async () => {
     let joins = 1;
     let late = '';
     let groupId = '';
-    const { store, plain, redis, keys } = await setup('put', async (k, key) => {
-      if (key === k.members(groupId) && joins-- > 0) await join(k, groupId, late);
+    // The first attempt learns the members from its stale answer; b joins before the second.
+    let calls = 0;
+    const { store, plain, redis, keys } = await setup('put', async (k) => {
+      if (calls++ === 1 && joins-- > 0) await join(k, groupId, late);
     });
     try {
       const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => plain.create('User', entraUser(`${unique(n)}@example.com`))));
@@ -80,8 +93,9 @@ describe('sets read before a script', () => {
     let joins = 1;
     let userId = '';
     let lateGroup = '';
-    const { store, plain, redis } = await setup('delete', async (k, key) => {
-      if (key === k.memberOf(userId) && joins-- > 0) await join(k, lateGroup, userId);
+    let calls = 0;
+    const { store, plain, redis } = await setup('delete', async (k) => {
+      if (calls++ === 1 && joins-- > 0) await join(k, lateGroup, userId);
     });
     try {
       const user = await plain.create('User', entraUser(`${unique('u')}@example.com`));
@@ -98,11 +112,38 @@ describe('sets read before a script', () => {
     }
   });
 
+  it('guesses the sets empty first: a user in no group is deleted, and a group created with members, in one script call each', async () => {
+    const prefix = `${testRedis.prefix}-${unique('guess')}`;
+    const redis = new Redis(testRedis.url);
+    const sent: string[] = [];
+    const target = redis as unknown as { sendCommand: Send };
+    const send = target.sendCommand.bind(redis);
+    target.sendCommand = (command) => {
+      // A call ioredis sends again because Redis did not have the script yet counts once.
+      const name = command.name === 'evalsha' ? `evalsha ${JSON.stringify(command.args)}` : command.name;
+      if (!sent.includes(name)) sent.push(name);
+      return send(command);
+    };
+    try {
+      const store = createRedisStore(redis, { prefix });
+      const plain = createRedisStore(other, { prefix });
+      const user = await plain.create('User', entraUser(`${unique('u')}@example.com`));
+      await redis.ping();
+      sent.length = 0;
+      await store.create('Group', scimGroup(unique('g')), { members: { kind: 'set', members: [user.id] } });
+      const other2 = await plain.create('User', entraUser(`${unique('v')}@example.com`));
+      await store.delete('User', other2.id);
+      expect(sent.map((name) => name.split(' ')[0])).toEqual(['evalsha', 'evalsha']);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it('gives up with StoreContentionError (nothing written) when the set changes before every attempt', async () => {
     let userId = '';
     let n = 0;
-    const { store, plain, redis, keys } = await setup('busy', async (k, key) => {
-      if (key === k.memberOf(userId)) await other.sadd(k.memberOf(userId), `ghost-${n++}`);
+    const { store, plain, redis, keys } = await setup('busy', async (k) => {
+      await other.sadd(k.memberOf(userId), `ghost-${n++}`);
     });
     try {
       const user = await plain.create('User', entraUser(`${unique('u')}@example.com`));
