@@ -169,7 +169,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
 
   /** The document, and the delivery state when asked (a job's first read; later ones keep its own). */
   function read(type: ResourceType, id: string, withState: boolean): Promise<DeliveryRead> {
-    return Promise.all([store.getForDelivery(type, id), withState ? store.getDeliveryState(type, id) : Promise.resolve(null)]);
+    return withState ? store.getWithDeliveryState(type, id) : Promise.all([store.getForDelivery(type, id), null]);
   }
 
   /** Lock held: plan, then make and record each step; plan again after a step that linked. */

@@ -206,11 +206,7 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
 
   async function view(c: OpsConnection, job: Job<ObservedJobData>, state?: string): Promise<JobView> {
     const { type, id, revision, name, requestId, failure } = job.data;
-    const [jobState, delivered, current] = await Promise.all([
-      state ?? job.getState(),
-      c.store.getDeliveryState(type, id),
-      c.store.getForDelivery(type, id),
-    ]);
+    const [jobState, [current, delivered]] = await Promise.all([state ?? job.getState(), c.store.getWithDeliveryState(type, id)]);
     const superseded = !current || (delivered !== null && delivered.revision >= revision);
     return {
       id: job.id ?? '',
@@ -327,11 +323,7 @@ export function createOps(connections: OpsConnection[], proxies: OpsProxyConnect
       const c = connection(connectionId);
       const found = await findResource(c, query);
       if (!found) throw new OpsNotFoundError(`no user or group "${query}" in connection "${connectionId}"`);
-      const [current, delivered, events] = await Promise.all([
-        c.store.getForDelivery(found.type, found.id),
-        c.store.getDeliveryState(found.type, found.id),
-        c.timeline.read(found.type, found.id),
-      ]);
+      const [[current, delivered], events] = await Promise.all([c.store.getWithDeliveryState(found.type, found.id), c.timeline.read(found.type, found.id)]);
       const name = current ? resourceName(current.doc) : undefined;
       const jobIds = [...new Set(events.flatMap((e) => (e.kind === 'delivery' ? [e.jobId] : [])).reverse())].slice(0, MAX_TRACE_JOBS);
       const jobs = (await Promise.all(jobIds.map((id) => c.queue.getJob(id) as Promise<Job<ObservedJobData> | undefined>))).filter(

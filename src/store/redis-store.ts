@@ -88,12 +88,17 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   }
 
   async function readResources(type: ResourceType, ids: string[], withMembers: boolean): Promise<ResourceRow[]> {
+    return (await readRows(type, ids, withMembers)).map(([row]) => row);
+  }
+
+  /** Each resource's row, and its record's delivery state (undefined when none). */
+  async function readRows(type: ResourceType, ids: string[], withMembers: boolean): Promise<Array<[ResourceRow, string | undefined]>> {
     const loadMembers = withMembers && type === 'Group';
     if (!loadMembers) {
       // One GET per resource; auto-pipelining sends them (and other requests' commands) in
       // one write. A MULTI would only add two commands: one read is atomic by itself.
       const records = await Promise.all(ids.map((id) => readRecord(redis, keys.doc(type, id))));
-      return ids.map((id, i) => toRow(id, records[i]!));
+      return ids.map((id, i) => [toRow(id, records[i]!), records[i]?.delivery]);
     }
     // A group with its members: one MULTI, so document and membership are one snapshot.
     const tx = redis.multi();
@@ -105,16 +110,17 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     const values = execResults(results);
     return ids.map((id, i) => {
       const raw = values[i * 3] as string | null;
-      return withMemberRows(toRow(id, raw === null ? null : parseRecord(raw)), values[i * 3 + 1] as string[], values[i * 3 + 2] as Record<string, string>);
+      const fields = raw === null ? null : parseRecord(raw);
+      return [withMemberRows(toRow(id, fields), values[i * 3 + 1] as string[], values[i * 3 + 2] as Record<string, string>), fields?.delivery];
     });
   }
 
   /** One group of an older release's layout (a hash), document and membership as one snapshot. */
-  async function readGroupRow(id: string): Promise<ResourceRow> {
+  async function readGroupRow(id: string): Promise<[ResourceRow, string | undefined]> {
     const [fields, members, details] = execResults(
       await redis.multi().hgetall(keys.doc('Group', id)).smembers(keys.members(id)).hgetall(keys.memberDetails(id)).exec(),
     ) as [RecordFields, string[], Record<string, string>];
-    return withMemberRows(toRow(id, Object.keys(fields).length === 0 ? null : fields), members, details);
+    return [withMemberRows(toRow(id, Object.keys(fields).length === 0 ? null : fields), members, details), fields.delivery];
   }
 
   function toStored(type: ResourceType, row: FoundRow): StoredResource {
@@ -255,6 +261,11 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       const [row] = await readResources(type, [id], true);
       if (!isFound(row)) return null;
       return { ...toStored(type, row), deleted: row.deleted };
+    },
+
+    async getWithDeliveryState(type, id) {
+      const [[row, state]] = (await readRows(type, [id], true)) as [[ResourceRow, string | undefined]];
+      return [isFound(row) ? { ...toStored(type, row), deleted: row.deleted } : null, state === undefined ? null : decodeDeliveryState(state)];
     },
 
     async getDeliveryState(type, id) {

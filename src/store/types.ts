@@ -214,6 +214,9 @@ export interface ResourceStore {
 
   getDeliveryState(type: ResourceType, id: string): Promise<DeliveryState | null>;
 
+  /** `getForDelivery` and `getDeliveryState` as one read (one record, one snapshot). */
+  getWithDeliveryState(type: ResourceType, id: string): Promise<[(StoredResource & { deleted: boolean }) | null, DeliveryState | null]>;
+
   setDeliveryState(type: ResourceType, id: string, state: DeliveryState): Promise<void>;
 
   /** Members as delivered to the target: SCIM member id → target id of that member. */

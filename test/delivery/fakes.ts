@@ -92,6 +92,9 @@ export function createMemoryStore(): MemoryStore {
       const found = resources.get(key(type, id));
       return found ? copy(found) : null;
     },
+    async getWithDeliveryState(type, id) {
+      return [await this.getForDelivery(type, id), await this.getDeliveryState(type, id)];
+    },
     async getDeliveryState(type, id) {
       const state = states.get(key(type, id));
       return state ? copy(state) : null;

@@ -62,6 +62,19 @@ describe('resource records', () => {
     expect((await store.get('User', user.id))?.id).toBe(user.id);
   });
 
+  it('reads a resource and its delivery state in one read', async () => {
+    const member = await store.create('User', entraUser(`${unique('both')}@example.com`));
+    const group = await store.create('Group', scimGroup(unique('both')), { members: { kind: 'set', members: [member.id] } });
+    expect(await store.getWithDeliveryState('User', member.id)).toEqual([{ ...(await store.getForDelivery('User', member.id)) }, null]);
+    await store.setDeliveryState('Group', group.id, { revision: 1, targetId: 'g-1' });
+    const [read, state] = await store.getWithDeliveryState('Group', group.id);
+    expect(read).toMatchObject({ id: group.id, revision: 1, deleted: false, members: [member.id] });
+    expect(state).toEqual({ revision: 1, targetId: 'g-1' });
+    await store.delete('Group', group.id);
+    expect((await store.getWithDeliveryState('Group', group.id))[0]).toMatchObject({ deleted: true, revision: 2 });
+    expect(await store.getWithDeliveryState('User', 'missing')).toEqual([null, null]);
+  });
+
   it('keeps values with control characters exact (JSON escapes the separator)', async () => {
     const name = `${unique('ctl')}\u001f\u001e@example.com`;
     const user = await store.create('User', { ...entraUser(name), displayName: 'A\u001fB' });
