@@ -14,6 +14,7 @@ import { checkIfMatch, isWildcard, preconditionFailed } from '../scim/etag.js';
 import type { MemberChange, MemberDetails, ResourceType, ScimResource } from '../scim/types.js';
 import { firstAttemptError } from './first-attempt.js';
 import { createLister } from './list.js';
+import { createRecentUsers, RECENT_USERS_MAX } from './recent-users.js';
 import {
   NotFoundError,
   RevisionConflictError,
@@ -64,6 +65,12 @@ export interface ProvisioningDeps {
   limits?: { idLength: number; pathLength: number };
   /** How long a write keeps retrying after losing compare-and-set races (tests shorten it). */
   casBudgetMs?: number;
+  /**
+   * How many users this process keeps for PATCHes to start from (`recent-users.ts`); 0 = none.
+   * Not used in first-attempt mode, whose rollbacks rewrite users behind the process's back.
+   * @default 10000
+   */
+  recentUsers?: number;
 }
 
 /** Who asked for a write: carried into delivery jobs and the timeline, to follow a change. */
@@ -106,6 +113,8 @@ export interface Conditions {
  * this much time, with a 503 and Retry-After that Entra honours.
  */
 const CAS_BUDGET_MS = 10_000;
+/** What a PATCH attempt from a copy answers when it must start again from Redis. */
+const FROM_REDIS = Symbol('from Redis');
 const CAS_MAX_PAUSE_MS = 50;
 const DEFAULT_LIMITS = { idLength: 256, pathLength: 512 };
 
@@ -120,6 +129,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
   const newId = deps.newId ?? (() => randomUUID());
   const limits = deps.limits ?? DEFAULT_LIMITS;
   const casBudgetMs = deps.casBudgetMs ?? CAS_BUDGET_MS;
+  const recent = createRecentUsers(deps.confirm ? 0 : (deps.recentUsers ?? RECENT_USERS_MAX));
+  const lister = createLister(store, schemas);
 
   /** Runs one read-modify-write `attempt` until it wins its compare-and-set or the budget is spent. */
   async function retryingConflicts<T>(attempt: () => Promise<T>): Promise<T> {
@@ -247,17 +258,24 @@ export function createProvisioning(deps: ProvisioningDeps) {
         .create(type, doc, { ...(change ? { members: change } : {}), ...confirmOption(type), note: outboxNote(context, doc), ...withHistory(type, doc.id, 1, note) })
         .catch((e) => translate(e, type));
       await deliver(type, stored.id, stored.revision, note);
+      recent.remember(stored);
       // The store answers without members; a new group's members are exactly the ones just set.
       if (!members) return stored;
       return change?.details ? { ...stored, members, memberDetails: change.details } : { ...stored, members };
     },
 
-    get(type: ResourceType, id: string, options: { withMembers: boolean }): Promise<StoredResource> {
-      return mustGet(type, id, options.withMembers && type === 'Group');
+    async get(type: ResourceType, id: string, options: { withMembers: boolean }): Promise<StoredResource> {
+      const found = await mustGet(type, id, options.withMembers && type === 'Group');
+      recent.remember(found);
+      return found;
     },
 
     /** Filtered, sorted, paged queries (`list.ts`). */
-    list: createLister(store, schemas),
+    async list(...args: Parameters<typeof lister>): ReturnType<typeof lister> {
+      const result = await lister(...args);
+      for (const resource of result.resources) recent.remember(resource);
+      return result;
+    },
 
 
     async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
@@ -280,41 +298,67 @@ export function createProvisioning(deps: ProvisioningDeps) {
           })
           .catch((e) => translate(e, type));
         await deliver(type, id, stored.revision, note);
+        recent.remember(stored);
         return stored;
       });
     },
 
     async patch(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
       const ops = normalizePatch(type, body, schemas, { maxPathLength: limits.pathLength });
+
+      /**
+       * One attempt from `current`. From a copy (recent-users.ts), every way it can end without
+       * writing answers `FROM_REDIS`, so the caller starts again from Redis: the store refused
+       * the copy's revision, the patch failed on the copy, or it changed nothing (a no-op on a
+       * copy proves nothing about what Redis holds).
+       */
+      async function attempt(current: StoredResource, fromCopy: boolean): Promise<StoredResource | typeof FROM_REDIS> {
+        let sent = false;
+        try {
+          checkIfMatch(conditions.ifMatch, current.revision);
+          const patched = applyPatch(type, current.doc, ops, schemas);
+          const doc = applyDeclaredExtensions(type, patched.doc, schemas);
+          // The result must be a resource a POST would accept: a PATCH that leaves it invalid
+          // (no userName, a numeric manager.value) is rejected before anything is stored.
+          normalizeResource(type, doc, schemas);
+          const members = await checkMembers(patched.members, id);
+          const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
+          if (!docChanged && !members) return fromCopy ? FROM_REDIS : current;
+          const modified = now().toISOString();
+          const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
+          if (next) await checkRules(type, next);
+          // Membership-only changes skip the revision check (unless If-Match asks for one): set
+          // operations commute, so concurrent member PATCHes on one group never lose a member.
+          const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
+          const note: WriteNote = { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined };
+          sent = true;
+          const stored = await store
+            .update(type, id, expected, next, {
+              ...(members ? { members, touchedAt: modified } : {}),
+              ...confirmOption(type),
+              note: outboxNote(context, next ?? current.doc),
+              // Without a revision check (membership only) the revision is known only afterwards.
+              ...(expected === null ? {} : withHistory(type, id, expected + 1, note)),
+            })
+            .catch((e) => translate(e, type));
+          await deliver(type, id, stored.revision, note);
+          recent.remember(stored);
+          return stored;
+        } catch (error) {
+          recent.forget(id);
+          if (fromCopy && (!sent || error instanceof RevisionConflictError)) return FROM_REDIS;
+          throw error;
+        }
+      }
+
       return retryingConflicts(async () => {
-        const current = await mustGet(type, id);
-        checkIfMatch(conditions.ifMatch, current.revision);
-        const patched = applyPatch(type, current.doc, ops, schemas);
-        const doc = applyDeclaredExtensions(type, patched.doc, schemas);
-        // The result must be a resource a POST would accept: a PATCH that leaves it invalid
-        // (no userName, a numeric manager.value) is rejected before anything is stored.
-        normalizeResource(type, doc, schemas);
-        const members = await checkMembers(patched.members, id);
-        const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
-        if (!docChanged && !members) return current;
-        const modified = now().toISOString();
-        const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
-        if (next) await checkRules(type, next);
-        // Membership-only changes skip the revision check (unless If-Match asks for one): set
-        // operations commute, so concurrent member PATCHes on one group never lose a member.
-        const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
-        const note: WriteNote = { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined };
-        const stored = await store
-          .update(type, id, expected, next, {
-            ...(members ? { members, touchedAt: modified } : {}),
-            ...confirmOption(type),
-            note: outboxNote(context, next ?? current.doc),
-            // Without a revision check (membership only) the revision is known only afterwards.
-            ...(expected === null ? {} : withHistory(type, id, expected + 1, note)),
-          })
-          .catch((e) => translate(e, type));
-        await deliver(type, id, stored.revision, note);
-        return stored;
+        // A user's PATCH without If-Match may start from this process's copy.
+        const copy = type === 'User' && conditions.ifMatch === undefined ? recent.get(id) : undefined;
+        const fromCopy = copy ? await attempt(copy, true) : FROM_REDIS;
+        if (fromCopy !== FROM_REDIS) return fromCopy;
+        const result = await attempt(await mustGet(type, id), false);
+        if (result === FROM_REDIS) throw new Error('a PATCH from Redis never asks to start again');
+        return result;
       });
     },
 
@@ -329,6 +373,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
       const result = await store.delete(type, id, expected, outboxNote(context)).catch((err: unknown) => {
         throw err instanceof RevisionConflictError ? preconditionFailed() : err;
       });
+      recent.forget(id);
       if (!result) throw scimError('RESOURCE_NOT_FOUND', { type });
       const groups = await Promise.all(
         result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
