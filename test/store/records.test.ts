@@ -3,6 +3,7 @@ import { createStoreKeys, type StoreKeys } from '../../src/store/keys.js';
 import { parseRecord, readRecord } from '../../src/store/record.js';
 import { decodeDeliveryState, encodeDeliveryState } from '../../src/store/state-codec.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
+import { defineStoreScripts } from '../../src/store/scripts.js';
 import type { ResourceStore } from '../../src/store/types.js';
 import { createTestRedis, type TestRedis } from '../helpers/redis.js';
 import { entraUser, scimGroup, unique } from './fixtures.js';
@@ -82,6 +83,14 @@ describe('resource records', () => {
     expect(await store.findBy('User', 'userName', name)).toEqual([user.id]);
     await store.delete('User', user.id);
     expect(await store.findBy('User', 'userName', name)).toEqual([]);
+  });
+
+  it('refuses a value holding the separator, and leaves the record as it was', async () => {
+    const user = await store.create('User', entraUser(`${unique('sep')}@example.com`));
+    const key = keys.doc('User', user.id);
+    const before = await testRedis.redis.get(key);
+    await expect(defineStoreScripts(testRedis.redis).setDeliveryState(key, 'a\u001fb')).rejects.toThrow(/holds the separator/);
+    expect(await testRedis.redis.get(key)).toBe(before);
   });
 
   it('reads a user kept as a hash by an older release, and stores it as a record at its next write', async () => {
