@@ -105,8 +105,11 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     for (const id of ids) tx.get(keys.doc(type, id)).smembers(keys.members(id)).hgetall(keys.memberDetails(id));
     const results = await tx.exec();
     if (results === null) throw new Error('store transaction was aborted');
-    // A resource hash from a release before records answers WRONGTYPE: read those on their own.
-    if (results.some(([error]) => error !== null && isWrongType(error))) return Promise.all(ids.map((id) => readGroupRow(id)));
+    // A resource hash from a release before records answers WRONGTYPE: read each group on its own.
+    if (results.some(([error]) => error !== null && isWrongType(error))) {
+      if (ids.length > 1) return (await Promise.all(ids.map((id) => readRows(type, [id], true)))).flat();
+      return [await readLegacyGroupRow(ids[0]!)];
+    }
     const values = execResults(results);
     return ids.map((id, i) => {
       const raw = values[i * 3] as string | null;
@@ -116,7 +119,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
   }
 
   /** One group of an older release's layout (a hash), document and membership as one snapshot. */
-  async function readGroupRow(id: string): Promise<[ResourceRow, string | undefined]> {
+  async function readLegacyGroupRow(id: string): Promise<[ResourceRow, string | undefined]> {
     const [fields, members, details] = execResults(
       await redis.multi().hgetall(keys.doc('Group', id)).smembers(keys.members(id)).hgetall(keys.memberDetails(id)).exec(),
     ) as [RecordFields, string[], Record<string, string>];

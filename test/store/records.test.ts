@@ -115,6 +115,18 @@ describe('resource records', () => {
     expect(await store.getRevision('User', user.id)).toBe(2);
   });
 
+  it('reads groups with members when only some of them are still hashes', async () => {
+    const member = await store.create('User', entraUser(`${unique('mix')}@example.com`));
+    const old = await store.create('Group', scimGroup(unique('old')), { members: { kind: 'set', members: [member.id] } });
+    const fresh = await store.create('Group', scimGroup(unique('new')), { members: { kind: 'set', members: [member.id] } });
+    await asLegacyHash(keys.doc('Group', old.id));
+    const read = await store.getMany('Group', [old.id, fresh.id], { members: true });
+    expect(read.map((g) => [g.id, g.members])).toEqual([
+      [old.id, [member.id]],
+      [fresh.id, [member.id]],
+    ]);
+  });
+
   it('reads a group and its members kept as hashes, and deletes a member kept as one', async () => {
     const member = await store.create('User', entraUser(`${unique('m')}@example.com`));
     const group = await store.create('Group', scimGroup(unique('g')), { members: { kind: 'set', members: [member.id] } });
