@@ -133,6 +133,11 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     return stored;
   }
 
+  /** A resource as delivery reads it: a tombstone too (`deleted`). */
+  function forDelivery(type: ResourceType, row: ResourceRow | undefined): (StoredResource & { deleted: boolean }) | null {
+    return isFound(row) ? { ...toStored(type, row), deleted: row.deleted } : null;
+  }
+
   async function getMany(type: ResourceType, ids: string[], opts?: { members?: boolean }): Promise<StoredResource[]> {
     if (ids.length === 0) return [];
     const rows = await readResources(type, ids, opts?.members === true);
@@ -262,13 +267,12 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async getForDelivery(type, id) {
       const [row] = await readResources(type, [id], true);
-      if (!isFound(row)) return null;
-      return { ...toStored(type, row), deleted: row.deleted };
+      return forDelivery(type, row);
     },
 
     async getWithDeliveryState(type, id) {
       const [[row, state]] = (await readRows(type, [id], true)) as [[ResourceRow, string | undefined]];
-      return [isFound(row) ? { ...toStored(type, row), deleted: row.deleted } : null, state === undefined ? null : decodeDeliveryState(state)];
+      return [forDelivery(type, row), state === undefined ? null : decodeDeliveryState(state)];
     },
 
     async getDeliveryState(type, id) {
