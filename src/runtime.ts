@@ -19,7 +19,7 @@ import { createRedisClient } from './lib/redis-connection.js';
 import { MappingLoadError } from './mapping/errors.js';
 import { loadReloadableMapping, loadVersionedMapping, type ReloadablePlan, type VersionedPlan } from './mapping/reloadable.js';
 import { watchMappings, type MappingWatcher } from './mapping/watch.js';
-import { createProvisioning, type Provisioning } from './provisioning/service.js';
+import { createProvisioning, type AcceptedChange, type Provisioning } from './provisioning/service.js';
 import { createSchemaRegistry } from './scim/schema-registry.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { ResourceStore } from './store/types.js';
@@ -27,7 +27,7 @@ import { createDeliveryObserver } from './ops/delivery-observer.js';
 import { createLastOutcomes, type LastOutcomes } from './ops/last-outcome.js';
 import { createMetrics, type BridgeMetrics } from './ops/metrics.js';
 import { createOps, type Ops } from './ops/service.js';
-import { createTimeline, type Timeline } from './ops/timeline.js';
+import { createTimeline, type ScimChangeEvent, type Timeline } from './ops/timeline.js';
 import { readHealth, type Health } from './ops/health.js';
 import { startBufferReplay, type BufferReplay } from './proxy/buffer-replay.js';
 import { createWriteBuffer, type WriteBuffer } from './proxy/write-buffer.js';
@@ -222,9 +222,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
           }
         : {}),
       limits: config.limits,
-      onChange: ({ type, id, ...change }) => timeline.append(type, id, { kind: 'scim', at: new Date().toISOString(), ...change }),
+      onChange: ({ type, id, ...change }) => timeline.append(type, id, scimEvent(change)),
       // Creates and compare-and-set updates append it in their own write script instead.
-      history: ({ type, id, ...change }) => timeline.entry(type, id, { kind: 'scim', at: new Date().toISOString(), ...change }),
+      history: ({ type, id, ...change }) => timeline.entry(type, id, scimEvent(change)),
     });
     connections.push({
       get config() {
@@ -495,6 +495,11 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
 }
 
 /** A ConnectionAuth that always asks the current one (swapped by a config reload). */
+/** An accepted write as its timeline event, stamped now. */
+function scimEvent(change: Omit<AcceptedChange, 'type' | 'id'>): ScimChangeEvent {
+  return { kind: 'scim', at: new Date().toISOString(), ...change };
+}
+
 function delegatingAuth(holder: { current: ConnectionAuth }): ConnectionAuth {
   const { accessTokens } = holder.current;
   return {

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { ResourceType } from '../scim/types.js';
+import type { HistoryAppend } from '../store/types.js';
 import type { AttemptOutcome, CallRecord, DeliveredOutcome } from './failure.js';
 import { decodeEvent, encodeEvent, legacyEvent } from './timeline-codec.js';
 
@@ -100,14 +101,6 @@ export interface Timeline {
   entry(type: ResourceType, id: string, event: TimelineEvent): HistoryAppend;
   /** Events within the age limit, oldest first. */
   read(type: ResourceType, id: string): Promise<TimelineEvent[]>;
-}
-
-/** An append to a timeline list: RPUSH `entry`, keep the newest `maxEntries`, expire after `maxAgeMs`. */
-export interface HistoryAppend {
-  key: string;
-  entry: string;
-  maxEntries: number;
-  maxAgeMs: number;
 }
 
 export interface TimelineOptions {

@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
  *
  * No value can hold the separator: documents are base64 or JSON, index entries JSON from Lua's
  * cjson, delivery state JSON, the rest numbers and timestamps, and JSON escapes every control
- * character. The write scripts check it anyway (`record_put` in `scripts.ts`), since a value
+ * character. The write scripts check it anyway (`record_set` in `scripts.ts`), since a value
  * with a separator in it would shift every field after it.
  *
  * The write scripts are the only writers (`RECORD_LIB` in `scripts.ts`); this file reads. A
