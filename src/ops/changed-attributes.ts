@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { ScimResource } from '../scim/types.js';
 
 /**
@@ -38,5 +39,5 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return a === b || isDeepStrictEqual(a, b);
 }

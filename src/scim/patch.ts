@@ -38,7 +38,10 @@ const READ_ONLY = new Set(['id', 'meta']);
 
 export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly NormalizedPatchOp[], registry: SchemaRegistry = BUILT_IN_SCHEMAS): PatchResult {
   const members = createMemberAccumulator();
-  let current = doc;
+  // One private copy for all operations (scim-patch then changes it in place), instead of
+  // scim-patch's own deep copy per operation. The stored document, possibly a frozen per-process
+  // copy (recent-users.ts), is never changed.
+  let current = cloneJson(doc);
   for (const op of ops) {
     const extension = registry.extensionUrn(type, op.path);
     if (extension !== undefined) {
@@ -63,6 +66,11 @@ export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly 
   assertValidResource(type, current);
   const change = members.result();
   return change ? { doc: current, members: change } : { doc: current };
+}
+
+/** A deep copy of JSON data (what documents and PATCH values are). */
+function cloneJson<T>(value: T): T {
+  return typeof value === 'object' && value !== null ? (JSON.parse(JSON.stringify(value)) as T) : value;
 }
 
 function removeKey(doc: ScimResource, key: string | undefined): ScimResource {
@@ -111,9 +119,11 @@ function applyPlain(definitions: readonly AttributeDefinition[], doc: ScimResour
     const subDefinition = definition?.subAttributes ? findAttribute(definition.subAttributes, parsed.subAttribute) : undefined;
     path += `.${(isPlainObject(sample) ? findKey(sample, parsed.subAttribute) : undefined) ?? subDefinition?.name ?? parsed.subAttribute}`;
   }
-  const operation = op.value === undefined ? { op: op.op, path } : { op: op.op, path, value: op.value };
+  // The value is copied too: a later operation of the same PATCH may change what this one
+  // inserted, and the operations are applied again when a write retries.
+  const operation = op.value === undefined ? { op: op.op, path } : { op: op.op, path, value: cloneJson(op.value) };
   try {
-    const patched = scimPatch(doc as unknown as LibraryResource, [operation], { mutateDocument: false, treatMissingAsAdd: true });
+    const patched = scimPatch(doc as unknown as LibraryResource, [operation], { mutateDocument: true, treatMissingAsAdd: true });
     return patched as unknown as ScimResource;
   } catch (error) {
     throw toScimError(error, parsed.attribute);
@@ -135,7 +145,9 @@ function toScimError(error: unknown, attribute: string): ScimError {
 }
 
 function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimResource, op: NormalizedPatchOp, parsed: ParsedPath, filter: Filter): ScimResource {
-  const next = structuredClone(doc);
+  // applyPatch's private copy, changed in place. The value is copied for each element it goes
+  // into, so that no two places share it (see applyPlain).
+  const next = doc;
   let holder: Record<string, unknown> = next;
   if (parsed.urn !== undefined && !isCoreSchema(parsed.urn)) {
     const key = holderKey(next, parsed.urn);
@@ -171,8 +183,8 @@ function applyFiltered(definitions: readonly AttributeDefinition[], doc: ScimRes
   const targets = matched.length > 0 ? matched : [seedElement(filter, parsed.attribute, definition?.subAttributes ?? [])];
   for (const element of targets) {
     const sub = subName(element);
-    if (sub !== undefined) element[sub] = op.value;
-    else if (isPlainObject(op.value)) Object.assign(element, op.value);
+    if (sub !== undefined) element[sub] = cloneJson(op.value);
+    else if (isPlainObject(op.value)) Object.assign(element, cloneJson(op.value));
     else throw scimError('OPERATION_VALUE_OBJECT', { op: op.op, attribute: parsed.attribute });
   }
   if (matched.length === 0) list.push(targets[0]);

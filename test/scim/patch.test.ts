@@ -33,6 +33,25 @@ describe('applyPatch on users', () => {
     expect(doc).toEqual(before);
   });
 
+  it('changes neither a frozen document nor the operations, so a retried write applies them alike', () => {
+    const doc = deepFreeze(user({ emails: [{ type: 'work', value: 'a@x' }], name: { givenName: 'G' } }));
+    const ops = normalizePatch('User', {
+      Operations: [
+        { op: 'add', path: 'emails[type eq "home"]', value: { value: 'h@x', primary: false } },
+        { op: 'replace', path: 'emails[type eq "home"].primary', value: true },
+        { op: 'add', path: 'addresses', value: [{ type: 'work', locality: 'L' }] },
+        { op: 'replace', path: 'addresses[type eq "work"].locality', value: 'M' },
+        { op: 'replace', path: 'name.givenName', value: 'H' },
+      ],
+    });
+    const opsBefore = structuredClone(ops);
+    const first = applyPatch('User', doc, ops).doc;
+    expect(first.emails).toEqual([{ type: 'work', value: 'a@x' }, { type: 'home', value: 'h@x', primary: true }]);
+    expect(first.addresses).toEqual([{ type: 'work', locality: 'M' }]);
+    expect(ops).toEqual(opsBefore);
+    expect(applyPatch('User', doc, ops).doc).toEqual(first);
+  });
+
   it('resolves attribute names case-insensitively onto the stored keys', () => {
     const { doc } = patch('User', user({ name: { givenName: 'G' } }), { op: 'replace', path: 'Name.GivenName', value: 'H' }, { op: 'replace', path: 'NICKNAME', value: 'n' });
     expect(doc.name).toEqual({ givenName: 'H' });
@@ -160,3 +179,11 @@ describe('applyPatch on group members', () => {
     expect(errorOf(() => patch('Group', group(), { op: 'add', path: 'members', value: [{ display: 'x' }] })).scimType).toBe('invalidValue');
   });
 });
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
