@@ -126,7 +126,10 @@ export async function planDelivery(input: PlanInput): Promise<DeliveryPlan> {
       key: 'create',
       action: { kind: 'create' },
       link: 'create',
-      ...(state.targetId ? {} : { before: { createPending: true } }),
+      // Stored before the create is sent, so that a retry after a crash knows the create may have
+      // reached the target. With a lookup rule the retry looks up first anyway (and so does a
+      // delete of a user without a target id), so the mark would cost a round trip for nothing.
+      ...(state.targetId || mapping.has(type, 'lookup') ? {} : { before: { createPending: true } }),
       after: {
         createPending: false,
         bodyHash: await fieldsHash(mapping, type, current.doc, context),
@@ -189,8 +192,9 @@ async function planRemoval(input: PlanInput, current: StoredResource, state: Del
   if (state.targetId) {
     if (mapping.has(type, 'delete')) steps.push({ key: 'delete', action: { kind: 'delete' } });
     else if (mapping.has(type, 'deactivate')) steps.push({ key: 'deactivate', action: { kind: 'deactivate' }, goneIsOk: true });
-  } else if (state.createPending && mapping.has(type, 'lookup')) {
-    // A create may have reached the target unseen: a lookup that finds it re-plans the delete.
+  } else if (mapping.has(type, 'lookup')) {
+    // A create may have reached the target unseen (a crash between the create and its save): a
+    // lookup that finds it re-plans the delete.
     steps.push({ key: 'lookup', action: { kind: 'lookup' }, link: 'lookup' });
   }
   steps.push({ purge: true });

@@ -84,6 +84,25 @@ describe('planDelivery', () => {
   });
 });
 
+describe('planDelivery: a create whose outcome may be unknown', () => {
+  const withLookup = createFakePlan({ actions: { User: ['lookup', 'create', 'update', 'delete'], Group: [] } });
+
+  it('marks the create pending before sending it only when no lookup can find it afterwards', async () => {
+    const planned = await planDelivery(input('User', { userName: 'a', active: false }, null, { mapping: withLookup }));
+    expect(planned.steps.map((step) => step.action?.kind)).toEqual(['lookup', 'create']);
+    expect(planned.steps[1]).not.toHaveProperty('before');
+  });
+
+  it('looks up a deleted resource that has no target id, in case its create went through unseen', async () => {
+    const gone = input('User', { userName: 'a' }, { revision: 1 }, { mapping: withLookup });
+    gone.current = { ...gone.current!, deleted: true };
+    expect(await planDelivery(gone)).toMatchObject({ outcome: 'deleted', steps: [{ action: { kind: 'lookup' }, link: 'lookup' }, { purge: true }] });
+    const never = input('User', { userName: 'a' }, null);
+    never.current = { ...never.current!, deleted: true };
+    expect(await planDelivery(never)).toMatchObject({ outcome: 'deleted', steps: [{ purge: true }] });
+  });
+});
+
 describe('planDelivery: member changes in chunks', () => {
   const bulk = (extra: string[] = []) =>
     loadMappingSource(
