@@ -216,8 +216,9 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         const last = save(run, planned.revision !== undefined ? { revision: planned.revision } : {});
         // Pipelined, the job's caller sends the lock's release with it and then waits for both.
         if (deps.pipelined) {
-          run.lastSave = last;
-          last.catch(() => {});
+          const purged = run.lastSave;
+          run.lastSave = purged ? Promise.all([purged, last]).then(() => {}) : last;
+          run.lastSave.catch(() => {});
           // A create's follow-up lookups go out right behind the save that holds its target id.
           if (run.idWithLastSave) {
             run.followingUp = Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]).then(() => {});
@@ -274,7 +275,16 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       if (step.after) await save(run, step.after);
       if (step.member) await store.setDeliveredMember(run.id, step.member.id, step.member.targetId);
       if (step.members) await store.setDeliveredMembers(run.id, step.members);
-      if (step.purge) await store.purge(run.type, run.id);
+      if (step.purge) {
+        const purged = store.purge(run.type, run.id);
+        // Pipelined, the job's caller sends the lock's release right behind it (see converge).
+        if (deps.pipelined && index === steps.length - 1) {
+          run.lastSave = purged;
+          purged.catch(() => {});
+        } else {
+          await purged;
+        }
+      }
     }
     return false;
   }
