@@ -106,12 +106,14 @@ export async function delivery(): Promise<BenchmarkResult> {
       }
     }
 
-    const best = Math.max(...passes.map((p) => (p.bridge.complete ? p.bridge.callsPerSecond : 0)));
+    // The target is set at the default concurrency; the higher one shows what batching gains.
+    const atDefault = passes[0];
+    const headline = atDefault?.bridge.complete ? atDefault.bridge.callsPerSecond : 0;
     return {
       name: 'delivery',
-      target: `>= ${TARGET_CALLS_PER_SECOND.toLocaleString('en-US')} target calls/s from one worker process`,
-      headline: { label: 'target calls/s (best concurrency)', value: best },
-      met: best >= TARGET_CALLS_PER_SECOND,
+      target: `>= ${TARGET_CALLS_PER_SECOND.toLocaleString('en-US')} target calls/s from one worker process at the default concurrency`,
+      headline: { label: `target calls/s at the default concurrency (${atDefault?.concurrency ?? '?'})`, value: headline },
+      met: headline >= TARGET_CALLS_PER_SECOND,
       rows: passes.flatMap((p) => [
         {
           run: `BullMQ no-op worker, concurrency ${p.concurrency}`,
