@@ -9,7 +9,7 @@ import { startFastTarget, type FastTarget } from './lib/fast-target.js';
 import { lastFinishedAt, releaseBatch, waitForDrain } from './lib/queue-drain.js';
 import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
-import { ratio, round } from './lib/stats.js';
+import { median, ratio, round } from './lib/stats.js';
 import { waitFor } from './lib/wait.js';
 
 /**
@@ -22,6 +22,8 @@ import { waitFor } from './lib/wait.js';
  */
 
 const USERS = 5_000;
+/** Passes at the default concurrency: the headline is their median, so one unlucky moment of a shared machine does not decide it. */
+const DEFAULT_PASSES = 3;
 const HIGH_CONCURRENCY = 50;
 const TARGET_CALLS_PER_SECOND = 3_000;
 const TIMEOUT_MS = 20_000;
@@ -52,10 +54,11 @@ export async function delivery(): Promise<BenchmarkResult> {
   const children: BenchChild[] = [];
   try {
     const passes: Pass[] = [];
-    for (const concurrency of [undefined, HIGH_CONCURRENCY]) {
+    const plan: Array<number | undefined> = [...Array.from({ length: DEFAULT_PASSES }, () => undefined), HIGH_CONCURRENCY];
+    for (const [index, concurrency] of plan.entries()) {
       const target = await startFastTarget();
       targets.push(target);
-      const id = `c${concurrency ?? 'default'}`;
+      const id = `c${concurrency ?? 'default'}-${index}`;
       const config = benchConfig(`${prefix}-${id}`, [{ id, targetUrl: target.url, ...(concurrency ? { concurrency } : {}) }]);
       const bridgeConfig = configFromObject(config.raw);
       const connection = bridgeConfig.connections[0];
@@ -108,15 +111,17 @@ export async function delivery(): Promise<BenchmarkResult> {
 
     // The target is set at the default concurrency; the higher one shows what batching gains.
     const atDefault = passes[0];
-    const headline = atDefault?.bridge.complete ? atDefault.bridge.callsPerSecond : 0;
+    const headline = Math.round(median(passes.slice(0, DEFAULT_PASSES).map((p) => (p.bridge.complete ? p.bridge.callsPerSecond : 0))));
     return {
       name: 'delivery',
       target: `>= ${TARGET_CALLS_PER_SECOND.toLocaleString('en-US')} target calls/s from one worker process at the default concurrency`,
-      headline: { label: `target calls/s at the default concurrency (${atDefault?.concurrency ?? '?'})`, value: headline },
+      headline: { label: `target calls/s at the default concurrency (${atDefault?.concurrency ?? '?'}), median of ${DEFAULT_PASSES} passes`, value: headline },
       met: headline >= TARGET_CALLS_PER_SECOND,
-      rows: passes.flatMap((p) => [
+      rows: passes.flatMap((p, k) => {
+        const pass = k < DEFAULT_PASSES ? `, pass ${k + 1}` : '';
+        return [
         {
-          run: `BullMQ no-op worker, concurrency ${p.concurrency}`,
+          run: `BullMQ no-op worker, concurrency ${p.concurrency}${pass}`,
           seconds: round(p.noop.seconds, 2),
           'jobs/s': p.noop.jobsPerSecond,
           'target calls/s': '',
@@ -124,7 +129,7 @@ export async function delivery(): Promise<BenchmarkResult> {
           complete: p.noop.drained ? 'yes' : 'NO',
         },
         {
-          run: `bridge worker, concurrency ${p.concurrency}`,
+          run: `bridge worker, concurrency ${p.concurrency}${pass}`,
           seconds: round(p.bridge.seconds, 2),
           'jobs/s': p.bridge.jobsPerSecond,
           'target calls/s': p.bridge.callsPerSecond,
@@ -139,7 +144,8 @@ export async function delivery(): Promise<BenchmarkResult> {
           'worker CPU µs/job': ratio(p.bridge.cpuUsPerJob, p.noop.cpuUsPerJob),
           complete: '',
         },
-      ]),
+        ];
+      }),
       notes: [
         `${USERS} new users per pass, jobs released at once (queue paused while adding, clock starts at resume, stops at the target's last answer); 2 target calls per user (lookup + create).`,
       ],
