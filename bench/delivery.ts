@@ -120,30 +120,30 @@ export async function delivery(): Promise<BenchmarkResult> {
       rows: passes.flatMap((p, k) => {
         const pass = k < DEFAULT_PASSES ? `, pass ${k + 1}` : '';
         return [
-        {
-          run: `BullMQ no-op worker, concurrency ${p.concurrency}${pass}`,
-          seconds: round(p.noop.seconds, 2),
-          'jobs/s': p.noop.jobsPerSecond,
-          'target calls/s': '',
-          'worker CPU µs/job': p.noop.cpuUsPerJob,
-          complete: p.noop.drained ? 'yes' : 'NO',
-        },
-        {
-          run: `bridge worker, concurrency ${p.concurrency}${pass}`,
-          seconds: round(p.bridge.seconds, 2),
-          'jobs/s': p.bridge.jobsPerSecond,
-          'target calls/s': p.bridge.callsPerSecond,
-          'worker CPU µs/job': p.bridge.cpuUsPerJob,
-          complete: p.bridge.complete ? 'yes' : `NO (failed ${p.bridge.failed})`,
-        },
-        {
-          run: `  bridge ÷ no-op`,
-          seconds: ratio(p.bridge.seconds, p.noop.seconds),
-          'jobs/s': ratio(p.bridge.jobsPerSecond, p.noop.jobsPerSecond),
-          'target calls/s': '',
-          'worker CPU µs/job': ratio(p.bridge.cpuUsPerJob, p.noop.cpuUsPerJob),
-          complete: '',
-        },
+          {
+            run: `BullMQ no-op worker, concurrency ${p.concurrency}${pass}`,
+            seconds: round(p.noop.seconds, 2),
+            'jobs/s': p.noop.jobsPerSecond,
+            'target calls/s': '',
+            'worker CPU µs/job': p.noop.cpuUsPerJob,
+            complete: p.noop.drained ? 'yes' : 'NO',
+          },
+          {
+            run: `bridge worker, concurrency ${p.concurrency}${pass}`,
+            seconds: round(p.bridge.seconds, 2),
+            'jobs/s': p.bridge.jobsPerSecond,
+            'target calls/s': p.bridge.callsPerSecond,
+            'worker CPU µs/job': p.bridge.cpuUsPerJob,
+            complete: p.bridge.complete ? 'yes' : `NO (failed ${p.bridge.failed})`,
+          },
+          {
+            run: `  bridge ÷ no-op`,
+            seconds: ratio(p.bridge.seconds, p.noop.seconds),
+            'jobs/s': ratio(p.bridge.jobsPerSecond, p.noop.jobsPerSecond),
+            'target calls/s': '',
+            'worker CPU µs/job': ratio(p.bridge.cpuUsPerJob, p.noop.cpuUsPerJob),
+            complete: '',
+          },
         ];
       }),
       notes: [
