@@ -245,7 +245,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       if (step.before) await save(run, step.before);
       if (step.purge) await enqueueDependants(run);
       run.idWithLastSave = deps.pipelined === true && complete && step.link === 'create' && index === steps.length - 1;
-      const done = step.action ? await callsOf(run, step, step.action) : { responses: [] };
+      const done = step.action ? await callsOf(run, step, step.action).catch((error: unknown) => failedCreate(run, step, error)) : { responses: [] };
       if (done.exists) {
         // The target says the account is already there (an `on:` rule): find it and link it.
         const found = await lookup(run);
@@ -264,7 +264,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         }
       }
       if (step.link === 'create') {
-        if (!run.state.targetId) throw noTargetId(run, done.responses);
+        if (!run.state.targetId) failedCreate(run, step, noTargetId(run, done.responses));
         // The target id is saved (callsOf), or goes with the job's last save together with the
         // follow-up lookups (idWithLastSave, converge); the rest of the create's effect goes with
         // the job's next save, one round trip later at most. Lost, it only costs one more update.
@@ -287,6 +287,17 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       }
     }
     return false;
+  }
+
+  /**
+   * A create that failed may still have reached the target (a timeout, a 502 after the account
+   * was made). Without a lookup in the mapping the mark was stored before the call (plan.ts);
+   * with one it is staged only now, for ops to show ("create outcome unknown"), and saved with
+   * the job's failure (processDelivery). The retry looks up first either way.
+   */
+  function failedCreate(run: Run, step: DeliveryStep, error: unknown): never {
+    if (step.link === 'create' && !run.state.targetId && !run.state.createPending) stage(run, { createPending: true });
+    throw error;
   }
 
   /** Records an account found by lookup; bodyHash and active stay unknown, so the next plan brings it up to date. */

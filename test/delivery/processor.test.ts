@@ -98,6 +98,27 @@ describe('processor: users', () => {
     expect(t.store.states.get('User:u1')?.targetId).toBe('t-created-before');
   });
 
+  it('with a lookup, marks a failed create as outcome unknown only once it failed, then looks up first', async () => {
+    const t = setup({ actions: { User: ['lookup', 'create', 'update'] } });
+    t.client.script('POST /users', { status: 503, bodyText: 'busy' });
+    t.store.put('User', alice);
+    expect(await t.failure('User', 'u1')).toBeInstanceOf(BridgeError);
+    expect(t.store.states.get('User:u1')).toMatchObject({ createPending: true });
+    expect(t.store.states.get('User:u1')?.targetId).toBeUndefined();
+    t.client.script('GET /users?login=', { status: 200, json: [{ id: 't-made-anyway' }] });
+    const retried = await t.run('User', 'u1');
+    expect(retried.made).not.toContain('POST /users');
+    expect(t.store.states.get('User:u1')).toMatchObject({ targetId: 't-made-anyway', createPending: false });
+  });
+
+  it('with a lookup, a create that succeeds stores no outcome-unknown mark', async () => {
+    const t = setup({ actions: { User: ['lookup', 'create'] } });
+    t.client.script('GET /users?login=', { status: 404, bodyText: 'no such account' });
+    t.store.put('User', alice);
+    await t.run('User', 'u1');
+    expect(t.store.states.get('User:u1')).toMatchObject({ targetId: 't-1', createPending: false });
+  });
+
   it('after a create with an unknown outcome and no lookup, warns and creates again', async () => {
     const t = setup();
     t.store.put('User', alice);
