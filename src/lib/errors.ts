@@ -33,6 +33,7 @@ export const ERROR_CODES = {
   GW_PROXY_REPLAY_RETRY: 'A buffered write could not be replayed yet (upstream unreachable, 408, 429, 5xx, or it refused the credentials); the buffer waits and tries it again, later writes wait behind it.',
   GW_PROXY_REPLAY_REJECTED: 'The upstream answered a replayed buffered write with a permanent 4xx; the write is in the failed set, later writes go on.',
   GW_PROXY_BUFFER_EXPIRED: 'A buffered write grew older than proxy.buffer.maxAgeMs before the upstream took it; it failed for good.',
+  GW_PROXY_REPLAY_SUPERSEDED: 'A retried buffered write was not sent: a later write of the same resource reached the upstream after it failed, and replaying it would undo that write.',
   GW_PROXY_UPSTREAM_AUTH: "The upstream SCIM service refused the bridge's credentials (401/403); Entra got 502.",
   GW_RECONCILE_LIST: "Reconcile could not list the target's resources with the mapping's list rule.",
   GW_AUTH_REJECTED: 'A request to a SCIM route or the token endpoint was refused: no, a wrong, an expired or a revoked credential (logged with the reason, never the credential).',

@@ -81,10 +81,17 @@ function failureOf(job: BufferJob): BufferJobView['failure'] {
   return { code, message };
 }
 
-/** The first write of the resource the upstream applied after `job` failed, from its timeline. */
-async function laterWrite(job: BufferJob, timeline: Timeline): Promise<BufferJobView['supersededBy']> {
-  const failedAt = job.finishedOn ?? job.timestamp;
+/**
+ * The first write of the resource the upstream applied after `job` first failed, from its
+ * timeline. `strict`: only when that failure is on record (the replay's own check, where a
+ * guess could drop a write); otherwise the job's finish time stands in for it.
+ */
+export async function laterWrite(job: BufferJob, timeline: Timeline, strict = false): Promise<BufferJobView['supersededBy']> {
   const events = await timeline.read(job.data.type, job.data.id);
+  const failed = events.find((e) => e.kind === 'proxy' && e.jobId === job.id && e.outcome === 'replay-failed');
+  const recorded = failed ? Date.parse(failed.at) : job.data.failure ? Date.parse(job.data.failure.at) : Number.NaN;
+  if (strict && Number.isNaN(recorded)) return undefined;
+  const failedAt = Number.isNaN(recorded) ? (job.finishedOn ?? job.timestamp) : recorded;
   const later = events.find((event) => applied(event) && Date.parse(event.at) >= failedAt && (event.kind !== 'proxy' || event.jobId !== job.id));
   if (later?.kind !== 'proxy') return undefined;
   return { at: later.at, op: later.op, outcome: later.outcome, ...(later.jobId ? { jobId: later.jobId } : {}) };

@@ -4,6 +4,7 @@ import { silentLogger, type DeliveryLogger } from '../delivery/logger.js';
 import { redactBody } from '../delivery/redact.js';
 import type { ErrorCode } from '../lib/errors.js';
 import { createRedisClient } from '../lib/redis-connection.js';
+import { laterWrite } from '../ops/buffer-jobs.js';
 import type { ProxyOutcome, ProxyWriteEvent, Timeline } from '../ops/timeline.js';
 import { classifyUpstreamError } from './upstream-errors.js';
 import { createUpstreamClient } from './upstream-client.js';
@@ -21,7 +22,10 @@ import { bufferQueueName, type BufferedWrite } from './write-buffer.js';
  *   the whole buffer pauses (`Retry-After`, else an exponential backoff) and the same job is
  *   tried again first: BullMQ's manual rate limit puts it back at the head of the wait list
  *   without using an attempt, so no later write can overtake it;
- * - older than `maxAgeMs` → fails for good (`GW_PROXY_BUFFER_EXPIRED`).
+ * - older than `maxAgeMs` → fails for good (`GW_PROXY_BUFFER_EXPIRED`);
+ * - a write that failed before and was put back (the admin API, the CLI or the dashboard's retry
+ *   button) while a later write of the same resource reached the upstream → fails for good, not
+ *   sent (`GW_PROXY_REPLAY_SUPERSEDED`): replaying it would undo that later write.
  *
  * Each attempt adds a timeline event to the resource. A worker killed mid-replay leaves its job
  * to BullMQ's stalled-job check, which replays it again: replays are at least once.
@@ -133,6 +137,14 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
       logger.error({ ...log, code: 'GW_PROXY_BUFFER_EXPIRED' }, 'buffered write expired');
       throw new UnrecoverableError(message);
     }
+    const overtaken = await overtakenBy(job);
+    if (overtaken) {
+      const message = `GW_PROXY_REPLAY_SUPERSEDED a later write of ${write.type} ${write.id} (${overtaken.op}, ${overtaken.outcome} at ${overtaken.at}) reached the upstream after this one failed; replaying it would undo that write, so it is not sent`;
+      await job.updateData({ ...write, failure: { code: 'GW_PROXY_REPLAY_SUPERSEDED', at } });
+      await record(write, { ...base, outcome: 'replay-failed', durationMs: 0, code: 'GW_PROXY_REPLAY_SUPERSEDED' });
+      logger.warn({ ...log, code: 'GW_PROXY_REPLAY_SUPERSEDED' }, 'retried buffered write overtaken by a later write; not replayed');
+      throw new UnrecoverableError(message);
+    }
     const verdict = await send(write);
     const durationMs = Date.now() - started;
     const upstream = verdict.status === undefined ? {} : { upstreamStatus: verdict.status };
@@ -159,6 +171,17 @@ export async function startBufferReplay(options: BufferReplayOptions): Promise<B
     // Pauses the whole buffer and puts this job back at the head: nothing overtakes it.
     await worker.rateLimit(delayMs);
     throw Worker.RateLimitError();
+  }
+
+  /**
+   * For a write that failed before (only a retry brings it back): the later write of its resource
+   * the upstream applied since it failed, from the timeline. A write on its first turn is never
+   * checked: nothing of its resource can have reached the upstream after it in order, and a
+   * false match would drop a write.
+   */
+  async function overtakenBy(job: Job<BufferedWrite>): Promise<Awaited<ReturnType<typeof laterWrite>>> {
+    if (!timeline || job.attemptsMade === 0) return undefined;
+    return laterWrite(job, timeline, true).catch(() => undefined);
   }
 
   const worker = new Worker<BufferedWrite>(bufferQueueName(connectionId), replay, {

@@ -37,7 +37,7 @@ export interface BufferedWrite {
   /** The latest transient failure, for the dashboard. */
   lastError?: { code: string; upstreamStatus?: number; at: string };
   /** Why the replay failed for good (set just before the job fails), for the admin API and CLI. */
-  failure?: { code: 'GW_PROXY_REPLAY_REJECTED' | 'GW_PROXY_BUFFER_EXPIRED'; upstreamStatus?: number; at: string };
+  failure?: { code: 'GW_PROXY_REPLAY_REJECTED' | 'GW_PROXY_BUFFER_EXPIRED' | 'GW_PROXY_REPLAY_SUPERSEDED'; upstreamStatus?: number; at: string };
 }
 
 /** Buffer queue of a connection; one per connection so one dead upstream holds up nobody else. */

@@ -248,6 +248,19 @@ describe('buffered writes in the admin API, the CLI and /readyz', () => {
     const retried = await cli('jobs', 'retry', 'px', ids.u3!);
     expect(retried.code).toBe(1);
     expect(retried.stderr).toMatch(/not retried: a later write of User u3/);
+    // The dashboard's retry button goes straight to BullMQ, past those checks: the replay itself
+    // refuses to send the overtaken write, and fails it again for good.
+    const sentBefore = received.filter((r) => r.call === 'PATCH /Users/u3').length;
+    const raw = await bridge.runtime.proxy('px').buffer!.queue.getJob(ids.u3!);
+    await raw!.retry('failed');
+    expect(
+      await eventually(async () => (await api('GET', `/connections/px/jobs/${ids.u3}`)).body.failure?.code === 'GW_PROXY_REPLAY_SUPERSEDED'),
+    ).toBe(true);
+    const again = await api('GET', `/connections/px/jobs/${ids.u3}`);
+    expect(again.body).toMatchObject({ state: 'failed', superseded: true });
+    expect(again.body.failure.message).toMatch(/^GW_PROXY_REPLAY_SUPERSEDED a later write of User u3 \(patch, forwarded at /);
+    expect(received.filter((r) => r.call === 'PATCH /Users/u3')).toHaveLength(sentBefore);
+
     const discarded = await cli('jobs', 'discard', 'px', ids.u3!);
     expect(discarded.code, discarded.stderr).toBe(0);
     expect((await api('GET', `/connections/px/jobs/${ids.u3}`)).status).toBe(404);
