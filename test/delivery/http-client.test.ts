@@ -142,6 +142,49 @@ describe('createTargetClient: requests', () => {
     expect(classifyOutcome({ method: 'GET', path: '/slow' }, { error })).toMatchObject({ kind: 'retry', code: 'GW_DELIVERY_TIMEOUT' });
   });
 
+  it('times out an answer whose body never ends, with the same retryable timeout', async () => {
+    answer = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"partial":');
+    };
+    const started = performance.now();
+    const error: unknown = await client({ timeoutMs: 200 })
+      .send({ method: 'GET', path: '/trickle', headers: {} })
+      .catch((e: unknown) => e);
+    expect((error as Error).name).toBe('TimeoutError');
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(classifyOutcome({ method: 'GET', path: '/trickle' }, { error })).toMatchObject({ kind: 'retry', code: 'GW_DELIVERY_TIMEOUT' });
+  });
+
+  it('aborts calls in flight and calls still queued when the shutdown signal fires; later calls fail at once', async () => {
+    const hung: ServerResponse[] = [];
+    answer = (_req, res) => void hung.push(res);
+    const shutdown = new AbortController();
+    const c = createTargetClient(targetSchema.parse({ baseUrl: target.url, timeoutMs: 60_000 }), { signal: shutdown.signal, connections: 1 });
+    clients.push(c);
+    const inFlight = c.send({ method: 'GET', path: '/hang', headers: {} }).catch((e: unknown) => e);
+    const queued = c.send({ method: 'GET', path: '/queued', headers: {} }).catch((e: unknown) => e);
+    await expect.poll(() => hung.length).toBe(1);
+    shutdown.abort();
+    const [first, second] = await Promise.all([inFlight, queued]);
+    expect((first as Error).name).toBe('AbortError');
+    expect((second as Error).name).toBe('AbortError');
+    expect((await c.send({ method: 'GET', path: '/after', headers: {} }).catch((e: unknown) => e)) as Error).toHaveProperty('name', 'AbortError');
+    // The queued call never reached the target.
+    expect(seen.map((s) => s.url)).toEqual(['/hang']);
+    for (const res of hung) res.destroy();
+  });
+
+  it('answers several calls in a row on one client, headers and JSON read whole', async () => {
+    const c = client();
+    const a = await c.send({ method: 'GET', path: '/one', headers: {} });
+    const b = await c.send({ method: 'POST', path: '/two', headers: {}, body: { x: 1 } });
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(a.json).toEqual({ ok: true });
+    expect(b.headers['x-trace']).toBe('a');
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /one', 'POST /two']);
+  });
+
   it('reports a refused connection as unreachable', async () => {
     const gone = await startServer(() => undefined);
     await gone.close();
