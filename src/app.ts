@@ -88,6 +88,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         timeline: runtime.proxy(connection.id).timeline,
         ...(runtime.proxy(connection.id).buffer ? { buffer: runtime.proxy(connection.id).buffer } : {}),
         live: () => runtime.live.connection(connection.id),
+        requestCounter: runtime.requestCounter(connection.id),
       });
       continue;
     }
@@ -95,6 +96,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       prefix: connection.basePath,
       connection,
       current: () => runtime.live.connection(connection.id),
+      requestCounter: runtime.requestCounter(connection.id),
       provisioning: runtime.connection(connection.id).provisioning,
       authenticator: runtime.auth(connection.id).authenticator,
       publicUrl: config.publicUrl,

@@ -16,6 +16,7 @@ import { startReconcileSchedule, type ReconcileSchedule } from './delivery/recon
 import { readGateStatus } from './delivery/connection-gate.js';
 import { startDeliveryWorker, type DeliveryWorker } from './delivery/worker.js';
 import { createRedisClient } from './lib/redis-connection.js';
+import type { RequestCounter } from './api/connection-rate-limit.js';
 import { MappingLoadError } from './mapping/errors.js';
 import { loadReloadableMapping, loadVersionedMapping, type ReloadablePlan, type VersionedPlan } from './mapping/reloadable.js';
 import { watchMappings, type MappingWatcher } from './mapping/watch.js';
@@ -70,6 +71,8 @@ export interface Runtime {
   connection(id: string): ConnectionRuntime;
   /** Who may call a connection (any mode, also `mode: proxy`, which has no ConnectionRuntime). */
   auth(id: string): ConnectionAuth;
+  /** Where a connection's inbound `rateLimit` counts requests: in Redis, so every API process shares one allowance. */
+  requestCounter(id: string): RequestCounter;
   /** The ops use cases (admin API, CLI) over every connection. */
   ops: Ops;
   /** This process's Prometheus metrics. */
@@ -352,6 +355,11 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       const found = auths.get(id);
       if (!found) throw new Error(`unknown connection ${id}`);
       return found.stable;
+    },
+    requestCounter(id) {
+      if (!auths.has(id)) throw new Error(`unknown connection ${id}`);
+      // Under the connection's hash tag, like its store: one slot on a Redis Cluster.
+      return { redis, nameSpace: `${storePrefix(config, id)}:ratelimit:` };
     },
     reloadConfig,
     watchConfig(logger) {

@@ -12,7 +12,7 @@ import { SCHEMA_LIST_RESPONSE, type ResourceType } from '../scim/types.js';
 import type { StoredResource } from '../store/types.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { connectionAuthHook } from './auth.js';
-import { registerConnectionRateLimit } from './connection-rate-limit.js';
+import { registerConnectionRateLimit, type RequestCounter } from './connection-rate-limit.js';
 import { registerBulkRoute } from './bulk-route.js';
 import { useScimJsonBodies } from './scim-body.js';
 import { searchFromBody, searchFromQuery, type SearchRequest } from './search-request.js';
@@ -36,6 +36,8 @@ export interface ScimPluginOptions {
   limits: LimitsConfig;
   /** The connection's configuration in effect (a reload may change its `rateLimit` numbers). */
   current?: () => ConnectionConfig;
+  /** Where `rateLimit` counts requests (Redis, shared by every API process). */
+  requestCounter?: RequestCounter;
 }
 
 type Query = Record<string, string | string[] | undefined>;
@@ -62,7 +64,7 @@ export async function scimPlugin(app: FastifyInstance, options: ScimPluginOption
   // First, before the bearer check and any parsing; pass-through paths keep the application's own bounds.
   app.addHook('onRequest', urlLengthCheck(limits.urlLength));
   app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
-  await registerConnectionRateLimit(app, connection, options.current);
+  await registerConnectionRateLimit(app, connection, options.current, options.requestCounter);
   app.addHook('preValidation', async (request) => checkQueryLimits(request.query as Query, limits));
   app.setErrorHandler(scimErrorHandler);
   const noEndpoint = (request: FastifyRequest, reply: FastifyReply) => {

@@ -1,7 +1,7 @@
 import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { connectionAuthHook } from '../api/auth.js';
-import { registerConnectionRateLimit } from '../api/connection-rate-limit.js';
+import { registerConnectionRateLimit, type RequestCounter } from '../api/connection-rate-limit.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { useScimJsonBodies } from '../api/scim-body.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from '../api/scim-errors.js';
@@ -44,6 +44,8 @@ export interface ScimProxyOptions {
   buffer?: WriteBuffer;
   /** The connection's config in effect (runtime.live): rotated target.tls files are picked up from it. */
   live?: () => ConnectionConfig;
+  /** Where `rateLimit` counts requests (Redis, shared by every API process). */
+  requestCounter?: RequestCounter;
 }
 
 /** What the preHandler prepared for the synchronous hooks of one forwarded request. */
@@ -109,7 +111,7 @@ export async function scimProxyPlugin(app: FastifyInstance, options: ScimProxyOp
   app.addHook('onRequest', urlLengthCheck(options.limits.urlLength));
   app.addHook('onRequest', connectionAuthHook(connection, options.authenticator));
   // The same optional throttle as a bridged connection's, counted after the bearer check.
-  await registerConnectionRateLimit(app, connection);
+  await registerConnectionRateLimit(app, connection, undefined, options.requestCounter);
   app.setErrorHandler(scimErrorHandler);
   app.addHook('onClose', async () => {
     await upstream.close();

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridge } from '../../src/bridge.js';
 import { expectScimErrorShape, groupBody, SCHEMA_PATCH, startApiBridge, tag, userBody, type ApiBridge, type ScimClient } from './support.js';
 
 /**
@@ -313,5 +314,20 @@ describe('per-connection rate limit', () => {
     expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
     // Another connection has its own allowance (none here).
     expect((await limited.clients.other!.request('GET', '/Users?count=1')).status).toBe(200);
+  });
+
+  it('shares one allowance across API processes: a second process on the same Redis throttles too', async () => {
+    const second = await startBridge(limited.config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: false });
+    try {
+      const acme = limited.config.connections.find((c) => c.id === 'acme')!;
+      const res = await fetch(`${second.url}${acme.basePath}/Users?count=1`, { headers: { authorization: `Bearer ${limited.secrets.acme![0]}` } });
+      expect(res.status).toBe(429);
+      expect(res.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+      // The first process, in the same window, still throttles as well.
+      expect((await limited.clients.acme!.request('GET', '/Users?count=1')).status).toBe(429);
+    } finally {
+      await second.close();
+    }
   });
 });
