@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { adminAuthHook } from './admin/auth.js';
+import { registerAdminAuth } from './admin/auth.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { observeRequests, registerHealthRoutes, registerMetricsRoute } from './ops/http-routes.js';
 import { scimPlugin } from './api/scim-plugin.js';
@@ -114,6 +114,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
         accessTokens: auth.accessTokens,
         scopes: () => runtime.live.connection(connection.id).auth.oauth2?.scopes ?? [],
         failedAuthLimit: connection.auth.oauth2?.failedAuthLimit ?? false,
+        failureCounter: runtime.requestCounter(connection.id),
       });
     }
   }
@@ -123,7 +124,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
     if (metricsHere && !config.metrics.public) {
       const admin = config.admin;
       await app.register(async (scope) => {
-        scope.addHook('onRequest', adminAuthHook(admin));
+        await registerAdminAuth(scope, admin, runtime.adminLoginCounter());
         registerMetricsRoute(scope, runtime);
       });
     }

@@ -73,6 +73,8 @@ export interface Runtime {
   auth(id: string): ConnectionAuth;
   /** Where a connection's inbound `rateLimit` counts requests: in Redis, so every API process shares one allowance. */
   requestCounter(id: string): RequestCounter;
+  /** Where failed admin logins are counted (`admin.failedLoginLimit`), shared by every process. */
+  adminLoginCounter(): RequestCounter;
   /** The ops use cases (admin API, CLI) over every connection. */
   ops: Ops;
   /** This process's Prometheus metrics. */
@@ -360,6 +362,9 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       if (!auths.has(id)) throw new Error(`unknown connection ${id}`);
       // Under the connection's hash tag, like its store: one slot on a Redis Cluster.
       return { redis, nameSpace: `${storePrefix(config, id)}:ratelimit:` };
+    },
+    adminLoginCounter() {
+      return { redis, nameSpace: `${config.redis.prefix}:admin:loginfail:` };
     },
     reloadConfig,
     watchConfig(logger) {

@@ -1,7 +1,8 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseBearer } from '../api/auth.js';
+import type { RequestCounter } from '../api/connection-rate-limit.js';
 import { createPasswordVerifier, digestEquals, sha256Hex } from '../auth/secret-hash.js';
-import { createFailureThrottle, type FailureThrottle } from '../auth/failure-throttle.js';
 import type { AdminConfig } from '../config/schema.js';
 import { sendAdminError } from './errors.js';
 
@@ -41,17 +42,6 @@ export function createAdminCheck(admin: AdminConfig): AdminCheck {
   };
 }
 
-/** One throttle per admin config, shared by the /admin scope and a protected /metrics. */
-const throttles = new WeakMap<AdminConfig, FailureThrottle | undefined>();
-
-function throttleOf(admin: AdminConfig): FailureThrottle | undefined {
-  if (!throttles.has(admin)) {
-    const limit = admin.failedLoginLimit ?? DEFAULT_LOGIN_LIMIT;
-    throttles.set(admin, limit === false ? undefined : createFailureThrottle(limit));
-  }
-  return throttles.get(admin);
-}
-
 /**
  * Who presented credentials, for the throttle key: the Basic user name (hashed, it may be a
  * mistyped password) or "bearer". Undefined without credentials: a browser's first, anonymous
@@ -64,33 +54,45 @@ function claimedIdentity(authorization: string | undefined): string | undefined 
 }
 
 /**
- * An onRequest hook answering 401 (with the schemes the config accepts) to anyone else, and 429
- * with Retry-After, without checking, once an address failed `failedLoginLimit.max` logins as
- * one user (or with bearer tokens) within the window.
+ * Adds the admin check to `scope` as its first onRequest hook: 401 (with the schemes the config
+ * accepts) to anyone else, and 429 with Retry-After, without checking, once an address failed
+ * `failedLoginLimit.max` logins as one user (or with bearer tokens) within the window. Failures
+ * are counted with @fastify/rate-limit in Redis (`counter`), so every process, and the /admin
+ * scope and a protected /metrics, share one count; if Redis does not answer, nothing is throttled.
  */
-export function adminAuthHook(admin: AdminConfig) {
+export async function registerAdminAuth(scope: FastifyInstance, admin: AdminConfig, counter: RequestCounter): Promise<void> {
   const check = createAdminCheck(admin);
-  const throttle = throttleOf(admin);
+  const limit = admin.failedLoginLimit ?? DEFAULT_LOGIN_LIMIT;
+  const keys = new WeakMap<FastifyRequest, string>();
+  let countFailure: ReturnType<FastifyInstance['createRateLimit']> | undefined;
+  if (limit !== false) {
+    // Only the limiter function is used (no route is limited as such): it counts failures alone.
+    await scope.register(rateLimit, { global: false, redis: counter.redis, nameSpace: counter.nameSpace, skipOnError: true });
+    countFailure = scope.createRateLimit({ max: limit.max, timeWindow: limit.windowMs, keyGenerator: (request) => keys.get(request) ?? request.ip });
+  }
   const challenges = [
     ...(admin.passwordHash ? [`Basic realm="${ADMIN_REALM}", charset="UTF-8"`] : []),
     ...(admin.tokenHashes.length > 0 ? [`Bearer realm="${ADMIN_REALM}"`] : []),
   ];
-  return async (request: FastifyRequest, reply: FastifyReply) => {
+  scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const identity = claimedIdentity(request.headers.authorization);
-    const key = identity === undefined ? undefined : `${request.ip} ${identity}`;
-    const blockedMs = key === undefined || !throttle ? 0 : throttle.blockedForMs(key);
-    if (blockedMs > 0) {
-      const seconds = Math.ceil(blockedMs / 1000);
-      request.log.warn({ code: 'GW_AUTH_THROTTLED', route: 'admin' }, 'admin logins throttled after failed attempts');
-      reply.headers({ 'retry-after': String(seconds), connection: 'close' });
-      return sendAdminError(reply, 429, 'too_many_requests', `too many failed logins; retry in ${seconds} s`);
+    // Hashed: the key holds the address and a user name, and its length is then fixed.
+    if (identity !== undefined) keys.set(request, sha256Hex(`${request.ip} ${identity}`));
+    if (identity !== undefined && countFailure) {
+      const state = await countFailure(request, { increment: false });
+      if (!state.isAllowed && state.remaining === 0) {
+        const seconds = Math.max(1, state.ttlInSeconds);
+        request.log.warn({ code: 'GW_AUTH_THROTTLED', route: 'admin' }, 'admin logins throttled after failed attempts');
+        reply.headers({ 'retry-after': String(seconds), connection: 'close' });
+        return sendAdminError(reply, 429, 'too_many_requests', `too many failed logins; retry in ${seconds} s`);
+      }
     }
     if (await check(request.headers.authorization)) return;
-    if (key !== undefined) throttle?.fail(key);
+    if (identity !== undefined) await countFailure?.(request);
     // Closed after the answer: the body of a refused request is never read.
     reply.headers({ 'www-authenticate': challenges.join(', '), connection: 'close' });
     return sendAdminError(reply, 401, 'unauthorized', 'admin credentials required');
-  };
+  });
 }
 
 function parseBasic(authorization: string | undefined): { username: string; password: string } | undefined {

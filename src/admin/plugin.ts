@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AdminConfig } from '../config/schema.js';
 import type { Runtime } from '../runtime.js';
 import { adminApiPlugin } from './api.js';
-import { adminAuthHook } from './auth.js';
+import { registerAdminAuth } from './auth.js';
 import { dashboardPlugin } from './dashboard.js';
 import { sendAdminError } from './errors.js';
 
@@ -24,7 +24,7 @@ export const ADMIN_PREFIX = '/admin';
 export const DASHBOARD_PATH = `${ADMIN_PREFIX}/queues`;
 
 export async function adminPlugin(app: FastifyInstance, options: AdminPluginOptions): Promise<void> {
-  app.addHook('onRequest', adminAuthHook(options.admin));
+  await registerAdminAuth(app, options.admin, options.runtime.adminLoginCounter());
   app.setNotFoundHandler((request, reply) =>
     sendAdminError(reply, 404, 'not_found', `no admin route at ${request.method} ${request.url.split('?')[0]}`),
   );

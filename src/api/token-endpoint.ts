@@ -2,6 +2,8 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AccessTokens } from '../auth/access-tokens.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
+import { sha256Hex } from '../auth/secret-hash.js';
+import type { RequestCounter } from './connection-rate-limit.js';
 
 /**
  * The OAuth2 token endpoint of one connection: the client credentials grant, as Entra's
@@ -21,6 +23,8 @@ export interface TokenEndpointOptions {
   scopes: readonly string[] | (() => readonly string[]);
   /** Failed client authentications allowed per client id and address per window; false: no limit. */
   failedAuthLimit?: { max: number; windowMs: number } | false;
+  /** Where failed client authentications are counted (Redis, shared by every API process); in process without. */
+  failureCounter?: RequestCounter;
 }
 
 /** A token request is a few hundred bytes; nothing legitimate comes near this. */
@@ -51,11 +55,16 @@ export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEn
   let countFailure: ReturnType<FastifyInstance['createRateLimit']> | undefined;
   if (limit) {
     // Only the limiter function is used (nothing is limited per route): it counts failures alone.
-    await app.register(rateLimit, { global: false });
+    // In Redis when the runtime gives a counter: every API process shares one count.
+    const shared = options.failureCounter
+      ? { redis: options.failureCounter.redis, nameSpace: `${options.failureCounter.nameSpace}tokenfail:`, skipOnError: true }
+      : {};
+    await app.register(rateLimit, { global: false, ...shared });
     countFailure = app.createRateLimit({
       max: limit.max,
       timeWindow: limit.windowMs,
-      keyGenerator: (request) => failureKeys.get(request) ?? request.ip,
+      // Hashed: the key holds the address and a client id as sent, and its length is then fixed.
+      keyGenerator: (request) => sha256Hex(failureKeys.get(request) ?? request.ip),
     });
   }
 

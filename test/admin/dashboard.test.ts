@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/auth/secret-hash.js';
+import { startBridge } from '../../src/bridge.js';
 import { startBridgeFixture, type BridgeFixture } from '../helpers/bridge.js';
 
 const PASSWORD = 'dashboard-pass-1';
@@ -94,5 +95,17 @@ describe('admin login throttle', () => {
     expect(await throttled.json()).toEqual({ status: 429, error: 'too_many_requests', detail: expect.stringMatching(/^too many failed logins; retry in \d+ s$/) });
     // Bearer tokens are counted apart from the Basic user, so the right token still works.
     expect((await get(`Bearer ${TOKEN}`)).status).toBe(200);
+  });
+
+  it('shares the count across processes: a second process on the same Redis throttles that user too', async () => {
+    const second = await startBridge(fx.config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: false });
+    try {
+      const res = await fetch(`${second.url}/admin/api/connections`, { headers: { authorization: basic('ops', PASSWORD) } });
+      expect(res.status).toBe(429);
+      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+      expect((await fetch(`${second.url}/admin/api/connections`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    } finally {
+      await second.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridge } from '../../src/bridge.js';
 import { authKeys, createSecretStore } from '../../src/auth/secret-store.js';
 import { hashSecret } from '../../src/auth/secret-hash.js';
 import { TEST_REDIS_URL } from '../helpers/redis.js';
@@ -150,6 +151,19 @@ describe('OAuth2 token endpoint', () => {
     for (let i = 0; i < 4; i += 1) expect((await gamma(basic('bystander', scopedSecret))).status).toBe(200);
     // Nor is the same client id on another connection.
     expect((await tokenRequest('grant_type=client_credentials', { authorization: basic('entra', clientSecret) })).status).toBe(200);
+    // The count is in Redis: a second API process on the same Redis refuses the client id too.
+    const second = await startBridge(b.config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: false });
+    try {
+      const path = b.config.connections.find((c) => c.id === 'gamma')!.tokenPath;
+      const res = await fetch(`${second.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: basic('guessed', clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      expect(res.status).toBe(429);
+    } finally {
+      await second.close();
+    }
   });
 
   it('answers malformed requests with 400 invalid_request', async () => {
