@@ -1,4 +1,4 @@
-import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { hash, randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
 /**
  * How the bridge stores secrets it verifies. Human passwords get scrypt (slow on purpose, salted);
@@ -57,7 +57,8 @@ export function createPasswordVerifier(options: { maxEntries?: number } = {}): (
 
 /** Lower-case hex SHA-256 of a token, the form `tokenHashes` are configured in. */
 export function sha256Hex(value: string): string {
-  return createHash('sha256').update(value, 'utf8').digest('hex');
+  // One-shot hash(): about a third of createHash()'s cost for a short value (one per SCIM request).
+  return hash('sha256', value, 'hex');
 }
 
 /** Constant-time equality of two hex digests (false when lengths differ). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { referenceKey, type EvalContext, type GroupInfo, type MappingPlan, type MemberContext, type Reference, type TargetAction } from '../mapping/types.js';
 import type { ResourceType, ScimResource } from '../scim/types.js';
 import type { DeliveryState, StoredResource } from '../store/types.js';
@@ -372,7 +372,7 @@ export async function fieldsHash(mapping: MappingPlan, type: ResourceType, doc: 
 }
 
 function hashOf(value: unknown): string {
-  return createHash('sha256').update(stableJson(value)).digest('base64url');
+  return hash('sha256', stableJson(value), 'base64url');
 }
 
 /** JSON with sorted keys, so equal field sets hash equally whatever their key order. */
