@@ -3,7 +3,7 @@ import { BridgeError } from '../lib/errors.js';
 import { answerShape } from '../mapping/target-id.js';
 import type { EvalContext, MappingPlan, PlannedCall, TargetAction, TargetAnswer } from '../mapping/types.js';
 import type { ResourceType, ScimResource } from '../scim/types.js';
-import type { DeliveryState, ResourceStore } from '../store/types.js';
+import type { DeliveryState, LinkFollowUps, ResourceStore } from '../store/types.js';
 import { classifyOutcome, type CallOutcome, type Classification } from './classify.js';
 import type { TargetClient, TargetResponse } from './http-client.js';
 import { evaluating, MappingFailed, planDelivery, type DeliveryStep, type TargetIdResolver } from './plan.js';
@@ -213,15 +213,17 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         logger.info({ ...run.log, waiting: planned.waiting.length }, 'members not linked yet, group stays pending');
       }
       if (planned.revision !== undefined || run.dirty) {
-        const last = save(run, planned.revision !== undefined ? { revision: planned.revision } : {});
+        const patch = planned.revision !== undefined ? { revision: planned.revision } : {};
+        // A create's follow-up lookups come back from the save that holds its target id.
+        const linking = run.idWithLastSave ? saveLinked(run, patch) : undefined;
+        const last = linking ? linking.then(() => {}) : save(run, patch);
         // Pipelined, the job's caller sends the lock's release with it and then waits for both.
         if (deps.pipelined) {
           const purged = run.lastSave;
           run.lastSave = purged ? Promise.all([purged, last]).then(() => {}) : last;
           run.lastSave.catch(() => {});
-          // A create's follow-up lookups go out right behind the save that holds its target id.
-          if (run.idWithLastSave) {
-            run.followingUp = Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]).then(() => {});
+          if (linking) {
+            run.followingUp = linking.then((waiting) => Promise.all([enqueueGroups(run, waiting.groups), enqueueDependants(run, waiting.dependants)])).then(() => {});
             run.followingUp.catch(() => {});
           }
         } else {
@@ -407,7 +409,10 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
 
   /** Groups of a resource that just got its target id may have memberships waiting for it. */
   async function enqueueGroupsOf(run: Run): Promise<void> {
-    const groupIds = await store.groupsOf(run.id);
+    await enqueueGroups(run, await store.groupsOf(run.id));
+  }
+
+  async function enqueueGroups(run: Run, groupIds: string[]): Promise<void> {
     if (groupIds.length === 0) return;
     for (const group of await store.getMany('Group', groupIds)) {
       await deps.enqueue({ connectionId: deps.connectionId, type: 'Group', id: group.id, revision: group.revision, trigger: `linked-${run.id}` });
@@ -415,8 +420,8 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   }
 
   /** Resources whose `ref:` field names this one: their field changes when it links or goes. */
-  async function enqueueDependants(run: Run): Promise<void> {
-    for (const dependant of await store.dependantsOf({ type: run.type, id: run.id })) {
+  async function enqueueDependants(run: Run, known?: Array<{ type: ResourceType; id: string }>): Promise<void> {
+    for (const dependant of known ?? (await store.dependantsOf({ type: run.type, id: run.id }))) {
       const current = await store.getForDelivery(dependant.type, dependant.id);
       if (!current || current.deleted) continue;
       await deps.enqueue({
@@ -470,6 +475,13 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     run.state = { ...run.state, ...patch };
     run.dirty = false;
     await store.setDeliveryState(run.type, run.id, run.state);
+  }
+
+  /** save(), for the state that holds a new target id: answers what waits for that id. */
+  function saveLinked(run: Run, patch: Partial<DeliveryState>): Promise<LinkFollowUps> {
+    run.state = { ...run.state, ...patch };
+    run.dirty = false;
+    return store.linkDeliveryState(run.type, run.id, run.state);
   }
 
   /** Changes the state in memory only; the next save() writes it (the whole state) too. */

@@ -284,6 +284,13 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       await scripts.setDeliveryState(keys.doc(type, id), encodeDeliveryState(state));
     },
 
+    async linkDeliveryState(type, id, state) {
+      const reply = (await scripts.linkDeliveryState(keys.doc(type, id), keys.memberOf(id), keys.dependants(type, id), encodeDeliveryState(state))) as Array<string | number>;
+      const count = Number(reply[1]);
+      const groups = reply.slice(2, 2 + count).map(String).sort();
+      return { groups, dependants: dependantRefs(reply.slice(2 + count).map(String)) };
+    },
+
     async getDeliveredMembers(groupId) {
       return new Map(Object.entries(await redis.hgetall(keys.delivered(groupId))));
     },
@@ -308,11 +315,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
     },
 
     async dependantsOf(ref) {
-      const members = await redis.smembers(keys.dependants(ref.type, ref.id));
-      return members.sort().flatMap((entry) => {
-        const [type, ...rest] = entry.split(':');
-        return type === 'User' || type === 'Group' ? [{ type, id: rest.join(':') }] : [];
-      });
+      return dependantRefs(await redis.smembers(keys.dependants(ref.type, ref.id)));
     },
 
     /** A live resource is left alone: dropping its hash would orphan its index entries. */
@@ -484,5 +487,13 @@ function execResults(results: [Error | null, unknown][] | null): unknown[] {
   return results.map(([error, value]) => {
     if (error) throw error;
     return value;
+  });
+}
+
+/** Entries of a dependants set (`<Type>:<id>`, see addDependant) as references, sorted. */
+function dependantRefs(entries: string[]): Array<{ type: ResourceType; id: string }> {
+  return entries.sort().flatMap((entry) => {
+    const [type, ...rest] = entry.split(':');
+    return type === 'User' || type === 'Group' ? [{ type, id: rest.join(':') }] : [];
   });
 }

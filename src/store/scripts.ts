@@ -560,6 +560,27 @@ return 1
   RECORD_LIB,
 );
 
+/**
+ * KEYS[1] resource record, KEYS[2] the sets of groups it is in, KEYS[3] its dependants; ARGV[1]
+ * state. SET_DELIVERY_STATE, then both sets as a flat list: {saved (0|1), group count, group ids…,
+ * dependant entries…}.
+ */
+const LINK_DELIVERY_STATE = storeScript(
+  `
+local saved = 0
+if record_exists(KEYS[1]) then
+  record_set(KEYS[1], 'delivery', ARGV[1])
+  saved = 1
+end
+local groups = redis.call('SMEMBERS', KEYS[2])
+local reply = {saved, #groups}
+for _, id in ipairs(groups) do reply[#reply + 1] = id end
+for _, entry in ipairs(redis.call('SMEMBERS', KEYS[3])) do reply[#reply + 1] = entry end
+return reply
+`,
+  RECORD_LIB,
+);
+
 /** KEYS[1] resource record, KEYS[2..] delivery-side keys. Only a tombstone (or nothing) is purged. */
 const PURGE = storeScript(
   `
@@ -580,6 +601,7 @@ export interface StoreScripts {
   update(keys: string[], args: ScriptArg[]): Promise<unknown>;
   remove(keys: string[], args: ScriptArg[]): Promise<unknown>;
   setDeliveryState(docKey: string, state: string): Promise<unknown>;
+  linkDeliveryState(docKey: string, memberOfKey: string, dependantsKey: string, state: string): Promise<unknown>;
   purge(keys: string[]): Promise<unknown>;
   outboxClaim(outboxKey: string, limit: number, leaseMs: number): Promise<unknown>;
 }
@@ -590,6 +612,7 @@ export const STORE_SCRIPT_SOURCES: Readonly<Record<string, string>> = {
   scimStoreUpdate: UPDATE,
   scimStoreDelete: DELETE,
   scimStoreSetDeliveryState: SET_DELIVERY_STATE,
+  scimStoreLinkDeliveryState: LINK_DELIVERY_STATE,
   scimStorePurge: PURGE,
   scimStoreOutboxClaim: OUTBOX_CLAIM,
 };
@@ -605,6 +628,7 @@ export function defineStoreScripts(redis: Redis): StoreScripts {
   const update = defineScript(redis, 'scimStoreUpdate', UPDATE);
   const remove = defineScript(redis, 'scimStoreDelete', DELETE);
   const setDeliveryState = defineScript(redis, 'scimStoreSetDeliveryState', SET_DELIVERY_STATE, 1);
+  const linkDeliveryState = defineScript(redis, 'scimStoreLinkDeliveryState', LINK_DELIVERY_STATE, 3);
   const purge = defineScript(redis, 'scimStorePurge', PURGE);
   const outboxClaim = defineScript(redis, 'scimStoreOutboxClaim', OUTBOX_CLAIM, 1);
   return {
@@ -612,6 +636,7 @@ export function defineStoreScripts(redis: Redis): StoreScripts {
     update: (keys, args) => update(keys.length, ...keys, ...args),
     remove: (keys, args) => remove(keys.length, ...keys, ...args),
     setDeliveryState: (docKey, state) => setDeliveryState(docKey, state),
+    linkDeliveryState: (docKey, memberOfKey, dependantsKey, state) => linkDeliveryState(docKey, memberOfKey, dependantsKey, state),
     purge: (keys) => purge(keys.length, ...keys),
     outboxClaim: (outboxKey, limit, leaseMs) => outboxClaim(outboxKey, limit, leaseMs),
   };

@@ -219,6 +219,13 @@ export interface ResourceStore {
 
   setDeliveryState(type: ResourceType, id: string, state: DeliveryState): Promise<void>;
 
+  /**
+   * `setDeliveryState` for the state that holds a resource's new target id, answering in the same
+   * step what waits for that id: the groups it is in (`groupsOf`) and the resources whose `ref:`
+   * fields name it (`dependantsOf`). One round trip and one command instead of three.
+   */
+  linkDeliveryState(type: ResourceType, id: string, state: DeliveryState): Promise<LinkFollowUps>;
+
   /** Members as delivered to the target: SCIM member id → target id of that member. */
   getDeliveredMembers(groupId: string): Promise<Map<string, string>>;
 
@@ -256,4 +263,12 @@ export interface ResourceStore {
 
   /** Deletes every key of this store (tests, `reset`). */
   clear(): Promise<void>;
+}
+
+/** What waits for a resource's target id (`linkDeliveryState`). */
+export interface LinkFollowUps {
+  /** Ids of the groups the resource is in, sorted. */
+  groups: string[];
+  /** Resources whose `ref:` fields name it, sorted. */
+  dependants: Array<{ type: ResourceType; id: string }>;
 }

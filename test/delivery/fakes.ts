@@ -102,6 +102,10 @@ export function createMemoryStore(): MemoryStore {
     async setDeliveryState(type, id, state) {
       states.set(key(type, id), JSON.parse(JSON.stringify(state)) as DeliveryState);
     },
+    async linkDeliveryState(type, id, state) {
+      await this.setDeliveryState(type, id, state);
+      return { groups: (await this.groupsOf(id)).sort(), dependants: await this.dependantsOf({ type, id }) };
+    },
     async getDeliveredMembers(groupId) {
       return new Map(delivered.get(groupId) ?? []);
     },

@@ -124,6 +124,12 @@ describe('store scripts declare every key they touch', () => {
     await store.update('Group', inner.id, 2, null, { members: { kind: 'delta', add: [a], remove: [c] }, touchedAt: new Date().toISOString() });
     await store.update('User', a, 1, { ...users[0]!.doc, userName: `${unique('renamed')}@example.com` });
     await store.setDeliveryState('User', a, { targetId: 'T-a', revision: 2 });
+    // The save that links a new target id answers the groups and dependants waiting for it.
+    await store.addDependant({ type: 'User', id: d }, { type: 'User', id: a });
+    expect(await store.linkDeliveryState('User', d, { targetId: 'T-d', revision: 1 })).toEqual({ groups: [inner.id], dependants: [{ type: 'User', id: a }] });
+    expect(await store.getDeliveryState('User', d)).toMatchObject({ targetId: 'T-d', revision: 1 });
+    expect(await store.linkDeliveryState('User', 'never-stored', { targetId: 'T-x', revision: 1 })).toEqual({ groups: [], dependants: [] });
+    expect(await store.getDeliveryState('User', 'never-stored')).toBeNull();
 
     // A waited-for membership change, rejected: the members are restored.
     const waited = await store.update('Group', inner.id, null, null, { members: { kind: 'delta', add: [b], remove: [a, d] }, confirmTtlMs: TTL });

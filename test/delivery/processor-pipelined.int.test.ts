@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { DeliveryLogger } from '../../src/delivery/logger.js';
+import { createProcessor } from '../../src/delivery/processor.js';
+import { createResourceLock } from '../../src/delivery/resource-lock.js';
+import type { DeliveryJobData } from '../../src/delivery/types.js';
+import { createRedisStore } from '../../src/store/redis-store.js';
+import type { ResourceStore } from '../../src/store/types.js';
+import { createTestRedis, type TestRedis } from '../helpers/redis.js';
+import { entraUser, scimGroup, unique } from '../store/fixtures.js';
+import { createFakeClient, createFakePlan } from './fakes.js';
+
+/**
+ * The processor as the runtime runs it (`pipelined`: store and lock on one auto-pipelined
+ * connection), on real Redis: a new user's create saves its target id with the script that also
+ * answers what waits for that id (its groups, the resources whose `ref:` fields name it), and
+ * those are queued before the job counts as done.
+ */
+
+let redis: TestRedis;
+let store: ResourceStore;
+
+beforeAll(() => {
+  redis = createTestRedis('pipelined');
+  store = createRedisStore(redis.redis, { prefix: redis.prefix });
+});
+
+afterAll(async () => {
+  await redis.cleanup();
+});
+
+describe('processor, pipelined on real Redis', () => {
+  it("queues a new user's groups and dependants from the save that links it, and saves its target id", async () => {
+    const user = await store.create('User', entraUser(`${unique('linked')}@example.com`));
+    const report = await store.create('User', entraUser(`${unique('report')}@example.com`));
+    const group = await store.create('Group', scimGroup(unique('team')), { members: { kind: 'set', members: [user.id] } });
+    await store.addDependant({ type: 'User', id: user.id }, { type: 'User', id: report.id });
+    const enqueued: DeliveryJobData[] = [];
+    const logger: DeliveryLogger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+    const client = createFakeClient();
+    const linking = vi.spyOn(store, 'linkDeliveryState');
+    const lookups = [vi.spyOn(store, 'groupsOf'), vi.spyOn(store, 'dependantsOf')];
+    const processor = createProcessor({
+      connectionId: 'acme',
+      store,
+      plan: createFakePlan(),
+      client,
+      lock: createResourceLock(redis.redis, { prefix: redis.prefix }),
+      logger,
+      pipelined: true,
+      enqueue: async (data) => {
+        enqueued.push(data);
+      },
+      rateLimit: async () => {},
+    });
+    const job = { id: 'job-1', data: { connectionId: 'acme', type: 'User' as const, id: user.id, revision: 1 }, moveToDelayed: vi.fn(async () => undefined) };
+
+    expect(await processor(job, 'token')).toMatchObject({ outcome: 'converged', calls: 1 });
+    expect(client.calls).toEqual(['POST /users']);
+    expect(await store.getDeliveryState('User', user.id)).toMatchObject({ targetId: 't-1', revision: 1, active: true, createPending: false });
+    expect(enqueued).toEqual([
+      { connectionId: 'acme', type: 'Group', id: group.id, revision: group.revision, trigger: `linked-${user.id}` },
+      { connectionId: 'acme', type: 'User', id: report.id, revision: report.revision, trigger: `ref-User-${user.id}-r1-t-1` },
+    ]);
+    // One script saved the id and answered both lookups.
+    expect(linking).toHaveBeenCalledTimes(1);
+    for (const lookup of lookups) expect(lookup).not.toHaveBeenCalled();
+    // The lock was released behind the save: the next job of the user takes it at once.
+    expect(await redis.redis.exists(`${redis.prefix}:lock:User:${user.id}`)).toBe(0);
+  });
+});
