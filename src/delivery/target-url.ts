@@ -25,10 +25,18 @@ export function parseTargetBase(baseUrl: string): TargetBase {
   return { origin: url.origin, basePath: url.pathname.replace(/\/+$/, '') };
 }
 
+/**
+ * A path of these characters only, with a non-empty query if any, comes out of URL parsing as it
+ * went in once `unsafeReason` passed it: nothing to percent-encode, no dot segment, no backslash.
+ * Such paths (every path the sample mappings build) skip the parse.
+ */
+const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&()*+,;=:@/%]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/%?]+)?$/;
+
 /** The request path (pathname + query) to send to `base.origin`; throws GW_MAP_EVAL when unsafe. */
 export function joinTargetPath(base: TargetBase, path: string): string {
   const unsafe = unsafeReason(path);
   if (unsafe) throw new BridgeError('GW_MAP_EVAL', `mapped request path rejected: ${unsafe}`);
+  if (PLAIN_PATH.test(path)) return `${base.basePath}${path}`;
   const url = new URL(`${base.basePath}${path}`, base.origin);
   if (url.origin !== base.origin) throw new BridgeError('GW_MAP_EVAL', 'mapped request path rejected: it changes the origin');
   return `${url.pathname}${url.search}`;
@@ -40,7 +48,7 @@ function unsafeReason(path: string): string | undefined {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f\\#\s]/.test(path)) return 'it contains a control character, space, "\\" or "#"';
   const pathname = path.split('?', 1)[0] ?? '';
-  const segments = pathname.split('/').map((segment) => safeDecode(segment));
+  const segments = pathname.split('/').map((segment) => (segment.includes('%') ? safeDecode(segment) : segment));
   if (segments.some((segment) => segment === '.' || segment === '..')) return 'it contains a "." or ".." segment';
   return undefined;
 }

@@ -11,7 +11,7 @@ export function pathTemplate(path: string, ids: { targetId?: string | undefined;
     [ids.targetId, '{targetId}'],
   ];
   const segments = pathname.split('/').map((segment) => {
-    const decoded = safeDecode(segment);
+    const decoded = segment.includes('%') ? safeDecode(segment) : segment;
     for (const [value, name] of names) if (value !== undefined && value !== '' && decoded === value) return name;
     return segment;
   });

@@ -75,3 +75,42 @@ describe('target URLs built from submitted values', () => {
     for (const value of ['..', '.']) expect((render('/api/v1/accounts/{targetId}', value) as BridgeError).code).toBe('GW_MAP_EVAL');
   });
 });
+
+describe('the plain-path shortcut', () => {
+  /** What joinTargetPath answered before the shortcut: always through URL parsing. */
+  function parsed(path: string): string {
+    const url = new URL(`${base.basePath}${path}`, base.origin);
+    return `${url.pathname}${url.search}`;
+  }
+  const plain = fc
+    .array(fc.constantFrom(...'abcXYZ019-._~!$&()*+,;=:@/%?'.split(''), '%2F', '%41', '%zz', '?q=1', '/x'), { maxLength: 20 })
+    .map((parts) => `/${parts.join('')}`);
+
+  it('answers what URL parsing answers, for every path it takes', () => {
+    fc.assert(
+      fc.property(plain, (path) => {
+        let expected: string | BridgeError;
+        try {
+          expected = joinTargetPath(base, path);
+        } catch (error) {
+          expected = error as BridgeError;
+        }
+        if (expected instanceof BridgeError) return;
+        expect(expected).toBe(parsed(path));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('leaves to URL parsing what it would change', () => {
+    for (const path of ['/users?', "/a'b?x='y'", '/ü', '/a b'.replace(' ', '%20'), '/a^b', '/a|b', '/{x}', '/a"b', '/q?a<b']) {
+      let answer: string | BridgeError;
+      try {
+        answer = joinTargetPath(base, path);
+      } catch (error) {
+        answer = error as BridgeError;
+      }
+      if (!(answer instanceof BridgeError)) expect(answer, path).toBe(parsed(path));
+    }
+  });
+});
