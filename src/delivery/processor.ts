@@ -66,7 +66,7 @@ export interface DeliveryResult {
 }
 
 /** The parts of a BullMQ job the processor uses. */
-export type DeliveryJob = Pick<Job<DeliveryJobData>, 'id' | 'data' | 'moveToDelayed'>;
+export type DeliveryJob = Pick<Job<DeliveryJobData>, 'id' | 'data' | 'moveToDelayed'> & Partial<Pick<Job<DeliveryJobData>, 'attemptsMade'>>;
 
 export type DeliveryProcessor = (job: DeliveryJob, token?: string) => Promise<DeliveryResult>;
 
@@ -83,6 +83,8 @@ interface Run {
   context: EvalContext;
   /** A follow-up job (a reference linked, a group changed): re-plan even an already delivered revision. */
   recheck: boolean;
+  /** An earlier attempt of this job failed. */
+  retried: boolean;
   /** The mapping this job runs with, taken once at its start (it may be reloaded meanwhile). */
   mapping: MappingPlan;
   /** `state` has changes not written yet (see stage()). */
@@ -138,7 +140,8 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
       throw new DelayedError();
     }
     const recheck = job.data.trigger !== undefined;
-    const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck, mapping, ...(firstRead ? { prefetched: firstRead } : {}) };
+    const retried = (job.attemptsMade ?? 0) > 0;
+    const run: Run = { type, id, lease, log, calls: 0, state: { revision: 0 }, context: {}, recheck, retried, mapping, ...(firstRead ? { prefetched: firstRead } : {}) };
     let released: Promise<void> | undefined;
     try {
       const outcome = await converge(run).catch(async (error: unknown) => {
@@ -231,6 +234,12 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         }
       }
       if (!planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
+      if (planned.outcome === 'stale' && run.retried && round === 0 && run.state.targetId) {
+        // The revision was delivered by an earlier attempt of this job, so what failed came after
+        // its last save: maybe the follow-ups of a new target id. Queue them again (a queued
+        // follow-up only re-plans its resource); otherwise they would wait for the next change.
+        await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]);
+      }
       return planned.outcome;
     }
     throw new BridgeError('GW_DELIVERY_RETRYABLE', `${run.type} ${run.id} did not converge in ${MAX_PLANS} plans`);

@@ -67,4 +67,38 @@ describe('processor, pipelined on real Redis', () => {
     // The lock was released behind the save: the next job of the user takes it at once.
     expect(await redis.redis.exists(`${redis.prefix}:lock:User:${user.id}`)).toBe(0);
   });
+
+  it('a retry after the follow-ups failed queues them again, though the revision was delivered', async () => {
+    const user = await store.create('User', entraUser(`${unique('relinked')}@example.com`));
+    const group = await store.create('Group', scimGroup(unique('crew')), { members: { kind: 'set', members: [user.id] } });
+    const enqueued: DeliveryJobData[] = [];
+    let failNext = true;
+    const processor = createProcessor({
+      connectionId: 'acme',
+      store,
+      plan: createFakePlan(),
+      client: createFakeClient(),
+      lock: createResourceLock(redis.redis, { prefix: redis.prefix }),
+      logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() },
+      pipelined: true,
+      enqueue: async (data) => {
+        // Redis dropping out right after the save that linked the user.
+        if (failNext) {
+          failNext = false;
+          throw new Error('Connection is closed.');
+        }
+        enqueued.push(data);
+      },
+      rateLimit: async () => {},
+    });
+    const data = { connectionId: 'acme', type: 'User' as const, id: user.id, revision: 1 };
+    await expect(processor({ id: 'job-2', data, moveToDelayed: vi.fn(async () => undefined) }, 'token')).rejects.toThrow('Connection is closed.');
+    expect(await store.getDeliveryState('User', user.id)).toMatchObject({ targetId: expect.any(String), revision: 1 });
+    expect(enqueued).toEqual([]);
+
+    // BullMQ's retry of the same job: nothing to deliver, but the group is queued this time.
+    const retried = await processor({ id: 'job-2', data, attemptsMade: 1, moveToDelayed: vi.fn(async () => undefined) }, 'token');
+    expect(retried).toMatchObject({ outcome: 'stale', calls: 0 });
+    expect(enqueued).toEqual([{ connectionId: 'acme', type: 'Group', id: group.id, revision: group.revision, trigger: `linked-${user.id}` }]);
+  });
 });
