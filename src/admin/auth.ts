@@ -1,7 +1,7 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseBearer } from '../api/auth.js';
-import type { RequestCounter } from '../api/connection-rate-limit.js';
+import { sharedCounterOptions, type RequestCounter } from '../api/connection-rate-limit.js';
 import { createPasswordVerifier, digestEquals, sha256Hex } from '../auth/secret-hash.js';
 import type { AdminConfig } from '../config/schema.js';
 import { sendAdminError } from './errors.js';
@@ -67,7 +67,7 @@ export async function registerAdminAuth(scope: FastifyInstance, admin: AdminConf
   let countFailure: ReturnType<FastifyInstance['createRateLimit']> | undefined;
   if (limit !== false) {
     // Only the limiter function is used (no route is limited as such): it counts failures alone.
-    await scope.register(rateLimit, { global: false, redis: counter.redis, nameSpace: counter.nameSpace, skipOnError: true });
+    await scope.register(rateLimit, { global: false, ...sharedCounterOptions(counter) });
     countFailure = scope.createRateLimit({ max: limit.max, timeWindow: limit.windowMs, keyGenerator: (request) => keys.get(request) ?? request.ip });
   }
   const challenges = [

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { AccessTokens } from '../auth/access-tokens.js';
 import type { ConnectionAuthenticator } from '../auth/authenticator.js';
 import { sha256Hex } from '../auth/secret-hash.js';
-import type { RequestCounter } from './connection-rate-limit.js';
+import { sharedCounterOptions, type RequestCounter } from './connection-rate-limit.js';
 
 /**
  * The OAuth2 token endpoint of one connection: the client credentials grant, as Entra's
@@ -56,10 +56,7 @@ export async function tokenEndpointPlugin(app: FastifyInstance, options: TokenEn
   if (limit) {
     // Only the limiter function is used (nothing is limited per route): it counts failures alone.
     // In Redis when the runtime gives a counter: every API process shares one count.
-    const shared = options.failureCounter
-      ? { redis: options.failureCounter.redis, nameSpace: `${options.failureCounter.nameSpace}tokenfail:`, skipOnError: true }
-      : {};
-    await app.register(rateLimit, { global: false, ...shared });
+    await app.register(rateLimit, { global: false, ...(options.failureCounter ? sharedCounterOptions(options.failureCounter, 'tokenfail:') : {}) });
     countFailure = app.createRateLimit({
       max: limit.max,
       timeWindow: limit.windowMs,

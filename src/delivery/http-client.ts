@@ -75,11 +75,11 @@ export function createTargetClient(target: TargetConfig, options: TargetClientOp
     const response = await dispatchCapped(pool, { origin: base.origin, path, method: spec.method, headers, ...(body === undefined ? {} : { body }) }, {
       timeoutMs: target.timeoutMs,
       maxBytes: target.maxResponseBytes,
-      what: `${spec.method} ${spec.path.split('?')[0]}`,
+      what: () => `${spec.method} ${spec.path.split('?')[0]}`,
       explain: tlsConnect.explain,
       ...(options.signal ? { shutdown: options.signal } : {}),
     });
-    const bodyText = response.bodyText;
+    const { bodyText } = response;
     const result: TargetResponse = { status: response.statusCode, headers: flattenHeaders(response.headers), bodyText };
     const json = parseJson(bodyText);
     if (json !== undefined) result.json = json;
@@ -117,8 +117,8 @@ interface CallLimits {
   timeoutMs: number;
   /** Most bytes of the answer read: past it the socket is dropped and the call fails with GW_DELIVERY_TOO_LARGE. */
   maxBytes: number;
-  /** `POST /users`, for the error message. */
-  what: string;
+  /** `POST /users`, for the error message (built only when one is needed). */
+  what: () => string;
   /** Turns a socket error into the TLS failure behind it (tls-connect.ts). */
   explain: (error: unknown) => unknown;
   /** Aborts the call when it fires (graceful shutdown), with its reason. */
@@ -154,7 +154,7 @@ function dispatchCapped(pool: Dispatcher, options: Dispatcher.DispatchOptions, l
       if (controller && !controller.aborted) controller.abort(error);
     };
     const tooLarge = () =>
-      new BridgeError('GW_DELIVERY_TOO_LARGE', `${limits.what} answered ${statusCode} with more than ${limits.maxBytes} bytes (target.maxResponseBytes)`);
+      new BridgeError('GW_DELIVERY_TOO_LARGE', `${limits.what()} answered ${statusCode} with more than ${limits.maxBytes} bytes (target.maxResponseBytes)`);
     const timer = setTimeout(() => abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), limits.timeoutMs);
     const onShutdown = () => abort(limits.shutdown?.reason instanceof Error ? limits.shutdown.reason : new DOMException('This operation was aborted', 'AbortError'));
     if (limits.shutdown?.aborted) onShutdown();

@@ -481,16 +481,19 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   }
 
   async function save(run: Run, patch: Partial<DeliveryState>): Promise<void> {
-    run.state = { ...run.state, ...patch };
-    run.dirty = false;
-    await store.setDeliveryState(run.type, run.id, run.state);
+    await store.setDeliveryState(run.type, run.id, saving(run, patch));
   }
 
   /** save(), for the state that holds a new target id: answers what waits for that id. */
   function saveLinked(run: Run, patch: Partial<DeliveryState>): Promise<LinkFollowUps> {
+    return store.linkDeliveryState(run.type, run.id, saving(run, patch));
+  }
+
+  /** The state to write: the patch applied, and nothing staged left unwritten. */
+  function saving(run: Run, patch: Partial<DeliveryState>): DeliveryState {
     run.state = { ...run.state, ...patch };
     run.dirty = false;
-    return store.linkDeliveryState(run.type, run.id, run.state);
+    return run.state;
   }
 
   /** Changes the state in memory only; the next save() writes it (the whole state) too. */

@@ -28,6 +28,22 @@ afterAll(async () => {
   await redis.cleanup();
 });
 
+/** The processor as the runtime wires it (pipelined, real store and lock), queueing through `enqueue`. */
+function pipelinedProcessor(enqueue: (data: DeliveryJobData) => Promise<void>, client = createFakeClient()) {
+  const logger: DeliveryLogger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
+  return createProcessor({
+    connectionId: 'acme',
+    store,
+    plan: createFakePlan(),
+    client,
+    lock: createResourceLock(redis.redis, { prefix: redis.prefix }),
+    logger,
+    pipelined: true,
+    enqueue,
+    rateLimit: async () => {},
+  });
+}
+
 describe('processor, pipelined on real Redis', () => {
   it("queues a new user's groups and dependants from the save that links it, and saves its target id", async () => {
     const user = await store.create('User', entraUser(`${unique('linked')}@example.com`));
@@ -35,23 +51,12 @@ describe('processor, pipelined on real Redis', () => {
     const group = await store.create('Group', scimGroup(unique('team')), { members: { kind: 'set', members: [user.id] } });
     await store.addDependant({ type: 'User', id: user.id }, { type: 'User', id: report.id });
     const enqueued: DeliveryJobData[] = [];
-    const logger: DeliveryLogger = { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() };
     const client = createFakeClient();
     const linking = vi.spyOn(store, 'linkDeliveryState');
     const lookups = [vi.spyOn(store, 'groupsOf'), vi.spyOn(store, 'dependantsOf')];
-    const processor = createProcessor({
-      connectionId: 'acme',
-      store,
-      plan: createFakePlan(),
-      client,
-      lock: createResourceLock(redis.redis, { prefix: redis.prefix }),
-      logger,
-      pipelined: true,
-      enqueue: async (data) => {
-        enqueued.push(data);
-      },
-      rateLimit: async () => {},
-    });
+    const processor = pipelinedProcessor(async (data) => {
+      enqueued.push(data);
+    }, client);
     const job = { id: 'job-1', data: { connectionId: 'acme', type: 'User' as const, id: user.id, revision: 1 }, moveToDelayed: vi.fn(async () => undefined) };
 
     expect(await processor(job, 'token')).toMatchObject({ outcome: 'converged', calls: 1 });
@@ -73,23 +78,13 @@ describe('processor, pipelined on real Redis', () => {
     const group = await store.create('Group', scimGroup(unique('crew')), { members: { kind: 'set', members: [user.id] } });
     const enqueued: DeliveryJobData[] = [];
     let failNext = true;
-    const processor = createProcessor({
-      connectionId: 'acme',
-      store,
-      plan: createFakePlan(),
-      client: createFakeClient(),
-      lock: createResourceLock(redis.redis, { prefix: redis.prefix }),
-      logger: { debug: vi.fn(), info: vi.fn(), warn: vi.fn(), error: vi.fn() },
-      pipelined: true,
-      enqueue: async (data) => {
-        // Redis dropping out right after the save that linked the user.
-        if (failNext) {
-          failNext = false;
-          throw new Error('Connection is closed.');
-        }
-        enqueued.push(data);
-      },
-      rateLimit: async () => {},
+    const processor = pipelinedProcessor(async (data) => {
+      // Redis dropping out right after the save that linked the user.
+      if (failNext) {
+        failNext = false;
+        throw new Error('Connection is closed.');
+      }
+      enqueued.push(data);
     });
     const data = { connectionId: 'acme', type: 'User' as const, id: user.id, revision: 1 };
     await expect(processor({ id: 'job-2', data, moveToDelayed: vi.fn(async () => undefined) }, 'token')).rejects.toThrow('Connection is closed.');
