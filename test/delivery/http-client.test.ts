@@ -147,12 +147,10 @@ describe('createTargetClient: requests', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"partial":');
     };
-    const started = performance.now();
     const error: unknown = await client({ timeoutMs: 200 })
       .send({ method: 'GET', path: '/trickle', headers: {} })
       .catch((e: unknown) => e);
     expect((error as Error).name).toBe('TimeoutError');
-    expect(performance.now() - started).toBeLessThan(5_000);
     expect(classifyOutcome({ method: 'GET', path: '/trickle' }, { error })).toMatchObject({ kind: 'retry', code: 'GW_DELIVERY_TIMEOUT' });
   });
 
