@@ -1,7 +1,6 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { registerAdminAuth } from './admin/auth.js';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
-import { observeRequests, registerHealthRoutes, registerMetricsRoute } from './ops/http-routes.js';
+import { observeRequests, registerHealthRoutes, registerMetrics } from './ops/http-routes.js';
 import { scimPlugin } from './api/scim-plugin.js';
 import { SCIM_CONTENT_TYPE, scimErrorHandler } from './api/scim-errors.js';
 import { clientErrorHandler, frameworkErrorHandler, requestIdOf } from './api/transport-errors.js';
@@ -72,10 +71,8 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
 
   observeRequests(app, runtime, config.connections);
   registerHealthRoutes(app, runtime);
-  // /metrics: on its own listener when `metrics.listen` is set (bridge.ts), else here, public
-  // only when configured so, otherwise behind the admin credentials (in the admin scope below).
-  const metricsHere = config.metrics.enabled && config.metrics.listen === undefined;
-  if (metricsHere && config.metrics.public) registerMetricsRoute(app, runtime);
+  // /metrics: on its own listener when `metrics.listen` is set (bridge.ts), else here.
+  if (config.metrics.listen === undefined) await registerMetrics(app, runtime, config);
 
   for (const connection of config.connections) {
     if (connection.mode === 'proxy') {
@@ -121,13 +118,6 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
   // The ops routes exist only when admin credentials are configured.
   if (config.admin) {
     await app.register(adminPlugin, { prefix: ADMIN_PREFIX, admin: config.admin, runtime });
-    if (metricsHere && !config.metrics.public) {
-      const admin = config.admin;
-      await app.register(async (scope) => {
-        await registerAdminAuth(scope, admin, runtime.adminLoginCounter());
-        registerMetricsRoute(scope, runtime);
-      });
-    }
   }
 
   // A SCIM-looking path outside every connection is answered like a bad secret, so probing

@@ -46,6 +46,7 @@ const SECRET_PLACEHOLDER = /^\$\{(?:env:[A-Za-z_][A-Za-z0-9_]*|file:[^}]+)\}$/;
 const SECRET_PATHS: RegExp[] = [
   /^admin\.password$/,
   /^admin\.tokens\.\d+$/,
+  /^metrics\.tokens\.\d+$/,
   /^connections\.\d+\.auth\.bearer\.\d+$/,
   /^connections\.\d+\.auth\.oauth2\.clients\.\d+\.secret$/,
   /^connections\.\d+\.auth\.oauth2\.signingKey$/,
@@ -164,10 +165,13 @@ export function loadConfigSource(source: string, file: string, options: LoadConf
  * the demo, which build configs in code (secrets there come from variables, not files).
  */
 export function finalizeConfig(raw: RawConfig, options: { file?: string; baseDir: string; tlsDigests?: Map<number, string> }): BridgeConfig {
-  const { admin, ...rest } = raw;
+  const { admin, metrics, ...rest } = raw;
+  const { tokens: scrapeTokens, ...metricsRest } = metrics;
   const config: BridgeConfig = {
     ...rest,
     ...(admin ? { admin: resolveAdmin(admin) } : {}),
+    // Scrape tokens, like the admin ones, are kept only as digests.
+    metrics: { ...metricsRest, tokenHashes: [...metrics.tokenHashes, ...scrapeTokens.map(sha256Hex)] },
     file: options.file,
     connections: raw.connections.map((c, i) => ({
       ...c,

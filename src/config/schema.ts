@@ -523,16 +523,25 @@ export const metricsSchema = z
   .object({
     /** Serve Prometheus metrics at /metrics. */
     enabled: z.boolean().default(true),
-    /** Serve /metrics without admin credentials (on the main listener). */
+    /** Serve /metrics without credentials (wherever it is served). */
     public: z.boolean().default(false),
     /**
-     * A separate listener for /metrics, /livez and /readyz, without credentials (bind it to a
-     * private interface). Worker-only processes need it to be scraped at all.
+     * Bearer tokens that open /metrics and nothing else (for Prometheus), from `${env:…}` or
+     * `${file:…}`; kept as SHA-256 digests. The admin credentials open it too.
+     */
+    tokens: z.array(secret).default([]),
+    /** Or their SHA-256 digests in lower-case hex (`scim-bridge hash-password --token`). */
+    tokenHashes: z.array(z.string().regex(/^[0-9a-f]{64}$/, 'must be a SHA-256 digest in lower-case hex')).default([]),
+    /**
+     * A separate listener for /metrics, /livez and /readyz (bind it to a private interface);
+     * the main listener then has no /metrics. Worker-only processes need it to be probed and
+     * scraped at all. /metrics there asks for the same credentials, unless `public`.
      */
     listen: listenSchema.optional(),
   })
   .strict();
-export type MetricsConfig = z.infer<typeof metricsSchema>;
+/** The metrics settings as the bridge uses them: scrape tokens only as digests. */
+export type MetricsConfig = Omit<z.infer<typeof metricsSchema>, 'tokens'>;
 
 export const timelineSchema = z
   .object({
@@ -602,9 +611,10 @@ export const configSchema = z
 export type RawConfig = z.infer<typeof configSchema>;
 
 /** The validated, resolved and frozen configuration every part of the bridge receives. */
-export interface BridgeConfig extends Omit<RawConfig, 'connections' | 'admin'> {
+export interface BridgeConfig extends Omit<RawConfig, 'connections' | 'admin' | 'metrics'> {
   /** Absolute path of the file it was loaded from (undefined when built in code, e.g. tests). */
   file?: string;
   connections: ConnectionConfig[];
   admin?: AdminConfig;
+  metrics: MetricsConfig;
 }

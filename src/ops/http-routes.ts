@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { ConnectionConfig } from '../config/schema.js';
+import { registerAdminAuth } from '../admin/auth.js';
+import type { AdminConfig, BridgeConfig, ConnectionConfig } from '../config/schema.js';
 import { proxyOperation } from '../proxy/proxy-timeline.js';
 import type { Runtime } from '../runtime.js';
 
@@ -18,9 +19,36 @@ export function registerHealthRoutes(app: FastifyInstance, runtime: Runtime): vo
   });
 }
 
-/** GET /metrics in the Prometheus text format. Callers decide who may reach it. */
-export function registerMetricsRoute(app: FastifyInstance, runtime: Runtime): void {
+/** GET /metrics in the Prometheus text format, to anyone: callers decide who may reach it. */
+function registerMetricsRoute(app: FastifyInstance, runtime: Runtime): void {
   app.get('/metrics', async (_request, reply) => reply.type(runtime.metrics.contentType).send(await runtime.metrics.render()));
+}
+
+/**
+ * Who may read /metrics: the admin credentials and the scrape tokens of `metrics.tokens`, with
+ * the admin login throttle; undefined when neither is configured (then /metrics is not served,
+ * unless `metrics.public`).
+ */
+export function metricsAccess(config: Pick<BridgeConfig, 'admin' | 'metrics'>): AdminConfig | undefined {
+  const scrapeTokens = config.metrics.tokenHashes;
+  if (config.admin) return scrapeTokens.length === 0 ? config.admin : { ...config.admin, tokenHashes: [...config.admin.tokenHashes, ...scrapeTokens] };
+  if (scrapeTokens.length === 0) return undefined;
+  return { tokenHashes: scrapeTokens, allow: { retry: false, clean: false, promote: false } };
+}
+
+/**
+ * GET /metrics on `app` (the main listener or the `metrics.listen` one): without credentials
+ * when `metrics.public`, else behind `metricsAccess`, else not at all.
+ */
+export async function registerMetrics(app: FastifyInstance, runtime: Runtime, config: Pick<BridgeConfig, 'admin' | 'metrics'>): Promise<void> {
+  if (!config.metrics.enabled) return;
+  if (config.metrics.public) return registerMetricsRoute(app, runtime);
+  const access = metricsAccess(config);
+  if (!access) return;
+  await app.register(async (scope) => {
+    await registerAdminAuth(scope, access, runtime.adminLoginCounter());
+    registerMetricsRoute(scope, runtime);
+  });
 }
 
 /**

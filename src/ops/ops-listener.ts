@@ -1,12 +1,17 @@
 import Fastify from 'fastify';
+import { scimErrorHandler } from '../api/scim-errors.js';
+import { clientErrorHandler, frameworkErrorHandler } from '../api/transport-errors.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Runtime } from '../runtime.js';
-import { registerHealthRoutes, registerMetricsRoute } from './http-routes.js';
+import { notFound } from '../scim/errors.js';
+import { registerHealthRoutes, registerMetrics } from './http-routes.js';
 
 /**
- * The small listener of `metrics.listen`: /livez, /readyz and /metrics without credentials, in
- * every process that has it configured. This is how worker-only processes are probed and
- * scraped; bind it to an interface only the orchestrator and Prometheus reach.
+ * The small listener of `metrics.listen`, in every process that has it configured: /livez and
+ * /readyz without credentials, and /metrics with the same credentials as on the main listener
+ * (the admin ones or a scrape token of `metrics.tokens`; none with `metrics.public`). This is
+ * how worker-only processes are probed and scraped; bind it to an interface only the
+ * orchestrator and Prometheus reach.
  */
 
 export interface OpsListener {
@@ -15,9 +20,21 @@ export interface OpsListener {
 }
 
 export async function startOpsListener(runtime: Runtime, config: BridgeConfig, listen: { host: string; port: number }): Promise<OpsListener> {
-  const app = Fastify({ logger: false });
+  const { limits } = config;
+  // The main listener's limits and error answers: this port is private, not unguarded.
+  const app = Fastify({
+    logger: false,
+    bodyLimit: limits.bodyBytes,
+    requestTimeout: limits.requestTimeoutMs,
+    connectionTimeout: limits.idleTimeoutMs,
+    http: { maxHeaderSize: limits.headerBytes, headersTimeout: limits.headersTimeoutMs },
+    frameworkErrors: frameworkErrorHandler(limits),
+    clientErrorHandler,
+  });
+  app.setErrorHandler(scimErrorHandler);
+  app.setNotFoundHandler((request, reply) => scimErrorHandler(notFound('no such endpoint'), request, reply));
   registerHealthRoutes(app, runtime);
-  if (config.metrics.enabled) registerMetricsRoute(app, runtime);
+  await registerMetrics(app, runtime, config);
   await app.listen({ host: listen.host, port: listen.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : listen.port;

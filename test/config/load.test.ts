@@ -1,3 +1,4 @@
+import { sha256Hex } from '../../src/auth/secret-hash.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,6 +138,16 @@ describe('config loading', () => {
     const { code, lines } = issuesOf(() => loadConfigSource(oauth('plain-text'), FILE, { env }));
     expect(code).toBe('GW_CONFIG_LITERAL_SECRET');
     expect(lines[0]).toMatch(/connections\.0\.auth\.oauth2\.clients\.0\.secret: secrets must not be written/);
+  });
+
+  it('keeps scrape tokens of metrics.tokens only as digests, and refuses one written literally', () => {
+    const withTokens = (token: string) => `metrics:\n  tokens: ["${token}"]\n${base()}`;
+    const config = loadConfigSource(withTokens('${env:SCRAPE}'), FILE, { env: { ...env, SCRAPE: 'prometheus-token' } });
+    expect(config.metrics.tokenHashes).toEqual([sha256Hex('prometheus-token')]);
+    expect(JSON.stringify(config)).not.toContain('prometheus-token');
+    const { code, lines } = issuesOf(() => loadConfigSource(withTokens('plain-text'), FILE, { env }));
+    expect(code).toBe('GW_CONFIG_LITERAL_SECRET');
+    expect(lines[0]).toMatch(/metrics\.tokens\.0: secrets must not be written/);
   });
 
   it('refuses a token path that another connection already uses', () => {

@@ -244,7 +244,7 @@ describe('Helm chart', async () => {
     await mkdir(join(app, 'config/k8s'), { recursive: true });
     await symlink(join(root, 'mappings'), join(app, 'mappings'));
     await writeFile(join(app, 'config/k8s/bridge.yaml'), configMap.data!['bridge.yaml']!);
-    const env = { REDIS_URL: 'redis://redis:6379', CONTOSO_SCIM_SECRET: 'helm-secret-value-0123456789', CONTOSO_TARGET_TOKEN: 'target-token-0123456789' };
+    const env = { REDIS_URL: 'redis://redis:6379', CONTOSO_SCIM_SECRET: 'helm-secret-value-0123456789', CONTOSO_TARGET_TOKEN: 'target-token-0123456789', METRICS_TOKEN: 'metrics-token-0123456789' };
     const config = await loadConfig(join(app, 'config/k8s/bridge.yaml'), { env });
     expect(config.connections[0]!.mappingPath).toBe(join(app, 'mappings/sample-legacy.yaml'));
   });

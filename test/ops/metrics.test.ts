@@ -8,6 +8,9 @@ import { eventually, startBridgeFixture, type BridgeFixture } from '../helpers/b
 
 const PASSWORD = 'metrics-pass';
 const auth = { authorization: `Basic ${Buffer.from(`ops:${PASSWORD}`).toString('base64')}` };
+/** A scrape token (`metrics.tokens`): opens /metrics and nothing else. */
+const SCRAPE_TOKEN = randomBytes(24).toString('base64url');
+const scrapeAuth = { authorization: `Bearer ${SCRAPE_TOKEN}` };
 
 /** Metric names a Prometheus text exposition declares (`# TYPE <name> <kind>`). */
 function exportedNames(text: string): Set<string> {
@@ -23,14 +26,17 @@ function usedNames(text: string): Set<string> {
 describe('metrics and health', () => {
   let fx: BridgeFixture;
   let worker: BridgeFixture;
+  let open: BridgeFixture;
 
   beforeAll(async () => {
-    fx = await startBridgeFixture('metrics', { config: { admin: { username: 'ops', password: PASSWORD } } });
-    worker = await startBridgeFixture('metricsw', { worker: true, config: { metrics: { listen: { host: '127.0.0.1', port: 0 } } } });
+    fx = await startBridgeFixture('metrics', { config: { admin: { username: 'ops', password: PASSWORD }, metrics: { tokens: [SCRAPE_TOKEN] } } });
+    worker = await startBridgeFixture('metricsw', { worker: true, config: { metrics: { listen: { host: '127.0.0.1', port: 0 }, tokens: [SCRAPE_TOKEN] } } });
+    open = await startBridgeFixture('metricsp', { worker: true, config: { metrics: { listen: { host: '127.0.0.1', port: 0 }, public: true } } });
   });
   afterAll(async () => {
     await fx?.close();
     await worker?.close();
+    await open?.close();
   });
 
   const scrape = async () => {
@@ -40,10 +46,14 @@ describe('metrics and health', () => {
     return res.text();
   };
 
-  it('guards /metrics with the admin credentials', async () => {
+  it('guards /metrics with the admin credentials or a scrape token, and a scrape token opens nothing else', async () => {
     const res = await fetch(`${fx.bridge.url}/metrics`);
     expect(res.status).toBe(401);
-    expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
+    expect(res.headers.get('www-authenticate')).toMatch(/^Basic .*, Bearer /);
+    expect((await fetch(`${fx.bridge.url}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    expect((await fetch(`${fx.bridge.url}/metrics`, { headers: scrapeAuth })).status).toBe(200);
+    expect((await fetch(`${fx.bridge.url}/admin/api/connections`, { headers: scrapeAuth })).status).toBe(401);
+    expect((await fetch(`${fx.bridge.url}/admin/api/connections`, { headers: auth })).status).toBe(200);
   });
 
   it('counts SCIM requests and deliveries by connection, operation, action and status, and reads queues from Redis', async () => {
@@ -91,17 +101,43 @@ describe('metrics and health', () => {
     });
   });
 
-  it('serves /metrics, /livez and /readyz on the ops listener without credentials', async () => {
+  it('serves /livez and /readyz on the ops listener without credentials, and /metrics with a scrape token', async () => {
     const opsUrl = worker.bridge.opsUrl!;
     expect(opsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await fetch(`${opsUrl}/livez`)).status).toBe(200);
     const ready = await fetch(`${opsUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { connections: Array<{ worker: { status: string } }> }).connections[0]!.worker.status).toBe('ok');
-    const metrics = await fetch(`${opsUrl}/metrics`);
+    const refused = await fetch(`${opsUrl}/metrics`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toBe('Bearer realm="scim-bridge admin"');
+    expect(await refused.text()).not.toContain('scim_bridge');
+    const metrics = await fetch(`${opsUrl}/metrics`, { headers: scrapeAuth });
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain('scim_bridge_queue_jobs');
+    // Anything else there is a SCIM error, as on the main listener.
+    const unknown = await fetch(`${opsUrl}/admin/queues`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/scim\+json/);
+    expect(await unknown.json()).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '404' });
     // The main listener serves no /metrics then (and no admin routes without admin config).
     expect((await fetch(`${worker.bridge.url}/metrics`)).status).toBe(404);
+  });
+
+  it('serves /metrics without credentials only when metrics.public says so', async () => {
+    const metrics = await fetch(`${open.bridge.opsUrl!}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain('scim_bridge_queue_jobs');
+  });
+
+  it('does not serve /metrics at all when nobody may read it', async () => {
+    // No admin, no scrape token, not public: the ops listener has only its probes.
+    const none = await startBridgeFixture('metricsn', { worker: true, config: { metrics: { listen: { host: '127.0.0.1', port: 0 } } } });
+    try {
+      expect((await fetch(`${none.bridge.opsUrl!}/metrics`)).status).toBe(404);
+      expect((await fetch(`${none.bridge.opsUrl!}/livez`)).status).toBe(200);
+    } finally {
+      await none.close();
+    }
   });
 });
