@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { ADMIN_PREFIX, adminPlugin } from './admin/plugin.js';
 import { observeRequests, registerHealthRoutes, registerMetrics } from './ops/http-routes.js';
 import { scimPlugin } from './api/scim-plugin.js';
@@ -43,14 +43,14 @@ export interface BuildAppOptions {
   logStream?: NodeJS.WritableStream;
 }
 
-export async function buildApp({ config, runtime, logger, logStream }: BuildAppOptions): Promise<FastifyInstance> {
-  const { limits } = config;
-  const app = Fastify({
-    logger: logger ?? { level: config.logLevel, redact: LOG_REDACT, serializers: LOG_SERIALIZERS, ...(logStream ? { stream: logStream } : {}) },
+/**
+ * The limits and error answers of every listener the bridge opens (the API and the
+ * `metrics.listen` one): bounded URLs, bodies and headers, slow clients cut off, framework and
+ * socket errors answered as SCIM errors.
+ */
+export function guardedServerOptions(limits: BridgeConfig['limits']) {
+  return {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: limits.idLength },
-    // The client's x-request-id only when it is a plain token (requestIdOf), never raw.
-    requestIdHeader: false,
-    genReqId: requestIdOf,
     bodyLimit: limits.bodyBytes,
     // Slow clients (a body trickled byte by byte) cannot hold a socket open for long.
     requestTimeout: limits.requestTimeoutMs,
@@ -63,6 +63,22 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
     },
     frameworkErrors: frameworkErrorHandler(limits),
     clientErrorHandler,
+  };
+}
+
+/** An unknown path, on any listener: a SCIM 404. */
+export function scimNotFoundHandler(request: FastifyRequest, reply: FastifyReply): void {
+  scimErrorHandler(notFound('no such endpoint'), request, reply);
+}
+
+export async function buildApp({ config, runtime, logger, logStream }: BuildAppOptions): Promise<FastifyInstance> {
+  const { limits } = config;
+  const app = Fastify({
+    logger: logger ?? { level: config.logLevel, redact: LOG_REDACT, serializers: LOG_SERIALIZERS, ...(logStream ? { stream: logStream } : {}) },
+    ...guardedServerOptions(limits),
+    // The client's x-request-id only when it is a plain token (requestIdOf), never raw.
+    requestIdHeader: false,
+    genReqId: requestIdOf,
     // observeRequests() logs one line per request instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -137,7 +153,7 @@ export async function buildApp({ config, runtime, logger, logStream }: BuildAppO
       .headers({ 'www-authenticate': 'Bearer realm="scim-bridge"', connection: 'close' })
       .send(renderErrorBody(401, 'missing or invalid bearer token'));
   });
-  app.setNotFoundHandler((request, reply) => scimErrorHandler(notFound('no such endpoint'), request, reply));
+  app.setNotFoundHandler(scimNotFoundHandler);
 
   // Pass-through (docs/reverse-proxy.md): registered last, as catch-all routes, so every bridge
   // route wins; connection prefixes are more specific than the host-wide upstream.

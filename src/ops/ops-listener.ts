@@ -1,9 +1,8 @@
 import Fastify from 'fastify';
+import { guardedServerOptions, scimNotFoundHandler } from '../app.js';
 import { scimErrorHandler } from '../api/scim-errors.js';
-import { clientErrorHandler, frameworkErrorHandler } from '../api/transport-errors.js';
 import type { BridgeConfig } from '../config/schema.js';
 import type { Runtime } from '../runtime.js';
-import { notFound } from '../scim/errors.js';
 import { registerHealthRoutes, registerMetrics } from './http-routes.js';
 
 /**
@@ -20,19 +19,10 @@ export interface OpsListener {
 }
 
 export async function startOpsListener(runtime: Runtime, config: BridgeConfig, listen: { host: string; port: number }): Promise<OpsListener> {
-  const { limits } = config;
   // The main listener's limits and error answers: this port is private, not unguarded.
-  const app = Fastify({
-    logger: false,
-    bodyLimit: limits.bodyBytes,
-    requestTimeout: limits.requestTimeoutMs,
-    connectionTimeout: limits.idleTimeoutMs,
-    http: { maxHeaderSize: limits.headerBytes, headersTimeout: limits.headersTimeoutMs },
-    frameworkErrors: frameworkErrorHandler(limits),
-    clientErrorHandler,
-  });
+  const app = Fastify({ logger: false, ...guardedServerOptions(config.limits) });
   app.setErrorHandler(scimErrorHandler);
-  app.setNotFoundHandler((request, reply) => scimErrorHandler(notFound('no such endpoint'), request, reply));
+  app.setNotFoundHandler(scimNotFoundHandler);
   registerHealthRoutes(app, runtime);
   await registerMetrics(app, runtime, config);
   await app.listen({ host: listen.host, port: listen.port });
