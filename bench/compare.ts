@@ -83,7 +83,7 @@ const WARMUP_USERS = 300;
 
 async function quiet(target: FastTarget): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  while (Date.now() < deadline && Date.now() - target.lastCallAt() < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() < deadline && Date.now() - (await target.stats()).lastCallAt < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
 }
 
 interface PhaseResult {

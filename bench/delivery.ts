@@ -56,7 +56,7 @@ export async function delivery(): Promise<BenchmarkResult> {
     const passes: Pass[] = [];
     const plan: Array<number | undefined> = [...Array.from({ length: DEFAULT_PASSES }, () => undefined), HIGH_CONCURRENCY];
     for (const [index, concurrency] of plan.entries()) {
-      const target = await startFastTarget();
+      const target = await startFastTarget('here');
       targets.push(target);
       const id = `c${concurrency ?? 'default'}-${index}`;
       const config = benchConfig(`${prefix}-${id}`, [{ id, targetUrl: target.url, ...(concurrency ? { concurrency } : {}) }]);
@@ -83,9 +83,10 @@ export async function delivery(): Promise<BenchmarkResult> {
         const { queue } = runtime.connection(id);
         const cpuBefore = await worker.cpuSeconds();
         const started = await releaseBatch(queue.queue, () => queue.enqueueMany(jobs));
-        const delivered = await waitFor(() => target.creates() >= USERS, TIMEOUT_MS);
+        const delivered = await waitFor(async () => (await target.stats()).creates >= USERS, TIMEOUT_MS);
         const drained = delivered && (await waitForDrain(queue.queue, 5_000));
-        const seconds = (target.lastCallAt() - started) / 1000;
+        const { calls, creates, lastCallAt } = await target.stats();
+        const seconds = (lastCallAt - started) / 1000;
         const cpu = (await worker.cpuSeconds()) - cpuBefore;
         await worker.stop();
         const failed = await queue.queue.getFailedCount();
@@ -94,11 +95,11 @@ export async function delivery(): Promise<BenchmarkResult> {
           noop: { seconds: noopSeconds, jobsPerSecond: Math.round(USERS / noopSeconds), cpuUsPerJob: Math.round((noopCpu * 1e6) / USERS), drained: noopDrained },
           bridge: {
             seconds,
-            calls: target.calls(),
-            jobs: target.creates(),
-            callsPerSecond: Math.round(target.calls() / seconds),
-            jobsPerSecond: Math.round(target.creates() / seconds),
-            cpuUsPerJob: Math.round((cpu * 1e6) / Math.max(1, target.creates())),
+            calls,
+            jobs: creates,
+            callsPerSecond: Math.round(calls / seconds),
+            jobsPerSecond: Math.round(creates / seconds),
+            cpuUsPerJob: Math.round((cpu * 1e6) / Math.max(1, creates)),
             failed,
             complete: drained && failed === 0,
           },

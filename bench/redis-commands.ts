@@ -35,7 +35,7 @@ async function perOperation(label: string, run: () => Promise<void>): Promise<vo
 }
 
 const prefix = benchPrefix('commands');
-const target = await startFastTarget();
+const target = await startFastTarget('here');
 const config = configFromObject(benchConfig(prefix, [{ id: 'count', targetUrl: target.url }]).raw);
 const runtime = await createRuntime(config);
 const { provisioning } = runtime.connection('count');
@@ -57,7 +57,7 @@ try {
   // the worker shares the runtime's auto-pipelined connection with the store.
   await perOperation('delivery job (new user)', async () => {
     await runtime.startWorkers(silentLogger);
-    if (!(await waitFor(() => target.creates() >= OPS, 30_000))) throw new Error(`only ${target.creates()} of ${OPS} users reached the target`);
+    if (!(await waitFor(async () => (await target.stats()).creates >= OPS, 30_000))) throw new Error(`only ${(await target.stats()).creates} of ${OPS} users reached the target`);
   });
   console.log('(the delivery line includes the worker and outbox relay starting and polling: a few commands in all)');
 } finally {

@@ -4,6 +4,8 @@ export type ServerSpec =
   | { kind: 'bridge'; config: unknown; api: boolean; worker: boolean }
   /** The front-door baseline: Fastify routes on the SCIM paths that each do one Redis GET. */
   | { kind: 'bare'; redisUrl: string; key: string; basePath: string }
+  /** The fast target of the delivery benchmarks (bench/lib/fast-target.ts). */
+  | { kind: 'target' }
   /** A node:http server answering a constant JSON body: the load client's own ceiling. */
   | { kind: 'echo' }
   /** The delivery baseline: a BullMQ worker whose processor does nothing. */
