@@ -26,7 +26,8 @@ function areaOf(frame: ProfileNode['callFrame']): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   const dependency = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (dependency?.[1]) return dependency[1];
-  const own = /\/(src|bench|examples)\/([^/]+)\//.exec(url);
+  // The benchmarks' children run the compiled code, from bench/.build/ (lib/child.ts).
+  const own = /\/(src|bench|examples)\/([^/]+)\//.exec(url.replace('/bench/.build/', '/'));
   if (own) return `${own[1]}/${own[2]}`;
   if (url.startsWith('node:')) return 'node internals';
   return url;

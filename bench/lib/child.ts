@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +11,27 @@ import type { ServerSpec } from '../servers/spec.js';
  * client and the server do not share one event loop: on a 2-core machine an in-process client
  * would dilute every ratio with its own cost. Each child reports its CPU time from /proc, which
  * is a steadier per-request cost on a noisy machine than throughput.
+ *
+ * Children run the code as it ships: compiled by tsc (`tsconfig.bench.json`, into
+ * `bench/.build/`, once per benchmark process), as the container image runs `dist/`, not the
+ * TypeScript sources through tsx, whose transform adds a little work to every call.
  */
 
-const SERVER_SCRIPT = fileURLToPath(new URL('../servers/bench-server.ts', import.meta.url));
+const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const SERVER_SCRIPT = fileURLToPath(new URL('../.build/bench/servers/bench-server.js', import.meta.url));
+let compiled: Promise<void> | undefined;
+
+/** Compiles the sources and the bench servers once per process. */
+function compile(): Promise<void> {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  compiled ??= promisify(execFile)(process.execPath, [tsc, '-p', 'tsconfig.bench.json'], { cwd: PACKAGE_ROOT }).then(
+    () => {},
+    (error: { stdout?: string }) => {
+      throw new Error(`tsc -p tsconfig.bench.json failed:\n${error.stdout ?? String(error)}`);
+    },
+  );
+  return compiled;
+}
 const READY_TIMEOUT_MS = 20_000;
 const STOP_TIMEOUT_MS = 10_000;
 /** Kernel clock ticks per second for /proc/<pid>/stat (`getconf CLK_TCK`, 100 on Linux x86). */
@@ -28,7 +48,8 @@ export interface BenchChild {
 }
 
 export async function startChild(spec: ServerSpec): Promise<BenchChild> {
-  const args = ['--import', 'tsx'];
+  await compile();
+  const args: string[] = [];
   if (process.env.BENCH_CPU_PROF) args.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
   const child = spawn(process.execPath, [...args, SERVER_SCRIPT, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = await waitForReady(child);
