@@ -1,7 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { configFromObject } from '../src/config/load.js';
+import { queueName } from '../src/delivery/types.js';
+import { bullPrefix, storePrefix } from '../src/runtime.js';
+import { createStoreKeys } from '../src/store/keys.js';
 import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { startFastTarget, type FastTarget } from './lib/fast-target.js';
@@ -14,7 +20,8 @@ import { median, percentile, ratio, round } from './lib/stats.js';
  * against any SCIM endpoint and against the bridge, in one run, so anyone can reproduce a
  * comparison with another gateway on their own machine. Per round and side: create users the
  * way Entra does (a `userName eq` probe that misses, then POST), PATCH each (Entra's dialect,
- * capitalised ops), then DELETE each, so the other endpoint ends as it started. Rounds
+ * capitalised ops), add each to a group and remove it again (one member PATCH each), then DELETE
+ * the users and the groups, so the other endpoint ends as it started. Rounds
  * alternate which side goes first; the table gives operations per second, latency and the
  * bridge ÷ other ratio per operation (above 1: the bridge is faster).
  *
@@ -30,9 +37,14 @@ export interface CompareOptions {
   rounds: number;
   /** Also measure the bridge as an API process plus a worker process (how the Helm chart deploys it). */
   split: boolean;
+  /**
+   * Also measure the bridge's API process alone, its changes left queued for a worker that does
+   * not run on this machine (how the Helm chart lets the two scale apart).
+   */
+  apiOnly: boolean;
 }
 
-const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 6] [--split]';
+const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 6] [--split] [--api-only]';
 const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -47,6 +59,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
       concurrency: { type: 'string', default: '16' },
       rounds: { type: 'string', default: '6' },
       split: { type: 'boolean', default: false },
+      'api-only': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -63,6 +76,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
     concurrency: number('concurrency', values.concurrency),
     rounds: number('rounds', values.rounds),
     split: values.split === true,
+    apiOnly: values['api-only'] === true,
   };
 }
 
@@ -81,9 +95,19 @@ const SETTLE_TIMEOUT_MS = 60_000;
 /** Users of the untimed warm-up round each side runs first (a fresh process is slower at first). */
 const WARMUP_USERS = 300;
 
-async function quiet(target: FastTarget): Promise<void> {
+/**
+ * Waits until the bridge has nothing left to deliver: its outbox empty, no job waiting, delayed
+ * or active, and its target quiet for QUIET_MS (a quiet target alone can be a job waiting out a
+ * delay, which would then run during the next side's round).
+ */
+async function settled(target: FastTarget, queue: Queue, redis: Redis, outboxKey: string): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  while (Date.now() < deadline && Date.now() - (await target.stats()).lastCallAt < QUIET_MS) await new Promise((r) => setTimeout(r, 100));
+  const busy = async () => {
+    if (Date.now() - (await target.stats()).lastCallAt < QUIET_MS || (await redis.exists(outboxKey)) === 1) return true;
+    const counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
+    return Object.values(counts).some((n) => n > 0);
+  };
+  while (Date.now() < deadline && (await busy())) await new Promise((r) => setTimeout(r, 100));
 }
 
 interface PhaseResult {
@@ -97,7 +121,7 @@ interface PhaseResult {
 }
 
 type Operation = (send: Send) => Promise<void>;
-type Send = (method: string, path: string, body: unknown, expect: number) => Promise<unknown>;
+type Send = (method: string, path: string, body: unknown, expect: number | number[]) => Promise<unknown>;
 
 /** Runs `operations` with `concurrency` workers over one keep-alive pool; times each operation. */
 async function runPhase(side: Side, concurrency: number, operations: Operation[]): Promise<PhaseResult> {
@@ -112,7 +136,7 @@ async function runPhase(side: Side, concurrency: number, operations: Operation[]
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.body.text();
-    if (response.statusCode !== expect) throw new Error(`${method} ${path.split('?')[0]} → ${response.statusCode} ${text.slice(0, 200)}`);
+    if (!(Array.isArray(expect) ? expect : [expect]).includes(response.statusCode)) throw new Error(`${method} ${path.split('?')[0]} → ${response.statusCode} ${text.slice(0, 200)}`);
     return text ? JSON.parse(text) : undefined;
   };
   let next = 0;
@@ -159,8 +183,19 @@ function user(tag: string, i: number): Record<string, unknown> {
   };
 }
 
-/** One round on one side: create (probe + POST), PATCH, DELETE `users` users. */
-async function runRound(side: Side, options: CompareOptions, tag: string): Promise<Record<'create' | 'patch' | 'delete', PhaseResult>> {
+/** The operations timed per round, in the order they run. */
+const KINDS = ['create', 'patch', 'memberAdd', 'memberRemove', 'delete'] as const;
+type Kind = (typeof KINDS)[number];
+/** Users per group in the membership phases: each group gets this many member PATCHes in a row. */
+const USERS_PER_GROUP = 100;
+const CORE_GROUP = 'urn:ietf:params:scim:schemas:core:2.0:Group';
+
+/**
+ * One round on one side: create `users` users (probe + POST), PATCH each, add each to one of
+ * `users / 100` groups and remove it again (one member PATCH each, as Entra sends them), then
+ * DELETE the users. Creating and deleting the groups is not timed.
+ */
+async function runRound(side: Side, options: CompareOptions, tag: string): Promise<Record<Kind, PhaseResult>> {
   const ids: string[] = [];
   const indexes = Array.from({ length: options.users }, (_, i) => i);
   const create = await runPhase(
@@ -191,44 +226,77 @@ async function runRound(side: Side, options: CompareOptions, tag: string): Promi
       );
     }),
   );
+  const groups: string[] = [];
+  await runPhase(
+    side,
+    options.concurrency,
+    Array.from({ length: Math.max(1, Math.ceil(ids.length / USERS_PER_GROUP)) }, (_, g) => async (send) => {
+      const displayName = `Compare Group ${tag} ${g}`;
+      await send('GET', `/Groups?filter=${encodeURIComponent(`displayName eq "${displayName}"`)}&excludedAttributes=members`, undefined, 200);
+      const created = (await send('POST', '/Groups', { schemas: [CORE_GROUP], externalId: randomUUID(), displayName }, 201)) as { id?: string };
+      if (created?.id) groups.push(created.id);
+    }),
+  );
+  const memberPatch = (op: 'Add' | 'Remove') =>
+    ids.map((id, i) => async (send: Send) => {
+      const group = groups[i % groups.length];
+      if (!group) throw new Error('no group was created');
+      await send('PATCH', `/Groups/${encodeURIComponent(group)}`, { schemas: [PATCH_OP], Operations: [{ op, path: 'members', value: [{ value: id }] }] }, [200, 204]);
+    });
+  const memberAdd = await runPhase(side, options.concurrency, memberPatch('Add'));
+  const memberRemove = await runPhase(side, options.concurrency, memberPatch('Remove'));
   const remove = await runPhase(
     side,
     options.concurrency,
     ids.map((id) => async (send) => void (await send('DELETE', `/Users/${encodeURIComponent(id)}`, undefined, 204))),
   );
-  return { create, patch, delete: remove };
+  await runPhase(
+    side,
+    options.concurrency,
+    groups.map((id) => async (send) => void (await send('DELETE', `/Groups/${encodeURIComponent(id)}`, undefined, 204))),
+  );
+  return { create, patch, memberAdd, memberRemove, delete: remove };
 }
 
 const ONE_PROCESS = 'bridge';
 const SPLIT = 'bridge, API + worker process';
+const API_ONLY = 'bridge, API process only (no worker here)';
 
 export async function compare(options: CompareOptions): Promise<BenchmarkResult> {
   const prefix = benchPrefix('compare');
   const redis = connectRedis();
   const children: BenchChild[] = [];
   const targets: FastTarget[] = [];
+  const queues: Queue[] = [];
   const other = new URL(options.url);
   const sides: Side[] = [];
   try {
-    const bridgeSide = async (label: string, id: string, split: boolean): Promise<Side> => {
+    /** The bridge's worker: in the API process, in a process of its own, or not on this machine. */
+    const bridgeSide = async (label: string, id: string, worker: 'same' | 'separate' | 'none'): Promise<Side> => {
       const target = await startFastTarget();
       targets.push(target);
       const config = benchConfig(`${prefix}-${id}`, [{ id, targetUrl: target.url }]);
-      const api = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: !split });
+      const bridgeConfig = configFromObject(config.raw);
+      const queue = new Queue(queueName(id), { connection: redis, prefix: bullPrefix(bridgeConfig) });
+      queues.push(queue);
+      const outboxKey = createStoreKeys(storePrefix(bridgeConfig, id)).outbox;
+      const api = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: worker === 'same' });
       children.push(api);
-      if (split) children.push(await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true }));
+      if (worker === 'separate') children.push(await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true }));
       return {
         label,
         pool: new Pool(api.url!, { connections: options.concurrency }),
         basePath: basePathOf(id),
         headers: { authorization: `Bearer ${config.secret}` },
-        settle: () => quiet(target),
+        // With no worker here, nothing is delivered during the run: there is nothing to wait for.
+        ...(worker === 'none' ? {} : { settle: () => settled(target, queue, redis, outboxKey) }),
       };
     };
-    sides.push(await bridgeSide(ONE_PROCESS, 'compare', false));
-    if (options.split) sides.push(await bridgeSide(SPLIT, 'compare-split', true));
+    sides.push(await bridgeSide(ONE_PROCESS, 'compare', 'same'));
+    if (options.split) sides.push(await bridgeSide(SPLIT, 'compare-split', 'separate'));
+    if (options.apiOnly) sides.push(await bridgeSide(API_ONLY, 'compare-api', 'none'));
     sides.push({ label: other.host, pool: new Pool(other.origin, { connections: options.concurrency }), basePath: other.pathname.replace(/\/+$/, ''), headers: { authorization: `Bearer ${options.token}` } });
-    const results: Record<string, Array<Record<'create' | 'patch' | 'delete', PhaseResult>>> = Object.fromEntries(sides.map((s) => [s.label, []]));
+    const results: Record<string, Array<Record<Kind, PhaseResult>>> = Object.fromEntries(sides.map((s) => [s.label, []]));
     const rows: Array<Record<string, string | number>> = [];
     for (const side of sides) {
       await runRound(side, { ...options, users: Math.min(WARMUP_USERS, options.users) }, `${randomBytes(3).toString('hex')}-warmup`);
@@ -248,7 +316,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
     }
     const ratiosOf = (label: string) =>
       Object.fromEntries(
-        (['create', 'patch', 'delete'] as const).map((kind) => [
+        KINDS.map((kind) => [
           kind,
           median(results[label]!.map((r, i) => ratio(r[kind].perSecond, results[other.host]![i]![kind].perSecond))),
         ]),
@@ -265,8 +333,9 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       met: ratios.create! >= 1,
       rows,
       notes: [
-        `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first, after an untimed warm-up round per side; create = userName probe + POST. After each bridge round the next side waits until the bridge has delivered everything (its target quiet for ${QUIET_MS} ms), so the other side never shares the machine with the bridge's worker.`,
+        `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first, after an untimed warm-up round per side; create = userName probe + POST; memberAdd and memberRemove = one member PATCH of a group (${USERS_PER_GROUP} users per group), as Entra sends them. After each bridge round the next side waits until the bridge has delivered everything (outbox empty, no job waiting, delayed or active, its target quiet for ${QUIET_MS} ms), so the other side never shares the machine with the bridge's worker.`,
         `"${ONE_PROCESS}" runs API and delivery worker in one process${options.split ? `; "${SPLIT}" runs them as two processes` : ''}. Either stores, queues and delivers every change to a local target; the other side is measured as it is.`,
+        ...(options.apiOnly ? [`"${API_ONLY}" is the API process alone: it stores and queues every change, and no worker delivers them during the run (as when workers run on other machines).`] : []),
         ...errors.slice(0, 3).map((p) => `first error: ${p.firstError}`),
       ],
       raw: { options: { ...options, token: '[redacted]' }, results },
@@ -275,6 +344,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
     await Promise.allSettled(sides.map((s) => s.pool.close()));
     await Promise.allSettled(children.map((c) => c.stop()));
     await Promise.allSettled(targets.map((t) => t.close()));
+    await Promise.allSettled(queues.map((q) => q.close()));
     await deleteByPrefix(redis, prefix);
     await redis.quit();
   }

@@ -7,7 +7,7 @@ import { startChild } from './child.js';
  * A target as fast as a target can be: node:http answering the sample legacy API's shapes
  * (mappings/sample-legacy.yaml) without storing anything, so the delivery benchmarks measure
  * the bridge, not a fake application. The lookup finds nothing, a create answers 201 with a
- * fresh `account_id`, everything else answers 200.
+ * fresh `account_id` (a team's with a fresh `team_id`), everything else answers 200.
  *
  * Where a benchmark runs a load client, the target runs in its own process, as a real legacy
  * application would: in the benchmark's process it would share one event loop with the load
@@ -51,6 +51,9 @@ export function createFastTargetServer(): Server {
         stats.creates += 1;
         status = 201;
         body = `{"data":{"account_id":"acc-${stats.creates}"}}`;
+      } else if (req.method === 'POST' && req.url === '/api/v1/teams') {
+        status = 201;
+        body = `{"data":{"team_id":"team-${stats.calls}"}}`;
       } else if (req.method === 'GET' && req.url?.startsWith('/api/v1/accounts?')) {
         body = '{"data":[]}';
       }
