@@ -43,7 +43,7 @@ export async function runRedeliver(args: string[], io: Io): Promise<number> {
         for (let start = 1; ; start += PAGE) {
           const { ids } = await store.list(type, start, PAGE);
           if (ids.length === 0) break;
-          const jobs: DeliveryJobData[] = (await store.getMany(type, ids)).map((r) => ({ connectionId, type, id: r.id, revision: r.revision, trigger }));
+          const jobs: DeliveryJobData[] = (await store.revisions(type, ids)).map((r) => ({ connectionId, type, id: r.id, revision: r.revision, trigger }));
           await queue.enqueueMany(jobs);
           counts[type] += jobs.length;
         }

@@ -423,7 +423,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
 
   async function enqueueGroups(run: Run, groupIds: string[]): Promise<void> {
     if (groupIds.length === 0) return;
-    for (const group of await store.getMany('Group', groupIds)) {
+    for (const group of await store.revisions('Group', groupIds)) {
       await deps.enqueue({ connectionId: deps.connectionId, type: 'Group', id: group.id, revision: group.revision, trigger: `linked-${run.id}` });
     }
   }
@@ -446,7 +446,7 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
   /** Users whose group-derived fields may have changed with this group. */
   async function enqueueAffected(run: Run, userIds: string[], groupRevision: number): Promise<void> {
     if (userIds.length === 0) return;
-    for (const user of await store.getMany('User', userIds)) {
+    for (const user of await store.revisions('User', userIds)) {
       await deps.enqueue({
         connectionId: deps.connectionId,
         type: 'User',

@@ -220,10 +220,10 @@ export function createProvisioning(deps: ProvisioningDeps) {
     }
     if (groupId && unique.includes(groupId)) throw scimError('MEMBER_SELF');
     if (unique.length === 0) return change;
-    const users = await store.getMany('User', unique);
+    const users = await store.revisions('User', unique);
     const found = new Set(users.map((u) => u.id));
     const rest = unique.filter((id) => !found.has(id));
-    const groups = rest.length > 0 ? await store.getMany('Group', rest) : [];
+    const groups = rest.length > 0 ? await store.revisions('Group', rest) : [];
     for (const g of groups) found.add(g.id);
     const missing = unique.filter((id) => !found.has(id));
     if (missing.length > 0) throw scimError('MEMBER_MISSING', { count: missing.length });

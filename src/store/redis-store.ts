@@ -257,6 +257,12 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     getMany,
 
+    async revisions(type, ids) {
+      if (ids.length === 0) return [];
+      const rows = await readResources(type, ids, false);
+      return rows.filter((row): row is FoundRow => isFound(row) && !row.deleted).map((row) => ({ id: row.id, revision: Number(row.rev) }));
+    },
+
     async isMember(groupId, memberId) {
       return (await redis.sismember(keys.members(groupId), memberId)) === 1;
     },

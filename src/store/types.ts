@@ -183,6 +183,12 @@ export interface ResourceStore {
 
   getMany(type: ResourceType, ids: string[], options?: { members?: boolean }): Promise<StoredResource[]>;
 
+  /**
+   * The id and revision of each resource of `ids` that exists (tombstones left out), in the
+   * order given, without reading the documents: for existence checks and for queueing jobs.
+   */
+  revisions(type: ResourceType, ids: string[]): Promise<Array<{ id: string; revision: number }>>;
+
   isMember(groupId: string, memberId: string): Promise<boolean>;
 
   /** Groups the member belongs to (reverse index). */

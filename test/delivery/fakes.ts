@@ -83,6 +83,9 @@ export function createMemoryStore(): MemoryStore {
       const found = await Promise.all(ids.map((id) => this.get(type, id)));
       return found.filter((r): r is StoredResource => r !== null);
     },
+    async revisions(type, ids) {
+      return (await this.getMany(type, ids)).map(({ id, revision }) => ({ id, revision }));
+    },
     async groupsOf(memberId) {
       return [...resources.values()]
         .filter((r) => r.type === 'Group' && !r.deleted && r.members?.includes(memberId))

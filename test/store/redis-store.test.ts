@@ -110,6 +110,18 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
       expect(loaded?.members).toEqual([a, b].sort());
       expect((await store.get('Group', group.id, { members: true }))?.members).toEqual([a, b].sort());
     });
+
+    it('revisions answers id and revision of live resources in the input order, without tombstones', async () => {
+      const [a, b, c] = await createUsers(store, 3);
+      const updated = await store.update('User', b as string, 1, { ...(await store.get('User', b as string))!.doc, displayName: 'B2' });
+      await store.delete('User', c as string);
+      expect(await store.revisions('User', [c as string, b as string, 'missing', a as string])).toEqual([
+        { id: b, revision: updated.revision },
+        { id: a, revision: 1 },
+      ]);
+      expect(await store.revisions('Group', [a as string])).toEqual([]);
+      expect(await store.revisions('User', [])).toEqual([]);
+    });
   });
 
   describe('indexes', () => {
