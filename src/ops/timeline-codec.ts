@@ -1,4 +1,5 @@
 import type { ResourceType } from '../scim/types.js';
+import { REVISION_ASSIGNED_BY_STORE, REVISION_SLOT } from '../store/types.js';
 import type { CallRecord } from './failure.js';
 import type { DeliveryAttemptEvent, ProxyWriteEvent, ScimChangeEvent, TimelineEvent } from './timeline.js';
 
@@ -307,7 +308,7 @@ function encodeCalls(calls: CallRecord[]): string {
 export function encodeEvent(type: ResourceType, id: string, event: TimelineEvent): string {
   switch (event.kind) {
     case 'scim':
-      return `[${TAG_SCIM},${encodeAt(event.at)},${coded(OP_CODE, event.op)},${json(event.revision)},${encodeNames(event.attributes)}${optional([encodeRequestId(event.requestId)])}]`;
+      return `[${TAG_SCIM},${encodeAt(event.at)},${coded(OP_CODE, event.op)},${event.revision === REVISION_ASSIGNED_BY_STORE ? REVISION_SLOT : json(event.revision)},${encodeNames(event.attributes)}${optional([encodeRequestId(event.requestId)])}]`;
     case 'delivery':
       return (
         `[${TAG_DELIVERY},${encodeAt(event.at)},${json(event.attempt)},${json(event.revision)},${coded(DELIVERY_OUTCOME_CODE, event.outcome)},${json(event.durationMs)},${encodeCalls(event.calls)}` +

@@ -18,6 +18,7 @@ import { createLister } from './list.js';
 import { createRecentUsers, RECENT_USERS_MAX } from './recent-users.js';
 import {
   NotFoundError,
+  REVISION_ASSIGNED_BY_STORE,
   RevisionConflictError,
   UniquenessError,
   type ConfirmOutcome,
@@ -42,9 +43,10 @@ export interface ProvisioningDeps {
   /** Told about every accepted write (ops: the resource's timeline); not awaited. */
   onChange?: (change: AcceptedChange) => Promise<void>;
   /**
-   * The timeline append of a write whose revision is known before it runs (a create, a
-   * compare-and-set update), for the store to make in the write's own script: one round trip for
-   * both. Writes it covers are not told to `onChange`.
+   * The timeline append of a write, for the store to make in the write's own script: one round
+   * trip for both. For a create or a compare-and-set update the revision is known before it
+   * runs; a delete's is REVISION_ASSIGNED_BY_STORE (its script writes it in). Writes it covers
+   * are not told to `onChange`.
    */
   history?: (change: AcceptedChange) => HistoryAppend;
   /**
@@ -372,15 +374,16 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // `*` only asks that the resource exists; a tag asks that nobody wrote in between.
         if (!isWildcard(conditions.ifMatch)) expected = revision;
       }
-      const result = await store.delete(type, id, expected, outboxNote(context)).catch((err: unknown) => {
+      const note: WriteNote = { op: 'delete', context };
+      // The delete's script appends its timeline event, with the revision it assigns.
+      const { history } = withHistory(type, id, REVISION_ASSIGNED_BY_STORE, note);
+      const result = await store.delete(type, id, expected, outboxNote(context), history).catch((err: unknown) => {
         throw err instanceof RevisionConflictError ? preconditionFailed() : err;
       });
       recent.forget(id);
       if (!result) throw scimError('RESOURCE_NOT_FOUND', { type });
-      const groups = await Promise.all(
-        result.affectedGroups.map(async (g) => ({ id: g, revision: (await store.get('Group', g))?.revision ?? 0 })),
-      );
-      changed(type, id, result.revision, { op: 'delete', context }, groups);
+      const groups = await store.revisions('Group', result.affectedGroups);
+      changed(type, id, result.revision, note, groups);
     },
   };
 }

@@ -200,11 +200,11 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
       return { type, id, revision: Number(reply[1]), doc: stored };
     },
 
-    async delete(type, id, expectedRevision, note) {
+    async delete(type, id, expectedRevision, note, history) {
       const expected = expectedRevision === undefined ? '' : String(expectedRevision);
       const reply = await withObserved({ members: type === 'Group', memberOf: true }, (observed) => {
-        const layout = declareScriptKeys(keys, type, id, { observed });
-        return scripts.remove(layout.keys, [...layout.args, type, id, expected, ...noteArgs(note)]);
+        const layout = declareScriptKeys(keys, type, id, { extras: [history?.key ?? keys.doc(type, id)], observed });
+        return scripts.remove(layout.keys, [...layout.args, type, id, expected, ...noteArgs(note), ...historyArgs(history)]);
       });
       if (reply[0] === 'notfound') return null;
       if (reply[0] === 'revconflict') throw new RevisionConflictError();

@@ -258,8 +258,13 @@ local function next_history()
   return next_arg() or '', next_arg() or '0', next_arg() or '0'
 end
 
-local function append_history(key, entry, max_entries, max_age)
+local function append_history(key, entry, max_entries, max_age, revision)
   if entry == '' then return end
+  if revision then
+    -- A delete's event: its revision, assigned here, goes where the client left U+001F.
+    local slot = string.find(entry, '\\31', 1, true)
+    if slot then entry = string.sub(entry, 1, slot - 1) .. revision .. string.sub(entry, slot + 1) end
+  end
   redis.call('RPUSH', key, entry)
   redis.call('LTRIM', key, -tonumber(max_entries), -1)
   redis.call('PEXPIRE', key, max_age)
@@ -505,16 +510,19 @@ return {'ok', revision, record_get(key, 'doc'), record_get(key, 'mod') or ''}
 
 /**
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: the groups the resource is in and,
- * for a group, its members). Then ARGV: type, id, expected revision ('' = none), outbox note,
- * note for other groups.
+ * for a group, its members; extra key: the timeline list of a history append, or the doc key
+ * when none). Then ARGV: type, id, expected revision ('' = none), outbox note, note for other
+ * groups, history entry ('' = none; its revision, known only here, replaces its U+001F), its
+ * max entries and max age.
  * Leaves a tombstone (doc, rev, del=1) and takes the resource out of every index, the list order
  * and every membership; each group that lost the resource as a member gets a new revision.
  * Returns {'ok', revision, affected group id...} | {'notfound'} | {'revconflict'} | {'stale', sets…}.
  */
 const DELETE = storeScript(`
-read_layout(${HEAD_KEYS} + 1)
+read_layout(${HEAD_KEYS} + 2)
 local type, id, expected = next_arg(), next_arg(), next_arg()
 read_notes()
+local history, history_max, history_age = next_history()
 local key = K.doc
 
 if not observed_unchanged() then return stale() end
@@ -533,6 +541,7 @@ outbox_add(type, id, result[2], true)
 local groups = leave_memberships(type, id, function() end)
 if type == 'Group' then redis.call('DEL', K.members, K.member_details) end
 for _, group_id in ipairs(groups) do result[#result + 1] = group_id end
+append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age, result[2])
 return result
 `);
 

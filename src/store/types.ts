@@ -118,6 +118,14 @@ export interface WriteOptions {
   history?: HistoryAppend;
 }
 
+/**
+ * The revision of a history entry for a write whose revision the store assigns (a delete): the
+ * entry holds REVISION_SLOT where its revision goes, and the write's script writes it in.
+ */
+export const REVISION_ASSIGNED_BY_STORE = -1;
+/** A raw U+001F, which no encoded event holds (JSON escapes control characters). */
+export const REVISION_SLOT = '\x1f';
+
 /** RPUSH `entry` to the list `key`, keep its newest `maxEntries`, expire it after `maxAgeMs`. */
 export interface HistoryAppend {
   key: string;
@@ -167,7 +175,14 @@ export interface ResourceStore {
    * user from every group; returns the ids of the groups whose membership changed. With
    * `expectedRevision`, throws RevisionConflictError unless that is the current revision.
    */
-  delete(type: ResourceType, id: string, expectedRevision?: number, note?: OutboxNote): Promise<{ revision: number; affectedGroups: string[] } | null>;
+  /** `history`: the delete's own timeline event, its revision REVISION_ASSIGNED_BY_STORE. */
+  delete(
+    type: ResourceType,
+    id: string,
+    expectedRevision?: number,
+    note?: OutboxNote,
+    history?: HistoryAppend,
+  ): Promise<{ revision: number; affectedGroups: string[] } | null>;
 
   /**
    * Ids whose indexed attribute equals `value` (case-insensitive for userName, displayName, email).

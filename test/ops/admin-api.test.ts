@@ -196,6 +196,19 @@ describe('admin API', () => {
     expect(trace.body.events[0]).toMatchObject({ kind: 'scim', op: 'create', requestId: 'req-bulk-1' });
   });
 
+  it('records a DELETE once, with its request id and the revision its write assigned', async () => {
+    const created = await fx.scim('POST', '/Users', userBody(`del.${randomBytes(3).toString('hex')}@example.com`));
+    const id = created.body.id as string;
+    expect((await fx.scim('DELETE', `/Users/${id}`, undefined, { 'x-request-id': 'req-delete-1' })).status).toBe(204);
+    const trace = await api('GET', `/connections/acme/trace?q=${id}`);
+    const scimEvents = (trace.body.events as Json[]).filter((e) => e.kind === 'scim');
+    expect(scimEvents.map((e) => [e.op, e.revision])).toEqual([
+      ['create', 1],
+      ['delete', 2],
+    ]);
+    expect(scimEvents[1]).toMatchObject({ requestId: 'req-delete-1', attributes: [] });
+  });
+
   it('bounds each timeline by count and age', async () => {
     const created = await fx.scim('POST', '/Users', userBody(`tl.${randomBytes(3).toString('hex')}@example.com`));
     const id = created.body.id as string;

@@ -1,9 +1,12 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStoreKeys } from '../../src/store/keys.js';
+import { createTimeline, type ScimChangeEvent } from '../../src/ops/timeline.js';
 import { createRedisStore } from '../../src/store/redis-store.js';
 import {
   NotFoundError,
+  REVISION_ASSIGNED_BY_STORE,
+  REVISION_SLOT,
   RevisionConflictError,
   UniquenessError,
   type ResourceStore,
@@ -328,6 +331,22 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
       expect(await store.getForDelivery('User', user.id)).toEqual({ ...user, revision: 2, deleted: true });
       expect(await store.delete('User', user.id)).toBeNull();
       expect(await store.delete('User', 'missing')).toBeNull();
+    });
+
+    it('appends its timeline event in its own script, with the revision it assigns', async () => {
+      const prefix = `${testRedis.prefix}-${unique('tl')}`;
+      const own = createRedisStore(redis, { prefix, compressDocuments });
+      const timeline = createTimeline(redis, { prefix, maxEntries: 10, maxAgeMs: 60_000 });
+      const user = await own.create('User', entraUser(`${unique('gone')}@example.com`));
+      await own.update('User', user.id, 1, { ...user.doc, displayName: 'Renamed' });
+      const event: ScimChangeEvent = { kind: 'scim', at: new Date().toISOString(), op: 'delete', revision: REVISION_ASSIGNED_BY_STORE, attributes: [] };
+      const history = timeline.entry('User', user.id, event);
+      expect(history.entry).toContain(REVISION_SLOT);
+      expect(await own.delete('User', user.id, undefined, undefined, history)).toEqual({ revision: 3, affectedGroups: [] });
+      expect(await timeline.read('User', user.id)).toEqual([{ ...event, revision: 3 }]);
+      // No write, no event.
+      expect(await own.delete('User', user.id, undefined, undefined, history)).toBeNull();
+      expect(await redis.llen(history.key)).toBe(1);
     });
 
     it('lets a new user take the userName of a deleted one', async () => {
