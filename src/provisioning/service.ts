@@ -341,8 +341,8 @@ export function createProvisioning(deps: ProvisioningDeps) {
               ...(members ? { members, touchedAt: modified } : {}),
               ...confirmOption(type),
               note: outboxNote(context, next ?? current.doc),
-              // Without a revision check (membership only) the revision is known only afterwards.
-              ...(expected === null ? {} : withHistory(type, id, expected + 1, note)),
+              // Without a revision check (membership only) the script assigns the revision.
+              ...withHistory(type, id, expected === null ? REVISION_ASSIGNED_BY_STORE : expected + 1, note),
             })
             .catch((e) => translate(e, type));
           await deliver(type, id, stored.revision, note);

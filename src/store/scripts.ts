@@ -461,8 +461,10 @@ return {'ok', 1}
  * KEYS and the start of ARGV: `declareScriptKeys` (observed: members of a group written with
  * member mode set). Then ARGV: type, id, expected revision ('' = none), doc ('' = keep),
  * touched-at ('' = none), entries, member mode, add, remove, details, confirm ttl ('' = no
- * first-attempt wait), outbox note, note for other groups ('' = none), history entry ('' = none),
- * its max entries and max age (extra key as for create). A write that keeps the document (membership only) records its time in
+ * first-attempt wait), outbox note, note for other groups ('' = none), history entry ('' = none;
+ * without an expected revision, its U+001F is replaced by the revision assigned here), its max
+ * entries and max age (extra key as for create). A write that keeps the document (membership
+ * only) records its time in
  * `mod`, which readers lay over `meta.lastModified`; a document write carries its own time and
  * clears `mod`.
  * Returns {'ok', revision} | {'ok', revision, doc, mod} (doc kept) | {'notfound'} | {'revconflict'} |
@@ -503,7 +505,7 @@ apply_members(id, member_mode, add, remove, details)
 local revision = record_incr(key, 'rev')
 outbox_add(type, id, revision, true)
 if confirm then await_confirm(revision, confirm_ttl) end
-append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age)
+append_history(KEYS[${HEAD_KEYS} + 1], history, history_max, history_age, revision)
 if doc ~= '' then return {'ok', revision} end
 return {'ok', revision, record_get(key, 'doc'), record_get(key, 'mod') or ''}
 `);

@@ -209,6 +209,22 @@ describe('admin API', () => {
     expect(scimEvents[1]).toMatchObject({ requestId: 'req-delete-1', attributes: [] });
   });
 
+  it('records a member PATCH once, with the revision its write assigned', async () => {
+    const member = (await fx.scim('POST', '/Users', userBody(`mem.${randomBytes(3).toString('hex')}@example.com`))).body.id as string;
+    const group = (await fx.scim('POST', '/Groups', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'], displayName: `grp-${randomBytes(3).toString('hex')}` })).body.id as string;
+    const patch = (op: string) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op, path: 'members', value: [{ value: member }] }] });
+    expect((await fx.scim('PATCH', `/Groups/${group}`, patch('Add'), { 'x-request-id': 'req-member-1' })).status).toBeLessThan(300);
+    expect((await fx.scim('PATCH', `/Groups/${group}`, patch('Remove'))).status).toBeLessThan(300);
+    const trace = await api('GET', `/connections/acme/trace?q=${group}`);
+    const scimEvents = (trace.body.events as Json[]).filter((e) => e.kind === 'scim');
+    expect(scimEvents.map((e) => [e.op, e.revision, e.attributes])).toEqual([
+      ['create', 1, expect.any(Array)],
+      ['patch', 2, ['members']],
+      ['patch', 3, ['members']],
+    ]);
+    expect(scimEvents[1]).toMatchObject({ requestId: 'req-member-1' });
+  });
+
   it('bounds each timeline by count and age', async () => {
     const created = await fx.scim('POST', '/Users', userBody(`tl.${randomBytes(3).toString('hex')}@example.com`));
     const id = created.body.id as string;
