@@ -196,7 +196,10 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         throw new BridgeError('GW_MAP_REF_PENDING', `GW_MAP_REF_PENDING ${run.type} ${run.id} waits for the target id of ${names}`);
       }
       if (planned.steps.some((step) => step.purge)) await enqueueAffected(run, planned.affected, current?.revision ?? 0);
-      const relink = await execute(run, planned.steps, planned.complete);
+      // Pipelined, a complete plan's last save follows its steps at once (below), so the last
+      // step's own save can go with it; a 'continued' group job returns without that save.
+      const lastSaveFollows = deps.pipelined === true && planned.complete && planned.outcome !== 'continued';
+      const relink = await execute(run, planned.steps, planned.complete, lastSaveFollows);
       if (relink || !planned.complete) continue;
       if (planned.outcome === 'continued') {
         // The member calls of this job are done and recorded; the rest is a new job, so a group
@@ -245,8 +248,12 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
     throw new BridgeError('GW_DELIVERY_RETRYABLE', `${run.type} ${run.id} did not converge in ${MAX_PLANS} plans`);
   }
 
-  /** Runs the steps in order; true when a lookup linked an account, so the rest must be re-planned. */
-  async function execute(run: Run, steps: DeliveryStep[], complete: boolean): Promise<boolean> {
+  /**
+   * Runs the steps in order; true when a lookup linked an account, so the rest must be re-planned.
+   * With `lastSaveFollows`, the last step's state is staged for the job's last save, which goes
+   * out right after it: one script instead of two, sent at the same moment.
+   */
+  async function execute(run: Run, steps: DeliveryStep[], complete: boolean, lastSaveFollows = false): Promise<boolean> {
     for (const [index, step] of steps.entries()) {
       if (step.unsure) {
         // A previous create may have succeeded without us seeing the answer. Without a lookup in
@@ -283,7 +290,11 @@ export function createProcessor(deps: ProcessorDeps): DeliveryProcessor {
         if (!run.idWithLastSave) await Promise.all([enqueueGroupsOf(run), enqueueDependants(run)]);
         continue;
       }
-      if (step.after) await save(run, step.after);
+      if (step.after) {
+        const last = index === steps.length - 1;
+        if (lastSaveFollows && last && !step.member && !step.members && !step.purge) stage(run, step.after);
+        else await save(run, step.after);
+      }
       if (step.member) await store.setDeliveredMember(run.id, step.member.id, step.member.targetId);
       if (step.members) await store.setDeliveredMembers(run.id, step.members);
       if (step.purge) {

@@ -73,6 +73,25 @@ describe('processor, pipelined on real Redis', () => {
     expect(await redis.redis.exists(`${redis.prefix}:lock:User:${user.id}`)).toBe(0);
   });
 
+  it("saves an update's delivered state with the job's last save: one script, and a rerun makes no call", async () => {
+    const user = await store.create('User', entraUser(`${unique('updated')}@example.com`));
+    const client = createFakeClient();
+    const processor = pipelinedProcessor(async () => {}, client);
+    const job = (revision: number, id: string) => ({ id, data: { connectionId: 'acme', type: 'User' as const, id: user.id, revision }, moveToDelayed: vi.fn(async () => undefined) });
+    expect(await processor(job(1, 'job-u1'), 'token')).toMatchObject({ outcome: 'converged', calls: 1 });
+    const renamed = await store.update('User', user.id, 1, { ...user.doc, displayName: 'Renamed User' });
+
+    const saves = vi.spyOn(store, 'setDeliveryState');
+    expect(await processor(job(renamed.revision, 'job-u2'), 'token')).toMatchObject({ outcome: 'converged', calls: 1 });
+    expect(client.calls.at(-1)).toMatch(/^PUT \/users\//);
+    expect(saves).toHaveBeenCalledTimes(1);
+    saves.mockRestore();
+    expect(await store.getDeliveryState('User', user.id)).toMatchObject({ revision: renamed.revision });
+    // What the update delivered was saved (its fields' hash with it): nothing left to send.
+    expect(await processor({ ...job(renamed.revision, 'job-u3'), data: { ...job(renamed.revision, 'job-u3').data, trigger: 'recheck' } }, 'token')).toMatchObject({ calls: 0 });
+    expect(await redis.redis.exists(`${redis.prefix}:lock:User:${user.id}`)).toBe(0);
+  });
+
   it('a retry after the follow-ups failed queues them again, though the revision was delivered', async () => {
     const user = await store.create('User', entraUser(`${unique('relinked')}@example.com`));
     const group = await store.create('Group', scimGroup(unique('crew')), { members: { kind: 'set', members: [user.id] } });
