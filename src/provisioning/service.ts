@@ -45,7 +45,8 @@ export interface ProvisioningDeps {
   /**
    * The timeline append of a write, for the store to make in the write's own script: one round
    * trip for both. For a create or a compare-and-set update the revision is known before it
-   * runs; a delete's is REVISION_ASSIGNED_BY_STORE (its script writes it in). Writes it covers
+   * runs; a delete's or a membership-only update's is REVISION_ASSIGNED_BY_STORE (its script
+   * writes it in). Writes it covers
    * are not told to `onChange`.
    */
   history?: (change: AcceptedChange) => HistoryAppend;

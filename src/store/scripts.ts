@@ -261,7 +261,8 @@ end
 local function append_history(key, entry, max_entries, max_age, revision)
   if entry == '' then return end
   if revision then
-    -- A delete's event: its revision, assigned here, goes where the client left U+001F.
+    -- A delete's or a membership-only update's event: the revision assigned here goes where the
+    -- client left U+001F (REVISION_SLOT in types.ts).
     local slot = string.find(entry, '\\31', 1, true)
     if slot then entry = string.sub(entry, 1, slot - 1) .. revision .. string.sub(entry, slot + 1) end
   end
