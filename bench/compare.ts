@@ -6,12 +6,12 @@ import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { configFromObject } from '../src/config/load.js';
 import { queueName } from '../src/delivery/types.js';
-import { bullPrefix, storePrefix } from '../src/runtime.js';
-import { createStoreKeys } from '../src/store/keys.js';
+import { bullPrefix } from '../src/runtime.js';
 import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { startFastTarget, type FastTarget } from './lib/fast-target.js';
-import { benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
+import { isDrained } from './lib/queue-drain.js';
+import { benchPrefix, connectRedis, deleteByPrefix, outboxKey } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { median, percentile, ratio, round } from './lib/stats.js';
 
@@ -100,13 +100,10 @@ const WARMUP_USERS = 300;
  * or active, and its target quiet for QUIET_MS (a quiet target alone can be a job waiting out a
  * delay, which would then run during the next side's round).
  */
-async function settled(target: FastTarget, queue: Queue, redis: Redis, outboxKey: string): Promise<void> {
+async function settled(target: FastTarget, queue: Queue, redis: Redis, outbox: string): Promise<void> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  const busy = async () => {
-    if (Date.now() - (await target.stats()).lastCallAt < QUIET_MS || (await redis.exists(outboxKey)) === 1) return true;
-    const counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
-    return Object.values(counts).some((n) => n > 0);
-  };
+  const busy = async () =>
+    Date.now() - (await target.stats()).lastCallAt < QUIET_MS || (await redis.exists(outbox)) === 1 || !(await isDrained(queue));
   while (Date.now() < deadline && (await busy())) await new Promise((r) => setTimeout(r, 100));
 }
 
@@ -279,7 +276,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       const bridgeConfig = configFromObject(config.raw);
       const queue = new Queue(queueName(id), { connection: redis, prefix: bullPrefix(bridgeConfig) });
       queues.push(queue);
-      const outboxKey = createStoreKeys(storePrefix(bridgeConfig, id)).outbox;
+      const outbox = outboxKey(bridgeConfig, id);
       const api = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: worker === 'same' });
       children.push(api);
       if (worker === 'separate') children.push(await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true }));
@@ -289,7 +286,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
         basePath: basePathOf(id),
         headers: { authorization: `Bearer ${config.secret}` },
         // With no worker here, nothing is delivered during the run: there is nothing to wait for.
-        ...(worker === 'none' ? {} : { settle: () => settled(target, queue, redis, outboxKey) }),
+        ...(worker === 'none' ? {} : { settle: () => settled(target, queue, redis, outbox) }),
       };
     };
     sides.push(await bridgeSide(ONE_PROCESS, 'compare', 'same'));

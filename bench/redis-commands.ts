@@ -6,7 +6,7 @@ import { SCHEMA_ENTERPRISE_USER } from '../src/scim/types.js';
 import { benchConfig } from './lib/config.js';
 import { entraUserBody, entraUserPatch, userName } from './lib/entra.js';
 import { startFastTarget } from './lib/fast-target.js';
-import { benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
+import { benchPrefix, connectRedis, deleteByPrefix, outboxKey } from './lib/redis.js';
 import { waitFor } from './lib/wait.js';
 
 /**
@@ -67,7 +67,7 @@ try {
   // With the worker running, each write below and its delivery job are counted together.
   const deliveredAfter = async (calls: number) => {
     if (!(await waitFor(async () => (await target.stats()).calls >= calls, 30_000))) throw new Error('the target did not get every call');
-    await waitFor(async () => (await redis.exists(`${prefix}:c:{count}:outbox`)) === 0, 5_000);
+    await waitFor(async () => (await redis.exists(outboxKey(config, 'count'))) === 0, 5_000);
   };
   const redis = connectRedis();
   let calls = (await target.stats()).calls;

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
 import { startChild } from './child.js';
@@ -31,10 +31,9 @@ export interface FastTarget {
 }
 
 const STATS_PATH = '/__bench/stats';
-const statsOf = new WeakMap<Server, TargetStats>();
 
-/** The target's HTTP server, in this process (bench/servers/bench-server.ts runs it in a child). */
-export function createFastTargetServer(): Server {
+/** The target on a loopback port of this process (bench/servers/bench-server.ts runs it in a child). */
+export async function listenFastTarget(): Promise<{ url: string; stats: () => TargetStats; close: () => Promise<void> }> {
   const stats: TargetStats = { calls: 0, creates: 0, lastCallAt: 0 };
   const server = createServer((req, res) => {
     req.resume();
@@ -61,16 +60,11 @@ export function createFastTargetServer(): Server {
     });
   });
   server.keepAliveTimeout = 30_000;
-  statsOf.set(server, stats);
-  return server;
-}
-
-/** Listens on a loopback port; answers the URL and a close function. */
-export async function listenFastTarget(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    stats: () => ({ ...stats }),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -85,11 +79,8 @@ export async function listenFastTarget(server: Server): Promise<{ url: string; c
  */
 export async function startFastTarget(where: 'child' | 'here' = 'child'): Promise<FastTarget> {
   if (where === 'here') {
-    const server = createFastTargetServer();
-    const { url, close } = await listenFastTarget(server);
-    const stats = statsOf.get(server);
-    if (!stats) throw new Error('the fast target keeps no counters');
-    return { url, stats: () => Promise.resolve({ ...stats }), close };
+    const { url, stats, close } = await listenFastTarget();
+    return { url, stats: async () => stats(), close };
   }
   const child = await startChild({ kind: 'target' });
   if (!child.url) throw new Error('the fast target did not report its URL');

@@ -14,12 +14,15 @@ export async function releaseBatch(queue: Queue, add: () => Promise<void>): Prom
   return startedAt;
 }
 
-/** Waits until nothing is waiting (paused included), delayed or active; returns false after `timeoutMs`. */
+/** True when nothing is waiting (paused included), delayed or active. */
+export async function isDrained(queue: Queue): Promise<boolean> {
+  const counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
+  return Object.values(counts).every((n) => n === 0);
+}
+
+/** Waits until the queue is drained (`isDrained`); returns false after `timeoutMs`. */
 export function waitForDrain(queue: Queue, timeoutMs: number): Promise<boolean> {
-  return waitFor(async () => {
-    const counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'active', 'waiting-children');
-    return Object.values(counts).every((n) => n === 0);
-  }, timeoutMs);
+  return waitFor(() => isDrained(queue), timeoutMs);
 }
 
 /** When the most recently completed job finished (Date.now() clock), or NaN when none kept. */

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { BridgeConfig } from '../../src/config/schema.js';
+import { storePrefix } from '../../src/runtime.js';
+import { createStoreKeys } from '../../src/store/keys.js';
 
 /**
  * The benchmarks' Redis: the same server the tests use (`REDIS_URL`), every key under a prefix
@@ -19,6 +22,11 @@ export function connectRedis(): Redis {
 }
 
 export { deleteByPrefix } from '../../src/lib/redis-keys.js';
+
+/** The outbox of a connection's store: empty once every accepted write is queued. */
+export function outboxKey(config: BridgeConfig, connectionId: string): string {
+  return createStoreKeys(storePrefix(config, connectionId)).outbox;
+}
 
 /** `used_memory` from INFO: the whole server, so other clients' keys move it too. */
 export async function usedMemory(redis: Redis): Promise<number> {

@@ -5,7 +5,7 @@ import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { startBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
-import { createFastTargetServer, listenFastTarget } from '../lib/fast-target.js';
+import { listenFastTarget } from '../lib/fast-target.js';
 import type { ServerSpec } from './spec.js';
 
 /**
@@ -56,7 +56,7 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
       };
     }
     case 'target':
-      return listenFastTarget(createFastTargetServer()).then(({ url, close }) => ({ url, stop: close }));
+      return listenFastTarget().then(({ url, close }) => ({ url, stop: close }));
     case 'echo': {
       const body = JSON.stringify({ id: 'echo', value: 'ok' });
       const server = createServer((req, res) => {

@@ -52,6 +52,11 @@ interface ResourceRow {
 
 type FoundRow = ResourceRow & { doc: string; rev: string };
 
+/** The rows of resources that exist: found and not a tombstone. */
+function liveRows(rows: ResourceRow[]): FoundRow[] {
+  return rows.filter((row): row is FoundRow => isFound(row) && !row.deleted);
+}
+
 function isFound(row: ResourceRow | undefined): row is FoundRow {
   return row !== undefined && row.doc !== null && row.rev !== null;
 }
@@ -140,10 +145,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
   async function getMany(type: ResourceType, ids: string[], opts?: { members?: boolean }): Promise<StoredResource[]> {
     if (ids.length === 0) return [];
-    const rows = await readResources(type, ids, opts?.members === true);
-    return rows
-      .filter((row): row is FoundRow => isFound(row) && !row.deleted)
-      .map((row) => toStored(type, row));
+    return liveRows(await readResources(type, ids, opts?.members === true)).map((row) => toStored(type, row));
   }
 
   return {
@@ -259,8 +261,7 @@ export function createRedisStore(redis: Redis, options: RedisStoreOptions): Reso
 
     async revisions(type, ids) {
       if (ids.length === 0) return [];
-      const rows = await readResources(type, ids, false);
-      return rows.filter((row): row is FoundRow => isFound(row) && !row.deleted).map((row) => ({ id: row.id, revision: Number(row.rev) }));
+      return liveRows(await readResources(type, ids, false)).map((row) => ({ id: row.id, revision: Number(row.rev) }));
     },
 
     async isMember(groupId, memberId) {
