@@ -349,6 +349,19 @@ describe.each(connections)('redis store over $name', ({ options, compressDocumen
       expect(await redis.llen(history.key)).toBe(1);
     });
 
+    it('a membership-only update appends its timeline event with the revision its script assigns', async () => {
+      const prefix = `${testRedis.prefix}-${unique('tlm')}`;
+      const own = createRedisStore(redis, { prefix, compressDocuments });
+      const timeline = createTimeline(redis, { prefix, maxEntries: 10, maxAgeMs: 60_000 });
+      const member = await own.create('User', entraUser(`${unique('member')}@example.com`));
+      const group = await own.create('Group', scimGroup(unique('tlgroup')));
+      const event: ScimChangeEvent = { kind: 'scim', at: new Date().toISOString(), op: 'patch', revision: REVISION_ASSIGNED_BY_STORE, attributes: ['members'] };
+      const history = timeline.entry('Group', group.id, event);
+      const updated = await own.update('Group', group.id, null, null, { members: { kind: 'delta', add: [member.id], remove: [] }, history });
+      expect(updated.revision).toBe(2);
+      expect(await timeline.read('Group', group.id)).toEqual([{ ...event, revision: 2 }]);
+    });
+
     it('lets a new user take the userName of a deleted one', async () => {
       const userName = `${unique('again')}@example.com`;
       const old = await store.create('User', entraUser(userName));
