@@ -7,7 +7,7 @@ import { benchConfig } from './lib/config.js';
 import { storedUserDoc } from './lib/entra.js';
 import { startFastTarget, type FastTarget } from './lib/fast-target.js';
 import { lastFinishedAt, releaseBatch, waitForDrain } from './lib/queue-drain.js';
-import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
+import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, redisCpuSeconds } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { median, ratio, round } from './lib/stats.js';
 import { waitFor } from './lib/wait.js';
@@ -31,8 +31,8 @@ const SEED_BATCH = 250;
 
 interface Pass {
   concurrency: number;
-  noop: { seconds: number; jobsPerSecond: number; cpuUsPerJob: number; drained: boolean };
-  bridge: { seconds: number; calls: number; jobs: number; callsPerSecond: number; jobsPerSecond: number; cpuUsPerJob: number; failed: number; complete: boolean };
+  noop: { seconds: number; jobsPerSecond: number; cpuUsPerJob: number; redisUsPerJob: number; drained: boolean };
+  bridge: { seconds: number; calls: number; jobs: number; callsPerSecond: number; jobsPerSecond: number; cpuUsPerJob: number; redisUsPerJob: number; failed: number; complete: boolean };
 }
 
 /** Seeds the users of one connection and returns their delivery jobs (revision 1, as after a POST). */
@@ -72,27 +72,31 @@ export async function delivery(): Promise<BenchmarkResult> {
         const noop = await startChild({ kind: 'noop-worker', redisUrl: BENCH_REDIS_URL, prefix: bullPrefix(bridgeConfig), queue: noopQueue.queue.name, concurrency: workers });
         children.push(noop);
         const noopCpuBefore = await noop.cpuSeconds();
+        const noopRedisBefore = await redisCpuSeconds(redis);
         const noopStarted = await releaseBatch(noopQueue.queue, () => noopQueue.enqueueMany(jobs));
         const noopDrained = await waitForDrain(noopQueue.queue, TIMEOUT_MS);
         const noopSeconds = ((await lastFinishedAt(noopQueue.queue)) - noopStarted) / 1000;
         const noopCpu = (await noop.cpuSeconds()) - noopCpuBefore;
+        const noopRedis = (await redisCpuSeconds(redis)) - noopRedisBefore;
         await noop.stop();
 
         const worker = await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true });
         children.push(worker);
         const { queue } = runtime.connection(id);
         const cpuBefore = await worker.cpuSeconds();
+        const redisBefore = await redisCpuSeconds(redis);
         const started = await releaseBatch(queue.queue, () => queue.enqueueMany(jobs));
         const delivered = await waitFor(async () => (await target.stats()).creates >= USERS, TIMEOUT_MS);
         const drained = delivered && (await waitForDrain(queue.queue, 5_000));
         const { calls, creates, lastCallAt } = await target.stats();
         const seconds = (lastCallAt - started) / 1000;
         const cpu = (await worker.cpuSeconds()) - cpuBefore;
+        const redisCpu = (await redisCpuSeconds(redis)) - redisBefore;
         await worker.stop();
         const failed = await queue.queue.getFailedCount();
         passes.push({
           concurrency: workers,
-          noop: { seconds: noopSeconds, jobsPerSecond: Math.round(USERS / noopSeconds), cpuUsPerJob: Math.round((noopCpu * 1e6) / USERS), drained: noopDrained },
+          noop: { seconds: noopSeconds, jobsPerSecond: Math.round(USERS / noopSeconds), cpuUsPerJob: Math.round((noopCpu * 1e6) / USERS), redisUsPerJob: Math.round((noopRedis * 1e6) / USERS), drained: noopDrained },
           bridge: {
             seconds,
             calls,
@@ -100,6 +104,7 @@ export async function delivery(): Promise<BenchmarkResult> {
             callsPerSecond: Math.round(calls / seconds),
             jobsPerSecond: Math.round(creates / seconds),
             cpuUsPerJob: Math.round((cpu * 1e6) / Math.max(1, creates)),
+            redisUsPerJob: Math.round((redisCpu * 1e6) / Math.max(1, creates)),
             failed,
             complete: drained && failed === 0,
           },
@@ -127,6 +132,7 @@ export async function delivery(): Promise<BenchmarkResult> {
             'jobs/s': p.noop.jobsPerSecond,
             'target calls/s': '',
             'worker CPU µs/job': p.noop.cpuUsPerJob,
+            'Redis CPU µs/job': p.noop.redisUsPerJob,
             complete: p.noop.drained ? 'yes' : 'NO',
           },
           {
@@ -135,6 +141,7 @@ export async function delivery(): Promise<BenchmarkResult> {
             'jobs/s': p.bridge.jobsPerSecond,
             'target calls/s': p.bridge.callsPerSecond,
             'worker CPU µs/job': p.bridge.cpuUsPerJob,
+            'Redis CPU µs/job': p.bridge.redisUsPerJob,
             complete: p.bridge.complete ? 'yes' : `NO (failed ${p.bridge.failed})`,
           },
           {
@@ -143,12 +150,13 @@ export async function delivery(): Promise<BenchmarkResult> {
             'jobs/s': ratio(p.bridge.jobsPerSecond, p.noop.jobsPerSecond),
             'target calls/s': '',
             'worker CPU µs/job': ratio(p.bridge.cpuUsPerJob, p.noop.cpuUsPerJob),
+            'Redis CPU µs/job': ratio(p.bridge.redisUsPerJob, p.noop.redisUsPerJob),
             complete: '',
           },
         ];
       }),
       notes: [
-        `${USERS} new users per pass, jobs released at once (queue paused while adding, clock starts at resume, stops at the target's last answer); 2 target calls per user (lookup + create).`,
+        `${USERS} new users per pass, jobs released at once (queue paused while adding, clock starts at resume, stops at the target's last answer); 2 target calls per user (lookup + create). Redis CPU is the whole server's over the pass (indicative).`,
       ],
       raw: { users: USERS, passes },
     };

@@ -3,7 +3,8 @@ import { basePathOf, benchConfig } from './lib/config.js';
 import { entraUserBody, filterByUserName, storedUserDoc, userName } from './lib/entra.js';
 import { startFastTarget } from './lib/fast-target.js';
 import { runIterations, type Scenario } from './lib/load.js';
-import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, memoryByPrefix, usedMemory } from './lib/redis.js';
+import { configFromObject } from '../src/config/load.js';
+import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, memoryByPrefix, outboxKey, usedMemory } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { ratio, round } from './lib/stats.js';
 import { waitFor } from './lib/wait.js';
@@ -86,7 +87,7 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
     const seconds = ((complete ? delivered.lastCallAt : Date.now()) - started) / 1000;
     const cpuSeconds = (await cpu()) - cpuBefore;
     // Let the last jobs move to completed before measuring what stays in Redis.
-    await waitFor(async () => (await redis.exists(`${prefix}:c:{${CONNECTION}}:outbox`)) === 0, 5_000);
+    await waitFor(async () => (await redis.exists(outboxKey(configFromObject(config.raw), CONNECTION))) === 0, 5_000);
     const memoryAfter = await usedMemory(redis);
     const byGroup = await memoryByPrefix(redis, prefix, keyGroup);
 
