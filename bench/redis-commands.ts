@@ -77,6 +77,11 @@ try {
     for (const [i, id] of ids.entries()) await provisioning.patch('User', id, moved(i));
     await deliveredAfter((calls += OPS));
   });
+  await perOperation('PUT + its delivery job', async () => {
+    // Okta's update: the whole user, here with a new displayName, which the sample mapping delivers.
+    for (const [i, id] of ids.entries()) await provisioning.replace('User', id, { ...entraUserBody(i), displayName: `Replaced ${i}` });
+    await deliveredAfter((calls += OPS));
+  });
   await perOperation('DELETE + its delivery job', async () => {
     for (const id of ids) await provisioning.remove('User', id);
     await deliveredAfter((calls += OPS));

@@ -2,13 +2,14 @@ import type { StoredResource } from '../store/types.js';
 
 /**
  * The users this process last wrote or read, each with the revision it had then, so that a
- * PATCH can start from one instead of reading it from Redis first (one round trip and one
- * inflate less; Entra's updates are a filter GET, then a PATCH of what it found).
+ * PATCH or PUT can start from one instead of reading it from Redis first (one round trip and
+ * one inflate less; Entra's updates are a filter GET, then a PATCH of what it found, and Okta's
+ * a GET, then a PUT).
  *
  * A copy can be out of date (another API process wrote the user since): that costs nothing
  * but time, because a PATCH started from a copy writes with the copy's revision as the
- * compare-and-set condition, and the store refuses it when the revision moved on. The PATCH
- * then forgets the copy and starts again from Redis (see `patch` in `service.ts`). Reads never
+ * compare-and-set condition, and the store refuses it when the revision moved on. The write
+ * then forgets the copy and starts again from Redis (`fromCopyOrRedis` in `service.ts`). Reads never
  * answer from here. Groups are not kept: their membership-only changes skip the revision check.
  *
  * Entries are frozen (they are shared with the request that stored them) and the oldest is

@@ -153,6 +153,29 @@ export function createProvisioning(deps: ProvisioningDeps) {
   }
 
   /**
+   * A user's PUT or PATCH without If-Match starts from this process's copy of the user, if it has
+   * one (recent-users.ts): one Redis command instead of two. The attempt writes with the copy's
+   * revision as its compare-and-set condition and answers FROM_REDIS whenever the copy cannot
+   * decide the outcome (the store refused that revision, or the attempt failed before anything
+   * was sent); the write then starts again from what Redis holds.
+   */
+  async function fromCopyOrRedis(
+    type: ResourceType,
+    id: string,
+    conditions: Conditions,
+    attempt: (current: StoredResource, fromCopy: boolean) => Promise<StoredResource | typeof FROM_REDIS>,
+  ): Promise<StoredResource> {
+    return retryingConflicts(async () => {
+      const copy = type === 'User' && conditions.ifMatch === undefined ? recent.get(id) : undefined;
+      const fromCopy = copy ? await attempt(copy, true) : FROM_REDIS;
+      if (fromCopy !== FROM_REDIS) return fromCopy;
+      const result = await attempt(await mustGet(type, id), false);
+      if (result === FROM_REDIS) throw new Error('a write from Redis never asks to start again');
+      return result;
+    });
+  }
+
+  /**
    * After an accepted write: its outbox entries are already stored with it (one script), so
    * delivery needs nothing more from the API than a nudge to this process's relay, if any.
    */
@@ -284,27 +307,38 @@ export function createProvisioning(deps: ProvisioningDeps) {
 
     async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);
-      return retryingConflicts(async () => {
-        const current = await mustGet(type, id);
-        checkIfMatch(conditions.ifMatch, current.revision);
-        const { doc, members, memberDetails } = replaceResource(current.doc, normalized, now());
-        await checkRules(type, doc);
-        // A PUT without `members` leaves membership alone (see replaceResource): Entra never
-        // reads members back, so silently emptying a group would go unnoticed.
-        const change = await checkMembers(memberSet(members, memberDetails), id);
-        const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
-        const stored = await store
-          .update(type, id, current.revision, doc, {
-            ...(change ? { members: change } : {}),
-            ...confirmOption(type),
-            note: outboxNote(context, doc),
-            ...withHistory(type, id, current.revision + 1, note),
-          })
-          .catch((e) => translate(e, type));
-        await deliver(type, id, stored.revision, note);
-        recent.remember(stored);
-        return stored;
-      });
+
+      /** One attempt from `current`; from a copy, see `fromCopyOrRedis`. */
+      async function attempt(current: StoredResource, fromCopy: boolean): Promise<StoredResource | typeof FROM_REDIS> {
+        let sent = false;
+        try {
+          checkIfMatch(conditions.ifMatch, current.revision);
+          const { doc, members, memberDetails } = replaceResource(current.doc, normalized, now());
+          await checkRules(type, doc);
+          // A PUT without `members` leaves membership alone (see replaceResource): Entra never
+          // reads members back, so silently emptying a group would go unnoticed.
+          const change = await checkMembers(memberSet(members, memberDetails), id);
+          const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
+          sent = true;
+          const stored = await store
+            .update(type, id, current.revision, doc, {
+              ...(change ? { members: change } : {}),
+              ...confirmOption(type),
+              note: outboxNote(context, doc),
+              ...withHistory(type, id, current.revision + 1, note),
+            })
+            .catch((e) => translate(e, type));
+          await deliver(type, id, stored.revision, note);
+          recent.remember(stored);
+          return stored;
+        } catch (error) {
+          recent.forget(id);
+          if (fromCopy && (!sent || error instanceof RevisionConflictError)) return FROM_REDIS;
+          throw error;
+        }
+      }
+
+      return fromCopyOrRedis(type, id, conditions, attempt);
     },
 
     async patch(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
@@ -356,15 +390,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         }
       }
 
-      return retryingConflicts(async () => {
-        // A user's PATCH without If-Match may start from this process's copy.
-        const copy = type === 'User' && conditions.ifMatch === undefined ? recent.get(id) : undefined;
-        const fromCopy = copy ? await attempt(copy, true) : FROM_REDIS;
-        if (fromCopy !== FROM_REDIS) return fromCopy;
-        const result = await attempt(await mustGet(type, id), false);
-        if (result === FROM_REDIS) throw new Error('a PATCH from Redis never asks to start again');
-        return result;
-      });
+      return fromCopyOrRedis(type, id, conditions, attempt);
     },
 
     async remove(type: ResourceType, id: string, conditions: Conditions = {}, context: ChangeContext = {}): Promise<void> {

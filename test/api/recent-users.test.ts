@@ -5,12 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type RunningBridge } from '../../src/bridge.js';
 import { createRecentUsers } from '../../src/provisioning/recent-users.js';
 import type { StoredResource } from '../../src/store/types.js';
+import type { ScimChangeEvent } from '../../src/ops/timeline.js';
 import { SAMPLE_MAPPING, startBridgeFixture, type BridgeFixture } from '../helpers/bridge.js';
 
 /**
- * A user's PATCH may start from the copy this API process last wrote or read
+ * A user's PATCH or PUT may start from the copy this API process last wrote or read
  * (src/provisioning/recent-users.ts). Two API processes on one Redis: whatever the other one
- * changed since, a PATCH from a stale copy must end exactly as if it had read Redis first.
+ * changed since, a write from a stale copy must end exactly as if it had read Redis first.
  */
 let a: BridgeFixture;
 let b: RunningBridge;
@@ -113,6 +114,54 @@ describe('PATCH from this process’s copy of a user', () => {
     expect(found.body.totalResults).toBe(1);
     for (const name of ['One', 'Two', 'Three']) expect((await viaB('PATCH', `/Users/${id}`, replace('displayName', name))).body.displayName).toBe(name);
     expect((await a.scim('GET', `/Users/${id}`)).body).toMatchObject({ displayName: 'Three', meta: { version: 'W/"4"' } });
+  });
+});
+
+describe('PUT from this process’s copy of a user', () => {
+  const body = (displayName: string, extra: Record<string, unknown> = {}) => ({
+    schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+    userName: `put-${displayName}-${Date.now()}@example.com`,
+    active: true,
+    displayName,
+    ...extra,
+  });
+
+  it('replaces what another process wrote since the copy was made, on top of its revision', async () => {
+    const id = await createViaA();
+    const created = (await a.scim('GET', `/Users/${id}`)).body.meta.created as string;
+    expect((await viaB('PATCH', `/Users/${id}`, replace('title', 'Boss'))).status).toBe(200);
+    expect((await viaB('PATCH', `/Users/${id}`, replace('nickName', 'B'))).status).toBe(200);
+    // A's copy is at revision 1; Redis holds revision 3.
+    const put = await a.scim('PUT', `/Users/${id}`, body('Replaced'));
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({ displayName: 'Replaced', meta: { version: 'W/"4"', created } });
+    expect(put.body.title).toBeUndefined();
+    const read = (await viaB('GET', `/Users/${id}`)).body;
+    expect(read).toMatchObject({ displayName: 'Replaced', meta: { version: 'W/"4"' } });
+    expect(read.title).toBeUndefined();
+    expect(read.nickName).toBeUndefined();
+    // Its timeline event is the write Redis saw: revision 4, and what changed against revision 3.
+    const events = await a.bridge.runtime.connection('acme').timeline.read('User', id);
+    const last = events.filter((e): e is ScimChangeEvent => e.kind === 'scim').at(-1);
+    expect(last).toMatchObject({ op: 'replace', revision: 4 });
+    expect(last?.attributes).toEqual(expect.arrayContaining(['title', 'nickName', 'displayName']));
+  });
+
+  it('goes on from its own copy, and honours If-Match against what Redis holds', async () => {
+    const id = await createViaA();
+    for (const [k, name] of ['One', 'Two'].entries()) {
+      expect((await a.scim('PUT', `/Users/${id}`, body(name))).body.meta.version).toBe(`W/"${k + 2}"`);
+    }
+    await viaB('PATCH', `/Users/${id}`, replace('title', 'Boss'));
+    const stale = await a.scim('PUT', `/Users/${id}`, body('Three'), { 'if-match': 'W/"3"' });
+    expect(stale.status).toBe(412);
+    expect((await viaB('GET', `/Users/${id}`)).body).toMatchObject({ displayName: 'Two', title: 'Boss', meta: { version: 'W/"4"' } });
+  });
+
+  it('answers 404 for a user another process deleted', async () => {
+    const id = await createViaA();
+    expect((await viaB('DELETE', `/Users/${id}`)).status).toBe(204);
+    expect((await a.scim('PUT', `/Users/${id}`, body('Gone'))).status).toBe(404);
   });
 });
 
