@@ -3,6 +3,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { compare, parseCompareArgs } from './compare.js';
 import { delivery } from './delivery.js';
+import { changeCost } from './change-cost.js';
 import { endToEnd } from './end-to-end.js';
 import { flatCost } from './flat-cost.js';
 import { frontDoor } from './front-door.js';
@@ -26,6 +27,7 @@ const BENCHMARKS: Record<string, () => Promise<BenchmarkResult>> = {
   delivery,
   'end-to-end': () => endToEnd({ split: false }),
   'end-to-end-split': () => endToEnd({ split: true }),
+  'change-cost': changeCost,
 };
 
 const RESULTS_FILE = fileURLToPath(new URL('./results/latest.json', import.meta.url));
@@ -70,7 +72,7 @@ for (const name of names) {
     results.push({ ...result, startedAt, seconds, loadAverage: { before, after } });
     printTable(`${name}: ${result.target}`, result.rows);
     for (const note of result.notes) console.log(`  ${note}`);
-    console.log(`  => ${result.headline.label}: ${result.headline.value} (${result.met ? 'target met' : 'TARGET MISSED'}); took ${seconds} s; load average ${before[0]?.toFixed(2)} → ${after[0]?.toFixed(2)}`);
+    console.log(`  => ${result.headline.label}: ${result.headline.value} (${result.met === undefined ? 'a diagnosis, no target of its own' : result.met ? 'target met' : 'TARGET MISSED'}); took ${seconds} s; load average ${before[0]?.toFixed(2)} → ${after[0]?.toFixed(2)}`);
   } catch (error) {
     failed = true;
     console.error(`${name} failed:`, error);

@@ -5,7 +5,8 @@ export interface BenchmarkResult {
   target: string;
   /** The headline figure compared with the target (a ratio, seconds, bytes…). */
   headline: { label: string; value: number };
-  met: boolean;
+  /** Whether the target is met; absent for a diagnosis, which has no target of its own. */
+  met?: boolean;
   rows: Array<Record<string, string | number>>;
   notes: string[];
   raw: unknown;
