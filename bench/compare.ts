@@ -7,7 +7,7 @@ import { Pool } from 'undici';
 import { configFromObject } from '../src/config/load.js';
 import { queueName } from '../src/delivery/types.js';
 import { bullPrefix } from '../src/runtime.js';
-import { startChild, type BenchChild } from './lib/child.js';
+import { processCpuSeconds, startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { startFastTarget, type FastTarget } from './lib/fast-target.js';
 import { isDrained } from './lib/queue-drain.js';
@@ -42,9 +42,11 @@ export interface CompareOptions {
    * not run on this machine (how the Helm chart lets the two scale apart).
    */
   apiOnly: boolean;
+  /** Process id of the other gateway, when it runs on this machine: its CPU per operation is reported too. */
+  pid?: number;
 }
 
-const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 6] [--split] [--api-only]';
+const USAGE = 'usage: npm run bench -- compare --url <SCIM base URL> --token <bearer token> [--users 2000] [--concurrency 16] [--rounds 6] [--split] [--api-only] [--pid <other gateway process id>]';
 const CORE_USER = 'urn:ietf:params:scim:schemas:core:2.0:User';
 const ENTERPRISE = 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User';
 const PATCH_OP = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -60,6 +62,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
       rounds: { type: 'string', default: '6' },
       split: { type: 'boolean', default: false },
       'api-only': { type: 'boolean', default: false },
+      pid: { type: 'string' },
     },
     strict: true,
   });
@@ -77,6 +80,7 @@ export function parseCompareArgs(args: string[]): CompareOptions {
     rounds: number('rounds', values.rounds),
     split: values.split === true,
     apiOnly: values['api-only'] === true,
+    ...(values.pid === undefined ? {} : { pid: number('pid', values.pid) }),
   };
 }
 
@@ -87,6 +91,8 @@ interface Side {
   headers: Record<string, string>;
   /** Resolves once the side's background work of the last round is done (the bridge's deliveries). */
   settle?: () => Promise<void>;
+  /** CPU seconds used so far by the side's processes on this machine, when they are known. */
+  cpuSeconds?: () => Promise<number>;
 }
 
 /** The bridge's deliveries are done when its target has had no call for this long. */
@@ -115,6 +121,8 @@ interface PhaseResult {
   p99Ms: number;
   errors: number;
   firstError?: string;
+  /** CPU of the side's processes per operation during the phase (µs), when they are known. */
+  cpuUsPerOp?: number;
 }
 
 type Operation = (send: Send) => Promise<void>;
@@ -137,6 +145,7 @@ async function runPhase(side: Side, concurrency: number, operations: Operation[]
     return text ? JSON.parse(text) : undefined;
   };
   let next = 0;
+  const cpuBefore = await side.cpuSeconds?.();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -154,6 +163,7 @@ async function runPhase(side: Side, concurrency: number, operations: Operation[]
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const cpuAfter = await side.cpuSeconds?.();
   const sorted = Float64Array.from(times).sort();
   return {
     operations: times.length,
@@ -163,6 +173,7 @@ async function runPhase(side: Side, concurrency: number, operations: Operation[]
     p99Ms: round(percentile(sorted, 99), 2),
     errors,
     ...(firstError ? { firstError } : {}),
+    ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { cpuUsPerOp: Math.round(((cpuAfter - cpuBefore) * 1e6) / Math.max(1, times.length)) }),
   };
 }
 
@@ -278,9 +289,10 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       queues.push(queue);
       const outbox = outboxKey(bridgeConfig, id);
       const api = await startChild({ kind: 'bridge', config: config.raw, api: true, worker: worker === 'same' });
-      children.push(api);
-      if (worker === 'separate') children.push(await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true }));
+      const processes = [api, ...(worker === 'separate' ? [await startChild({ kind: 'bridge', config: config.raw, api: false, worker: true })] : [])];
+      children.push(...processes);
       return {
+        cpuSeconds: async () => (await Promise.all(processes.map((p) => p.cpuSeconds()))).reduce((a, b) => a + b, 0),
         label,
         pool: new Pool(api.url!, { connections: options.concurrency }),
         basePath: basePathOf(id),
@@ -292,7 +304,14 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
     sides.push(await bridgeSide(ONE_PROCESS, 'compare', 'same'));
     if (options.split) sides.push(await bridgeSide(SPLIT, 'compare-split', 'separate'));
     if (options.apiOnly) sides.push(await bridgeSide(API_ONLY, 'compare-api', 'none'));
-    sides.push({ label: other.host, pool: new Pool(other.origin, { connections: options.concurrency }), basePath: other.pathname.replace(/\/+$/, ''), headers: { authorization: `Bearer ${options.token}` } });
+    const { pid } = options;
+    sides.push({
+      label: other.host,
+      pool: new Pool(other.origin, { connections: options.concurrency }),
+      basePath: other.pathname.replace(/\/+$/, ''),
+      headers: { authorization: `Bearer ${options.token}` },
+      ...(pid === undefined ? {} : { cpuSeconds: () => processCpuSeconds(pid) }),
+    });
     const results: Record<string, Array<Record<Kind, PhaseResult>>> = Object.fromEntries(sides.map((s) => [s.label, []]));
     const rows: Array<Record<string, string | number>> = [];
     for (const side of sides) {
@@ -307,7 +326,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
         await side.settle?.();
         results[side.label]!.push(result);
         for (const [kind, phase] of Object.entries(result)) {
-          rows.push({ run: `${side.label}, round ${round}, ${kind}`, 'ops/s': phase.perSecond, 'p50 ms': phase.p50Ms, 'p99 ms': phase.p99Ms, errors: phase.errors });
+          rows.push({ run: `${side.label}, round ${round}, ${kind}`, 'ops/s': phase.perSecond, 'p50 ms': phase.p50Ms, 'p99 ms': phase.p99Ms, 'CPU µs/op': phase.cpuUsPerOp ?? '', errors: phase.errors });
         }
       }
     }
@@ -320,7 +339,13 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       );
     const ratios = ratiosOf(ONE_PROCESS);
     for (const label of sides.slice(0, -1).map((s) => s.label)) {
-      for (const [kind, value] of Object.entries(ratiosOf(label))) rows.push({ run: `${label} ÷ ${other.host}, ${kind} (median of rounds)`, 'ops/s': value, 'p50 ms': '', 'p99 ms': '', errors: '' });
+      for (const [kind, value] of Object.entries(ratiosOf(label))) rows.push({ run: `${label} ÷ ${other.host}, ${kind} (median of rounds)`, 'ops/s': value, 'p50 ms': '', 'p99 ms': '', 'CPU µs/op': '', errors: '' });
+    }
+    for (const side of sides.filter((s) => s.cpuSeconds)) {
+      for (const kind of KINDS) {
+        const cpu = results[side.label]!.map((r) => r[kind].cpuUsPerOp).filter((v): v is number => v !== undefined);
+        if (cpu.length > 0) rows.push({ run: `${side.label}, ${kind}, CPU per operation (median of rounds)`, 'ops/s': '', 'p50 ms': '', 'p99 ms': '', 'CPU µs/op': Math.round(median(cpu)), errors: '' });
+      }
     }
     const errors = Object.values(results).flat().flatMap((r) => Object.values(r)).filter((p) => p.firstError);
     return {
@@ -332,6 +357,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       notes: [
         `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first, after an untimed warm-up round per side; create = userName probe + POST; memberAdd and memberRemove = one member PATCH of a group (${USERS_PER_GROUP} users per group), as Entra sends them. After each bridge round the next side waits until the bridge has delivered everything (outbox empty, no job waiting, delayed or active, its target quiet for ${QUIET_MS} ms), so the other side never shares the machine with the bridge's worker.`,
         `"${ONE_PROCESS}" runs API and delivery worker in one process${options.split ? `; "${SPLIT}" runs them as two processes` : ''}. Either stores, queues and delivers every change to a local target; the other side is measured as it is.`,
+        `CPU µs/op: the CPU time of the side's own processes during the phase, per operation (the bridge's API and worker processes${options.pid === undefined ? '' : `; the other gateway's process ${options.pid}`}), without Redis or the target; the bridge's deliveries that end after the phase are not in it (the change-cost benchmark charges them all).`,
         ...(options.apiOnly ? [`"${API_ONLY}" is the API process alone: it stores and queues every change, and no worker delivers them during the run (as when workers run on other machines).`] : []),
         ...errors.slice(0, 3).map((p) => `first error: ${p.firstError}`),
       ],
