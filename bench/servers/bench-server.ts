@@ -1,3 +1,4 @@
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'bullmq';
@@ -22,11 +23,15 @@ const UNLIMITED_JOBS = 1_000_000_000;
 async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
   switch (spec.kind) {
     case 'bridge': {
-      const bridge = await startBridge(configFromObject(spec.config), {
+      // BENCH_LOG_LEVEL=info: the bridge logs as it does in production (one line per request and
+      // per delivery attempt), into /dev/null, to measure what logging costs. Off by default.
+      const level = process.env.BENCH_LOG_LEVEL;
+      const logging = level ? { logStream: createWriteStream('/dev/null') } : { logger: false as const };
+      const bridge = await startBridge(configFromObject(level ? { ...(spec.config as object), logLevel: level } : spec.config), {
         api: spec.api,
         worker: spec.worker,
         listen: { host: '127.0.0.1', port: 0 },
-        logger: false,
+        ...logging,
       });
       return { ...(bridge.url ? { url: bridge.url } : {}), stop: () => bridge.close() };
     }
