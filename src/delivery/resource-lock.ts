@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { createBatcher } from '../lib/batcher.js';
+import { prefixHasHashTag } from '../lib/redis-keys.js';
 import type { ResourceType } from '../scim/types.js';
 
 /**
@@ -30,11 +32,21 @@ export interface ResourceLockOptions {
   now?: () => number;
 }
 
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+/** KEYS: leases; ARGV: their tokens, in the same order. Deletes each lease its token still holds. */
+const RELEASE = `
+local released = 0
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i] then released = released + redis.call('DEL', KEYS[i]) end
+end
+return released
+`;
 const EXTEND = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 
+/** Most leases one release call deletes. */
+const MAX_RELEASES_PER_CALL = 64;
+
 type LockCommands = {
-  bridgeLockRelease(key: string, token: string): Promise<number>;
+  bridgeLockReleaseMany(numberOfKeys: number, ...keysThenTokens: string[]): Promise<number>;
   bridgeLockExtend(key: string, token: string, ttlMs: number): Promise<number>;
 };
 
@@ -42,11 +54,20 @@ export function createResourceLock(redis: Redis, options: ResourceLockOptions): 
   const ttlOf = typeof options.ttlMs === 'function' ? options.ttlMs : () => (options.ttlMs as number | undefined) ?? 60_000;
   const now = options.now ?? Date.now;
   // EVALSHA through defineCommand: the script body is sent once per connection, not per call.
-  if (!('bridgeLockRelease' in redis)) {
-    redis.defineCommand('bridgeLockRelease', { numberOfKeys: 1, lua: RELEASE });
+  if (!('bridgeLockReleaseMany' in redis)) {
+    redis.defineCommand('bridgeLockReleaseMany', { lua: RELEASE });
     redis.defineCommand('bridgeLockExtend', { numberOfKeys: 1, lua: EXTEND });
   }
   const commands = redis as unknown as LockCommands;
+  const releaseMany = async (leases: Array<{ key: string; token: string }>) => {
+    await commands.bridgeLockReleaseMany(leases.length, ...leases.map((l) => l.key), ...leases.map((l) => l.token));
+  };
+  // The releases of one event-loop turn (jobs whose last saves were answered together) go out as
+  // one script call. On Redis Cluster one call may only touch one hash slot: the leases share it
+  // when the prefix carries a hash tag (the runtime's store prefix does); without one, each
+  // release is its own call.
+  const batch = prefixHasHashTag(options.prefix) ? createBatcher(releaseMany, { maxItems: MAX_RELEASES_PER_CALL }) : undefined;
+  const release = (key: string, token: string) => (batch ? batch.add([{ key, token }]) : releaseMany([{ key, token }]));
   return {
     async acquire(type, id) {
       const key = `${options.prefix}:lock:${type}:${id}`;
@@ -63,9 +84,7 @@ export function createResourceLock(redis: Redis, options: ResourceLockOptions): 
           if (extended) expiresAt = now() + ttlMs;
           return extended;
         },
-        async release() {
-          await commands.bridgeLockRelease(key, token);
-        },
+        release: () => release(key, token),
       };
     },
   };

@@ -17,3 +17,13 @@ export async function deleteMatching(redis: RedisClient, pattern: string): Promi
     await node.pipeline(keys.map((key) => ['unlink', key])).exec();
   });
 }
+
+/**
+ * Whether every key that starts with `prefix` lands in one Redis Cluster hash slot: the prefix
+ * carries a hash tag (`{…}` with something in it), so one script call may touch many such keys.
+ * @see https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags
+ */
+export function prefixHasHashTag(prefix: string): boolean {
+  const open = prefix.indexOf('{');
+  return open >= 0 && prefix.indexOf('}', open + 1) > open + 1;
+}

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import { createBatcher } from '../lib/batcher.js';
+import { prefixHasHashTag } from '../lib/redis-keys.js';
 import type { ResourceType } from '../scim/types.js';
 import type { HistoryAppend } from '../store/types.js';
 import type { AttemptOutcome, CallRecord, DeliveredOutcome } from './failure.js';
@@ -131,23 +133,45 @@ function parseLegacyEntry(json: string | undefined): Array<{ event: TimelineEven
   }
 }
 
-/** KEYS[1] the timeline. ARGV: event JSON, max entries, max age ms. */
+/**
+ * KEYS: the timelines; ARGV: one event per key, in the same order, then max entries and max age
+ * (ms). A key may come more than once: its events are appended in order.
+ */
 const APPEND = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
+local n = #KEYS
+local max_entries, max_age = -tonumber(ARGV[n + 1]), ARGV[n + 2]
+for i = 1, n do
+  redis.call('RPUSH', KEYS[i], ARGV[i])
+  redis.call('LTRIM', KEYS[i], max_entries, -1)
+  redis.call('PEXPIRE', KEYS[i], max_age)
+end
+return n
 `;
 
-type TimelineCommands = { bridgeTimelineAppend(key: string, event: string, maxEntries: number, maxAgeMs: number): Promise<number> };
+/** Most appends sent in one script call. */
+const APPEND_BATCH = 64;
 
+type TimelineCommands = { bridgeTimelineAppendMany(numberOfKeys: number, ...args: Array<string | number>): Promise<number> };
+
+/**
+ * Appends made in one turn of the event loop (the delivery jobs whose answers arrived together)
+ * go out as one script call, each resolving when its batch is stored. On Redis Cluster one call
+ * may only touch one hash slot: a connection's timelines share it through the hash tag of its
+ * store prefix (the runtime's always has one); under a prefix without one, each append is its
+ * own call.
+ */
 export function createTimeline(redis: Redis, options: TimelineOptions): Timeline {
   const now = options.now ?? Date.now;
-  if (!('bridgeTimelineAppend' in redis)) redis.defineCommand('bridgeTimelineAppend', { numberOfKeys: 1, lua: APPEND });
+  if (!('bridgeTimelineAppendMany' in redis)) redis.defineCommand('bridgeTimelineAppendMany', { lua: APPEND });
   const commands = redis as unknown as TimelineCommands;
+  const appendMany = async (appends: Array<{ key: string; entry: string }>) => {
+    await commands.bridgeTimelineAppendMany(appends.length, ...appends.map((a) => a.key), ...appends.map((a) => a.entry), options.maxEntries, options.maxAgeMs);
+  };
+  const batch = prefixHasHashTag(options.prefix) ? createBatcher(appendMany, { maxItems: APPEND_BATCH }) : undefined;
   return {
     async append(type, id, event) {
-      await commands.bridgeTimelineAppend(timelineKey(options.prefix, type, id), encodeEvent(type, id, event), options.maxEntries, options.maxAgeMs);
+      const append = { key: timelineKey(options.prefix, type, id), entry: encodeEvent(type, id, event) };
+      await (batch ? batch.add([append]) : appendMany([append]));
     },
     entry(type, id, event) {
       return { key: timelineKey(options.prefix, type, id), entry: encodeEvent(type, id, event), maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs };

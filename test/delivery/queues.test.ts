@@ -100,4 +100,26 @@ describe('on Redis', () => {
     await again?.release();
     expect(await lock.acquire('User', 'u1')).not.toBeNull();
   });
+
+  it('releases the leases of one event-loop turn in one call when its prefix has a hash tag, each only if still its own', async () => {
+    const prefix = `${redis.prefix}:{locks}`;
+    const lock = createResourceLock(redis.redis, { prefix, ttlMs: 5_000 });
+    const leases = await Promise.all(['a', 'b', 'c'].map((id) => lock.acquire('User', id)));
+    await redis.redis.set(`${prefix}:lock:User:b`, 'someone-else');
+    const calls: string[] = [];
+    const sendCommand = redis.redis.sendCommand.bind(redis.redis);
+    redis.redis.sendCommand = ((command: Parameters<typeof sendCommand>[0]) => {
+      calls.push(command.name);
+      return sendCommand(command);
+    }) as typeof redis.redis.sendCommand;
+    try {
+      await Promise.all(leases.map((lease) => lease?.release()));
+    } finally {
+      redis.redis.sendCommand = sendCommand;
+    }
+    expect(calls.filter((name) => name === 'evalsha' || name === 'eval')).toHaveLength(1);
+    expect(await redis.redis.exists(`${prefix}:lock:User:a`, `${prefix}:lock:User:c`)).toBe(0);
+    expect(await redis.redis.get(`${prefix}:lock:User:b`)).toBe('someone-else');
+    expect(await lock.acquire('User', 'a')).not.toBeNull();
+  });
 });

@@ -25,6 +25,35 @@ describe('timeline', () => {
     expect(ttl).toBeLessThanOrEqual(HOUR);
   });
 
+  it('sends the appends of one event-loop turn as one script call under a hash-tagged prefix, in order, within the bounds', async () => {
+    const timeline = createTimeline(r.redis, { prefix: `${r.prefix}:{batch}`, maxEntries: 3, maxAgeMs: HOUR });
+    const calls: string[] = [];
+    const sendCommand = r.redis.sendCommand.bind(r.redis);
+    r.redis.sendCommand = ((command: Parameters<typeof sendCommand>[0]) => {
+      calls.push(command.name);
+      return sendCommand(command);
+    }) as typeof r.redis.sendCommand;
+    try {
+      const appends: Array<Promise<void>> = [];
+      for (let revision = 1; revision <= 5; revision++) appends.push(timeline.append('User', 'same', change(Date.now(), revision)));
+      for (let k = 0; k < 70; k++) appends.push(timeline.append('User', `many-${k}`, change(Date.now(), 1)));
+      await Promise.all(appends);
+      // 75 appends, at most 64 per call: two calls (ioredis sends EVALSHA, or EVAL the first time).
+      expect(calls.filter((name) => name === 'evalsha' || name === 'eval')).toHaveLength(2);
+    } finally {
+      r.redis.sendCommand = sendCommand;
+    }
+    expect((await timeline.read('User', 'same')).map((e) => (e as ScimChangeEvent).revision)).toEqual([3, 4, 5]);
+    expect((await timeline.read('User', 'many-69')).map((e) => (e as ScimChangeEvent).revision)).toEqual([1]);
+    expect(await r.redis.pttl(timelineKey(`${r.prefix}:{batch}`, 'User', 'many-0'))).toBeGreaterThan(0);
+  });
+
+  it('fails each append of a batch that Redis refused', async () => {
+    const broken = createTimeline(r.redis, { prefix: `${r.prefix}:{broken}`, maxEntries: Number.NaN, maxAgeMs: HOUR });
+    const results = await Promise.allSettled([broken.append('User', 'x', change(Date.now(), 1)), broken.append('User', 'y', change(Date.now(), 1))]);
+    expect(results.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+  });
+
   it('skips events older than maxAge and unreadable entries', async () => {
     let clock = Date.now();
     const timeline = createTimeline(r.redis, { prefix: `${r.prefix}:b`, maxEntries: 10, maxAgeMs: HOUR, now: () => clock });
