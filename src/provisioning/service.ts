@@ -163,13 +163,24 @@ export function createProvisioning(deps: ProvisioningDeps) {
     type: ResourceType,
     id: string,
     conditions: Conditions,
-    attempt: (current: StoredResource, fromCopy: boolean) => Promise<StoredResource | typeof FROM_REDIS>,
+    attempt: (current: StoredResource, fromCopy: boolean, write: { sent: boolean }) => Promise<StoredResource | typeof FROM_REDIS>,
   ): Promise<StoredResource> {
+    /** One attempt; `write.sent` is set by the attempt once its write has gone to the store. */
+    const from = async (current: StoredResource, fromCopy: boolean) => {
+      const write = { sent: false };
+      try {
+        return await attempt(current, fromCopy, write);
+      } catch (error) {
+        recent.forget(id);
+        if (fromCopy && (!write.sent || error instanceof RevisionConflictError)) return FROM_REDIS;
+        throw error;
+      }
+    };
     return retryingConflicts(async () => {
       const copy = type === 'User' && conditions.ifMatch === undefined ? recent.get(id) : undefined;
-      const fromCopy = copy ? await attempt(copy, true) : FROM_REDIS;
+      const fromCopy = copy ? await from(copy, true) : FROM_REDIS;
       if (fromCopy !== FROM_REDIS) return fromCopy;
-      const result = await attempt(await mustGet(type, id), false);
+      const result = await from(await mustGet(type, id), false);
       if (result === FROM_REDIS) throw new Error('a write from Redis never asks to start again');
       return result;
     });
@@ -308,34 +319,27 @@ export function createProvisioning(deps: ProvisioningDeps) {
     async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);
 
-      /** One attempt from `current`; from a copy, see `fromCopyOrRedis`. */
-      async function attempt(current: StoredResource, fromCopy: boolean): Promise<StoredResource | typeof FROM_REDIS> {
-        let sent = false;
-        try {
-          checkIfMatch(conditions.ifMatch, current.revision);
-          const { doc, members, memberDetails } = replaceResource(current.doc, normalized, now());
-          await checkRules(type, doc);
-          // A PUT without `members` leaves membership alone (see replaceResource): Entra never
-          // reads members back, so silently emptying a group would go unnoticed.
-          const change = await checkMembers(memberSet(members, memberDetails), id);
-          const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
-          sent = true;
-          const stored = await store
-            .update(type, id, current.revision, doc, {
-              ...(change ? { members: change } : {}),
-              ...confirmOption(type),
-              note: outboxNote(context, doc),
-              ...withHistory(type, id, current.revision + 1, note),
-            })
-            .catch((e) => translate(e, type));
-          await deliver(type, id, stored.revision, note);
-          recent.remember(stored);
-          return stored;
-        } catch (error) {
-          recent.forget(id);
-          if (fromCopy && (!sent || error instanceof RevisionConflictError)) return FROM_REDIS;
-          throw error;
-        }
+      /** One attempt from `current` (from a copy: see `fromCopyOrRedis`). */
+      async function attempt(current: StoredResource, _fromCopy: boolean, write: { sent: boolean }): Promise<StoredResource> {
+        checkIfMatch(conditions.ifMatch, current.revision);
+        const { doc, members, memberDetails } = replaceResource(current.doc, normalized, now());
+        await checkRules(type, doc);
+        // A PUT without `members` leaves membership alone (see replaceResource): Entra never
+        // reads members back, so silently emptying a group would go unnoticed.
+        const change = await checkMembers(memberSet(members, memberDetails), id);
+        const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
+        write.sent = true;
+        const stored = await store
+          .update(type, id, current.revision, doc, {
+            ...(change ? { members: change } : {}),
+            ...confirmOption(type),
+            note: outboxNote(context, doc),
+            ...withHistory(type, id, current.revision + 1, note),
+          })
+          .catch((e) => translate(e, type));
+        await deliver(type, id, stored.revision, note);
+        recent.remember(stored);
+        return stored;
       }
 
       return fromCopyOrRedis(type, id, conditions, attempt);
@@ -347,47 +351,40 @@ export function createProvisioning(deps: ProvisioningDeps) {
       /**
        * One attempt from `current`. From a copy (recent-users.ts), every way it can end without
        * writing answers `FROM_REDIS`, so the caller starts again from Redis: the store refused
-       * the copy's revision, the patch failed on the copy, or it changed nothing (a no-op on a
-       * copy proves nothing about what Redis holds).
+       * the copy's revision, the patch failed on the copy (see `fromCopyOrRedis`), or it changed
+       * nothing (a no-op on a copy proves nothing about what Redis holds).
        */
-      async function attempt(current: StoredResource, fromCopy: boolean): Promise<StoredResource | typeof FROM_REDIS> {
-        let sent = false;
-        try {
-          checkIfMatch(conditions.ifMatch, current.revision);
-          const patched = applyPatch(type, current.doc, ops, schemas);
-          const doc = applyDeclaredExtensions(type, patched.doc, schemas);
-          // The result must be a resource a POST would accept: a PATCH that leaves it invalid
-          // (no userName, a numeric manager.value) is rejected before anything is stored.
-          normalizeResource(type, doc, schemas);
-          const members = await checkMembers(patched.members, id);
-          // Deep equality, not JSON text: key order is no change, and it costs half as much.
-          const docChanged = !isDeepStrictEqual(stripMeta(doc), stripMeta(current.doc));
-          if (!docChanged && !members) return fromCopy ? FROM_REDIS : current;
-          const modified = now().toISOString();
-          const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
-          if (next) await checkRules(type, next);
-          // Membership-only changes skip the revision check (unless If-Match asks for one): set
-          // operations commute, so concurrent member PATCHes on one group never lose a member.
-          const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
-          const note: WriteNote = { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined };
-          sent = true;
-          const stored = await store
-            .update(type, id, expected, next, {
-              ...(members ? { members, touchedAt: modified } : {}),
-              ...confirmOption(type),
-              note: outboxNote(context, next ?? current.doc),
-              // Without a revision check (membership only) the script assigns the revision.
-              ...withHistory(type, id, expected === null ? REVISION_ASSIGNED_BY_STORE : expected + 1, note),
-            })
-            .catch((e) => translate(e, type));
-          await deliver(type, id, stored.revision, note);
-          recent.remember(stored);
-          return stored;
-        } catch (error) {
-          recent.forget(id);
-          if (fromCopy && (!sent || error instanceof RevisionConflictError)) return FROM_REDIS;
-          throw error;
-        }
+      async function attempt(current: StoredResource, fromCopy: boolean, write: { sent: boolean }): Promise<StoredResource | typeof FROM_REDIS> {
+        checkIfMatch(conditions.ifMatch, current.revision);
+        const patched = applyPatch(type, current.doc, ops, schemas);
+        const doc = applyDeclaredExtensions(type, patched.doc, schemas);
+        // The result must be a resource a POST would accept: a PATCH that leaves it invalid
+        // (no userName, a numeric manager.value) is rejected before anything is stored.
+        normalizeResource(type, doc, schemas);
+        const members = await checkMembers(patched.members, id);
+        // Deep equality, not JSON text: key order is no change, and it costs half as much.
+        const docChanged = !isDeepStrictEqual(stripMeta(doc), stripMeta(current.doc));
+        if (!docChanged && !members) return fromCopy ? FROM_REDIS : current;
+        const modified = now().toISOString();
+        const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
+        if (next) await checkRules(type, next);
+        // Membership-only changes skip the revision check (unless If-Match asks for one): set
+        // operations commute, so concurrent member PATCHes on one group never lose a member.
+        const expected = next || conditions.ifMatch !== undefined ? current.revision : null;
+        const note: WriteNote = { op: 'patch', context, before: current.doc, after: next ?? current.doc, membersChanged: members !== undefined };
+        write.sent = true;
+        const stored = await store
+          .update(type, id, expected, next, {
+            ...(members ? { members, touchedAt: modified } : {}),
+            ...confirmOption(type),
+            note: outboxNote(context, next ?? current.doc),
+            // Without a revision check (membership only) the script assigns the revision.
+            ...withHistory(type, id, expected === null ? REVISION_ASSIGNED_BY_STORE : expected + 1, note),
+          })
+          .catch((e) => translate(e, type));
+        await deliver(type, id, stored.revision, note);
+        recent.remember(stored);
+        return stored;
       }
 
       return fromCopyOrRedis(type, id, conditions, attempt);

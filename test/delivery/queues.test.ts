@@ -6,7 +6,7 @@ import type { DeliveryLogger } from '../../src/delivery/logger.js';
 import { createDeliveryQueue, deliveryJobName, deliveryJobOptions, type DeliveryQueue } from '../../src/delivery/queues.js';
 import { createResourceLock } from '../../src/delivery/resource-lock.js';
 import type { DeliveryJobData } from '../../src/delivery/types.js';
-import { createTestRedis, type TestRedis } from '../helpers/redis.js';
+import { commandsDuring, createTestRedis, scriptCalls, type TestRedis } from '../helpers/redis.js';
 
 const delivery = deliverySchema.parse({ attempts: 7, backoffMs: 100, maxBackoffMs: 1_000, concurrency: 2 });
 const job = (id: string, revision: number, trigger?: string): DeliveryJobData => ({
@@ -106,18 +106,8 @@ describe('on Redis', () => {
     const lock = createResourceLock(redis.redis, { prefix, ttlMs: 5_000 });
     const leases = await Promise.all(['a', 'b', 'c'].map((id) => lock.acquire('User', id)));
     await redis.redis.set(`${prefix}:lock:User:b`, 'someone-else');
-    const calls: string[] = [];
-    const sendCommand = redis.redis.sendCommand.bind(redis.redis);
-    redis.redis.sendCommand = ((command: Parameters<typeof sendCommand>[0]) => {
-      calls.push(command.name);
-      return sendCommand(command);
-    }) as typeof redis.redis.sendCommand;
-    try {
-      await Promise.all(leases.map((lease) => lease?.release()));
-    } finally {
-      redis.redis.sendCommand = sendCommand;
-    }
-    expect(calls.filter((name) => name === 'evalsha' || name === 'eval')).toHaveLength(1);
+    const calls = await commandsDuring(redis.redis, () => Promise.all(leases.map((lease) => lease?.release())));
+    expect(scriptCalls(calls)).toBe(1);
     expect(await redis.redis.exists(`${prefix}:lock:User:a`, `${prefix}:lock:User:c`)).toBe(0);
     expect(await redis.redis.get(`${prefix}:lock:User:b`)).toBe('someone-else');
     expect(await lock.acquire('User', 'a')).not.toBeNull();

@@ -40,3 +40,22 @@ export async function dropPrefix(prefix: string): Promise<void> {
     await redis.quit();
   }
 }
+
+/** The names of the commands `redis` sends while `run` runs (EVALSHA for a script, EVAL the first time). */
+export async function commandsDuring(redis: Redis, run: () => Promise<unknown>): Promise<string[]> {
+  const names: string[] = [];
+  const sendCommand = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((command: Parameters<typeof sendCommand>[0]) => {
+    names.push(command.name);
+    return sendCommand(command);
+  }) as typeof redis.sendCommand;
+  try {
+    await run();
+  } finally {
+    redis.sendCommand = sendCommand;
+  }
+  return names;
+}
+
+/** How many script calls a list of command names holds. */
+export const scriptCalls = (names: string[]): number => names.filter((name) => name === 'evalsha' || name === 'eval').length;

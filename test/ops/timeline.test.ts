@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTimeline, timelineKey, type ScimChangeEvent } from '../../src/ops/timeline.js';
-import { createTestRedis } from '../helpers/redis.js';
+import { commandsDuring, createTestRedis, scriptCalls } from '../helpers/redis.js';
 
 /** The timeline store on real Redis: a bounded list per resource, plus streams left by older versions. */
 const r = createTestRedis('timeline');
@@ -27,22 +27,14 @@ describe('timeline', () => {
 
   it('sends the appends of one event-loop turn as one script call under a hash-tagged prefix, in order, within the bounds', async () => {
     const timeline = createTimeline(r.redis, { prefix: `${r.prefix}:{batch}`, maxEntries: 3, maxAgeMs: HOUR });
-    const calls: string[] = [];
-    const sendCommand = r.redis.sendCommand.bind(r.redis);
-    r.redis.sendCommand = ((command: Parameters<typeof sendCommand>[0]) => {
-      calls.push(command.name);
-      return sendCommand(command);
-    }) as typeof r.redis.sendCommand;
-    try {
+    const calls = await commandsDuring(r.redis, async () => {
       const appends: Array<Promise<void>> = [];
       for (let revision = 1; revision <= 5; revision++) appends.push(timeline.append('User', 'same', change(Date.now(), revision)));
       for (let k = 0; k < 70; k++) appends.push(timeline.append('User', `many-${k}`, change(Date.now(), 1)));
       await Promise.all(appends);
-      // 75 appends, at most 64 per call: two calls (ioredis sends EVALSHA, or EVAL the first time).
-      expect(calls.filter((name) => name === 'evalsha' || name === 'eval')).toHaveLength(2);
-    } finally {
-      r.redis.sendCommand = sendCommand;
-    }
+    });
+    // 75 appends, at most 64 per call: two calls.
+    expect(scriptCalls(calls)).toBe(2);
     expect((await timeline.read('User', 'same')).map((e) => (e as ScimChangeEvent).revision)).toEqual([3, 4, 5]);
     expect((await timeline.read('User', 'many-69')).map((e) => (e as ScimChangeEvent).revision)).toEqual([1]);
     expect(await r.redis.pttl(timelineKey(`${r.prefix}:{batch}`, 'User', 'many-0'))).toBeGreaterThan(0);
