@@ -319,14 +319,19 @@ export function createProvisioning(deps: ProvisioningDeps) {
     async replace(type: ResourceType, id: string, body: unknown, conditions: Conditions = {}, context: ChangeContext = {}): Promise<StoredResource> {
       const normalized = normalize(type, body);
 
-      /** One attempt from `current` (from a copy: see `fromCopyOrRedis`). */
-      async function attempt(current: StoredResource, _fromCopy: boolean, write: { sent: boolean }): Promise<StoredResource> {
+      /**
+       * One attempt from `current` (from a copy: see `fromCopyOrRedis`). A PUT that changes
+       * nothing (Okta sends unchanged users again) writes nothing: no new revision, no delivery;
+       * on a copy that proves nothing, so it starts again from Redis.
+       */
+      async function attempt(current: StoredResource, fromCopy: boolean, write: { sent: boolean }): Promise<StoredResource | typeof FROM_REDIS> {
         checkIfMatch(conditions.ifMatch, current.revision);
         const { doc, members, memberDetails } = replaceResource(current.doc, normalized, now());
         await checkRules(type, doc);
         // A PUT without `members` leaves membership alone (see replaceResource): Entra never
         // reads members back, so silently emptying a group would go unnoticed.
         const change = await checkMembers(memberSet(members, memberDetails), id);
+        if (change === undefined && isDeepStrictEqual(stripMeta(doc), stripMeta(current.doc))) return fromCopy ? FROM_REDIS : current;
         const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
         write.sent = true;
         const stored = await store

@@ -163,6 +163,23 @@ describe('PUT from this process’s copy of a user', () => {
     expect((await viaB('DELETE', `/Users/${id}`)).status).toBe(204);
     expect((await a.scim('PUT', `/Users/${id}`, body('Gone'))).status).toBe(404);
   });
+
+  it('writes nothing for a PUT that changes nothing, unless only the stale copy says so', async () => {
+    const id = await createViaA();
+    const same = body('Same');
+    expect((await a.scim('PUT', `/Users/${id}`, same)).body.meta.version).toBe('W/"2"');
+    const again = await a.scim('PUT', `/Users/${id}`, same);
+    expect(again.status).toBe(200);
+    expect(again.body.meta.version).toBe('W/"2"');
+    const events = async () => (await a.bridge.runtime.connection('acme').timeline.read('User', id)).filter((e) => e.kind === 'scim').length;
+    expect(await events()).toBe(2);
+    // B adds a title: A's copy (revision 2) equals the PUT, Redis (revision 3) does not.
+    await viaB('PATCH', `/Users/${id}`, replace('title', 'Boss'));
+    const put = await a.scim('PUT', `/Users/${id}`, same);
+    expect(put.body.meta.version).toBe('W/"4"');
+    expect((await viaB('GET', `/Users/${id}`)).body.title).toBeUndefined();
+    expect(await events()).toBe(4);
+  });
 });
 
 describe('createRecentUsers', () => {
