@@ -9,11 +9,10 @@ import { basePathOf, benchConfig } from './lib/config.js';
 import { entraUserBody, filterByUserName } from './lib/entra.js';
 import { startFastTarget, type FastTarget } from './lib/fast-target.js';
 import { runIterations, type Scenario } from './lib/load.js';
-import { isDrained } from './lib/queue-drain.js';
+import { waitForDelivered } from './lib/queue-drain.js';
 import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, outboxKey, redisCpuSeconds } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { ratio } from './lib/stats.js';
-import { waitFor } from './lib/wait.js';
 
 /**
  * change-cost: what one change from Entra costs the bridge end to end, in CPU, and where: the
@@ -71,17 +70,7 @@ interface Setup {
 }
 
 async function settle(setup: Setup): Promise<void> {
-  let calls = -1;
-  let quietSince = Date.now();
-  const done = await waitFor(async () => {
-    const stats = await setup.target.stats();
-    if (stats.calls !== calls) {
-      calls = stats.calls;
-      quietSince = Date.now();
-    }
-    return Date.now() - quietSince >= QUIET_MS && (await setup.redis.exists(setup.outbox)) === 0 && (await isDrained(setup.queue));
-  }, SETTLE_TIMEOUT_MS);
-  if (!done) throw new Error('the worker did not deliver every change within 60 s');
+  if (!(await waitForDelivered(setup, QUIET_MS, SETTLE_TIMEOUT_MS))) throw new Error('the worker did not deliver every change within 60 s');
 }
 
 /** Runs `total` iterations of `scenario` and charges the CPU of all three parts to them, deliveries included. */

@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { configFromObject } from '../src/config/load.js';
 import { queueName } from '../src/delivery/types.js';
@@ -10,7 +9,7 @@ import { bullPrefix } from '../src/runtime.js';
 import { processCpuSeconds, startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { startFastTarget, type FastTarget } from './lib/fast-target.js';
-import { isDrained } from './lib/queue-drain.js';
+import { waitForDelivered } from './lib/queue-drain.js';
 import { benchPrefix, connectRedis, deleteByPrefix, outboxKey } from './lib/redis.js';
 import type { BenchmarkResult } from './lib/result.js';
 import { median, percentile, ratio, round } from './lib/stats.js';
@@ -101,17 +100,6 @@ const SETTLE_TIMEOUT_MS = 60_000;
 /** Users of the untimed warm-up round each side runs first (a fresh process is slower at first). */
 const WARMUP_USERS = 300;
 
-/**
- * Waits until the bridge has nothing left to deliver: its outbox empty, no job waiting, delayed
- * or active, and its target quiet for QUIET_MS (a quiet target alone can be a job waiting out a
- * delay, which would then run during the next side's round).
- */
-async function settled(target: FastTarget, queue: Queue, redis: Redis, outbox: string): Promise<void> {
-  const deadline = Date.now() + SETTLE_TIMEOUT_MS;
-  const busy = async () =>
-    Date.now() - (await target.stats()).lastCallAt < QUIET_MS || (await redis.exists(outbox)) === 1 || !(await isDrained(queue));
-  while (Date.now() < deadline && (await busy())) await new Promise((r) => setTimeout(r, 100));
-}
 
 interface PhaseResult {
   operations: number;
@@ -298,7 +286,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
         basePath: basePathOf(id),
         headers: { authorization: `Bearer ${config.secret}` },
         // With no worker here, nothing is delivered during the run: there is nothing to wait for.
-        ...(worker === 'none' ? {} : { settle: () => settled(target, queue, redis, outbox) }),
+        ...(worker === 'none' ? {} : { settle: async () => void (await waitForDelivered({ target, queue, redis, outbox }, QUIET_MS, SETTLE_TIMEOUT_MS)) }),
       };
     };
     sides.push(await bridgeSide(ONE_PROCESS, 'compare', 'same'));

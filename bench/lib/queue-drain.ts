@@ -1,4 +1,6 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { FastTarget } from './fast-target.js';
 import { waitFor } from './wait.js';
 
 /**
@@ -29,4 +31,17 @@ export function waitForDrain(queue: Queue, timeoutMs: number): Promise<boolean> 
 export async function lastFinishedAt(queue: Queue): Promise<number> {
   const [newest] = await queue.getJobs(['completed'], 0, 0, false);
   return newest?.finishedOn ?? Number.NaN;
+}
+
+/**
+ * Waits until a bridge has nothing left to deliver: its outbox empty, no job waiting, delayed or
+ * active, and its target without a call for `quietMs` (a quiet target alone can be a job waiting
+ * out a delay). False after `timeoutMs`.
+ */
+export function waitForDelivered(bridge: { target: FastTarget; queue: Queue; redis: Redis; outbox: string }, quietMs: number, timeoutMs: number): Promise<boolean> {
+  return waitFor(
+    async () =>
+      Date.now() - (await bridge.target.stats()).lastCallAt >= quietMs && (await bridge.redis.exists(bridge.outbox)) === 0 && (await isDrained(bridge.queue)),
+    timeoutMs,
+  );
 }

@@ -66,8 +66,7 @@ export function createResourceLock(redis: Redis, options: ResourceLockOptions): 
   // one script call. On Redis Cluster one call may only touch one hash slot: the leases share it
   // when the prefix carries a hash tag (the runtime's store prefix does); without one, each
   // release is its own call.
-  const batch = prefixHasHashTag(options.prefix) ? createBatcher(releaseMany, { maxItems: MAX_RELEASES_PER_CALL }) : undefined;
-  const release = (key: string, token: string) => (batch ? batch.add([{ key, token }]) : releaseMany([{ key, token }]));
+  const releases = createBatcher(releaseMany, { maxItems: MAX_RELEASES_PER_CALL, enabled: prefixHasHashTag(options.prefix) });
   return {
     async acquire(type, id) {
       const key = `${options.prefix}:lock:${type}:${id}`;
@@ -84,7 +83,7 @@ export function createResourceLock(redis: Redis, options: ResourceLockOptions): 
           if (extended) expiresAt = now() + ttlMs;
           return extended;
         },
-        release: () => release(key, token),
+        release: () => releases.add([{ key, token }]),
       };
     },
   };

@@ -6,13 +6,16 @@
  *
  * A batch is flushed on `setImmediate` (after the I/O callbacks of the current turn, so the
  * requests parsed from one socket read join one batch), or at once when it reaches `maxItems`.
+ * With `enabled: false` every `add` is flushed on its own, at once (for a caller that may batch
+ * only sometimes, e.g. keys that share a Cluster hash slot only under some prefixes).
  */
 export interface Batcher<T> {
   add(items: T[]): Promise<void>;
 }
 
-export function createBatcher<T>(flush: (items: T[]) => Promise<void>, options: { maxItems?: number } = {}): Batcher<T> {
+export function createBatcher<T>(flush: (items: T[]) => Promise<void>, options: { maxItems?: number; enabled?: boolean } = {}): Batcher<T> {
   const maxItems = options.maxItems ?? 500;
+  if (options.enabled === false) return { add: (items) => (items.length === 0 ? Promise.resolve() : flush(items)) };
   let pending: { items: T[]; waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> } | undefined;
 
   function run(): void {

@@ -167,11 +167,10 @@ export function createTimeline(redis: Redis, options: TimelineOptions): Timeline
   const appendMany = async (appends: Array<{ key: string; entry: string }>) => {
     await commands.bridgeTimelineAppendMany(appends.length, ...appends.map((a) => a.key), ...appends.map((a) => a.entry), options.maxEntries, options.maxAgeMs);
   };
-  const batch = prefixHasHashTag(options.prefix) ? createBatcher(appendMany, { maxItems: APPEND_BATCH }) : undefined;
+  const appends = createBatcher(appendMany, { maxItems: APPEND_BATCH, enabled: prefixHasHashTag(options.prefix) });
   return {
     async append(type, id, event) {
-      const append = { key: timelineKey(options.prefix, type, id), entry: encodeEvent(type, id, event) };
-      await (batch ? batch.add([append]) : appendMany([append]));
+      await appends.add([{ key: timelineKey(options.prefix, type, id), entry: encodeEvent(type, id, event) }]);
     },
     entry(type, id, event) {
       return { key: timelineKey(options.prefix, type, id), entry: encodeEvent(type, id, event), maxEntries: options.maxEntries, maxAgeMs: options.maxAgeMs };

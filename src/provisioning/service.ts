@@ -46,8 +46,7 @@ export interface ProvisioningDeps {
    * The timeline append of a write, for the store to make in the write's own script: one round
    * trip for both. For a create or a compare-and-set update the revision is known before it
    * runs; a delete's or a membership-only update's is REVISION_ASSIGNED_BY_STORE (its script
-   * writes it in). Writes it covers
-   * are not told to `onChange`.
+   * writes it in). Writes it covers are not told to `onChange`.
    */
   history?: (change: AcceptedChange) => HistoryAppend;
   /**
@@ -331,7 +330,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // A PUT without `members` leaves membership alone (see replaceResource): Entra never
         // reads members back, so silently emptying a group would go unnoticed.
         const change = await checkMembers(memberSet(members, memberDetails), id);
-        if (change === undefined && isDeepStrictEqual(stripMeta(doc), stripMeta(current.doc))) return fromCopy ? FROM_REDIS : current;
+        if (change === undefined && sameDocument(doc, current.doc)) return fromCopy ? FROM_REDIS : current;
         const note: WriteNote = { op: 'replace', context, before: current.doc, after: doc, membersChanged: change !== undefined };
         write.sent = true;
         const stored = await store
@@ -367,8 +366,7 @@ export function createProvisioning(deps: ProvisioningDeps) {
         // (no userName, a numeric manager.value) is rejected before anything is stored.
         normalizeResource(type, doc, schemas);
         const members = await checkMembers(patched.members, id);
-        // Deep equality, not JSON text: key order is no change, and it costs half as much.
-        const docChanged = !isDeepStrictEqual(stripMeta(doc), stripMeta(current.doc));
+        const docChanged = !sameDocument(doc, current.doc);
         if (!docChanged && !members) return fromCopy ? FROM_REDIS : current;
         const modified = now().toISOString();
         const next = docChanged ? { ...doc, meta: { ...doc.meta, lastModified: modified } } : null;
@@ -429,7 +427,12 @@ function memberSet(members: string[] | undefined, details: Record<string, Member
   return details ? { kind: 'set', members, details } : { kind: 'set', members };
 }
 
-function stripMeta(doc: ScimResource): Omit<ScimResource, 'meta'> {
-  const { meta: _meta, ...rest } = doc;
-  return rest;
+/**
+ * Whether two documents hold the same resource, `meta` (times, version) aside. Deep equality,
+ * not JSON text: key order is no change, and it costs half as much.
+ */
+function sameDocument(a: ScimResource, b: ScimResource): boolean {
+  const { meta: _a, ...restA } = a;
+  const { meta: _b, ...restB } = b;
+  return isDeepStrictEqual(restA, restB);
 }

@@ -119,7 +119,8 @@ export interface WriteOptions {
 }
 
 /**
- * The revision of a history entry for a write whose revision the store assigns (a delete): the
+ * The revision of a history entry for a write whose revision the store assigns (a delete, a
+ * membership-only update): the
  * entry holds REVISION_SLOT where its revision goes, and the write's script writes it in.
  */
 export const REVISION_ASSIGNED_BY_STORE = -1;
@@ -174,8 +175,8 @@ export interface ResourceStore {
    * tombstone so the worker can still delete it in the target. For users, also removes the
    * user from every group; returns the ids of the groups whose membership changed. With
    * `expectedRevision`, throws RevisionConflictError unless that is the current revision.
+   * `history`: the delete's own timeline event, its revision REVISION_ASSIGNED_BY_STORE.
    */
-  /** `history`: the delete's own timeline event, its revision REVISION_ASSIGNED_BY_STORE. */
   delete(
     type: ResourceType,
     id: string,

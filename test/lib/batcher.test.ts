@@ -23,6 +23,15 @@ describe('createBatcher', () => {
     await expect(batcher.add(['c'])).resolves.toBeUndefined();
   });
 
+  it('with enabled: false, flushes every add on its own', async () => {
+    const flushes: number[][] = [];
+    const batcher = createBatcher<number>(async (items) => {
+      flushes.push(items);
+    }, { enabled: false });
+    await Promise.all([batcher.add([1, 2]), batcher.add([3]), batcher.add([])]);
+    expect(flushes).toEqual([[1, 2], [3]]);
+  });
+
   it('flushes at once when a batch reaches maxItems', async () => {
     const flushes: number[][] = [];
     const batcher = createBatcher<number>(async (items) => {
