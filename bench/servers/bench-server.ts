@@ -2,7 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'bullmq';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { startBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
@@ -38,18 +38,44 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
     case 'bare': {
       const redis = new Redis(spec.redisUrl);
       const app = Fastify({ logger: false });
-      app.addContentTypeParser('application/scim+json', { parseAs: 'string' }, (_req, body, done) => {
-        try {
-          done(null, JSON.parse(body.toString()));
-        } catch (error) {
-          done(error as Error, undefined);
-        }
-      });
+      acceptScimJson(app);
       const lookup = async () => ({ id: 'bare', value: await redis.get(spec.key) });
       app.get(`${spec.basePath}/Users`, lookup);
       app.get(`${spec.basePath}/Users/:id`, lookup);
       app.post(`${spec.basePath}/Users`, async (_request, reply) => reply.code(201).send(await lookup()));
       app.patch(`${spec.basePath}/Users/:id`, lookup);
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = app.server.address() as AddressInfo;
+      return {
+        url: `http://127.0.0.1:${port}`,
+        stop: async () => {
+          await app.close();
+          await redis.quit();
+        },
+      };
+    }
+    case 'floor': {
+      const redis = new Redis(spec.redisUrl, { enableAutoPipelining: true });
+      const noop = (await redis.script('LOAD', "return {'ok', '1'}")) as string;
+      const app = Fastify({ logger: false });
+      acceptScimJson(app);
+      for (const route of spec.routes) {
+        const commands = route.commands.map((encoded) => {
+          const [name = '', ...args] = encoded.map((arg) => Buffer.from(arg, 'base64'));
+          const command = name.toString().toLowerCase();
+          // A script call keeps its keys and arguments; only the script is one that does nothing.
+          if (command === 'evalsha' || command === 'eval') return { name: 'evalsha', args: [Buffer.from(noop), ...args.slice(1)] };
+          return { name: command, args };
+        });
+        app.route({
+          method: route.method,
+          url: route.url,
+          handler: async (_request, reply) => {
+            await Promise.all(commands.map(({ name, args }) => redis.call(name, ...args)));
+            return reply.code(route.status).header('content-type', 'application/scim+json').send(route.answer);
+          },
+        });
+      }
       await app.listen({ host: '127.0.0.1', port: 0 });
       const { port } = app.server.address() as AddressInfo;
       return {
@@ -96,6 +122,17 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
       };
     }
   }
+}
+
+/** The baselines parse SCIM bodies as plain JSON, as the bridge's parser does before its checks. */
+function acceptScimJson(app: FastifyInstance): void {
+  app.addContentTypeParser('application/scim+json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body.toString()));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as ServerSpec;
