@@ -1,17 +1,15 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { request } from 'undici';
 import { deliveryJobName, deliveryJobOptions } from '../src/delivery/queues.js';
 import { deliverySchema } from '../src/config/schema.js';
 import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { entraUserBody, entraUserPatch, filterByUserName, userName } from './lib/entra.js';
+import { captureFloor } from './lib/floor.js';
 import type { Scenario } from './lib/load.js';
 import { measureLoad, prime, type MeasuredRun } from './lib/measure.js';
 import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, redisCpuSeconds } from './lib/redis.js';
-import { captureCommands } from './lib/redis-monitor.js';
 import type { BenchmarkResult } from './lib/result.js';
-import type { FloorRoute } from './servers/spec.js';
 import { ratio } from './lib/stats.js';
 
 /**
@@ -23,11 +21,11 @@ import { ratio } from './lib/stats.js';
  * worker, not by the API. The target is the same as front-door's (within 3× of bare in CPU per
  * request); this benchmark shows which kind misses it.
  *
- * The floor column is what bounds the writes: a Fastify route that parses the same request,
- * sends the Redis commands one bridge request of that kind sent (captured with MONITOR, with a
- * script that does nothing in place of the bridge's) and answers what the bridge answered. It
- * is the HTTP, JSON and Redis-client work of a request that size, before any of the bridge's
- * own; "floor ÷ bare" shows how much of the 3× it uses up.
+ * The floor column is what bounds each kind (lib/floor.ts): a Fastify route that parses the
+ * same request, sends the Redis commands one bridge request of that kind sent (a script that
+ * does nothing in place of the bridge's) and answers what the bridge answered. It is the HTTP,
+ * JSON and Redis-client work of a request of that shape, before any of the bridge's own;
+ * "floor ÷ bare" shows how much of the 3× it uses up.
  */
 
 const CONCURRENCY = 32;
@@ -82,20 +80,17 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
       startChild({ kind: 'bridge', config: config.raw, api: true, worker: false }),
     ]);
     children.push(bare, bridge);
-    const captured = await captureWrites(bridge, basePath, config.secret);
-    const floor = await startChild({ kind: 'floor', redisUrl: BENCH_REDIS_URL, routes: captured.map((c) => c.route) });
+    const captured = await captureFloor(bridge, basePath, config.secret);
+    const floor = await startChild({ kind: 'floor', redisUrl: BENCH_REDIS_URL, routes: captured.routes });
     children.push(floor);
-    // Iterations 0 and 1 are the captured users; the floor answers every POST with the last one.
-    let iteration = 2;
-    notCreated.add((captured[0]!.route.answer as { id: string }).id);
+    let iteration = captured.firstFreeIteration;
+    notCreated.add(captured.answeredId);
     const rows: Array<Record<string, string | number>> = [];
     const ratios: number[] = [];
     for (const [label, scenario] of scenarios) {
       const shared = { basePath, headers: { authorization: `Bearer ${config.secret}` }, concurrency: CONCURRENCY, scenario };
       const runs: Record<'bare' | 'bridge' | 'floor', MeasuredRun | undefined> = { bare: undefined, bridge: undefined, floor: undefined };
-      const write = label !== 'filter GET (miss)';
-      const sides = [['bridge', bridge], ['bare', bare], ...(write ? [['floor', floor] as const] : [])] as const;
-      for (const [side, child] of sides) {
+      for (const [side, child] of [['bridge', bridge], ['bare', bare], ['floor', floor]] as const) {
         iteration = await prime(child, { ...shared, firstIteration: iteration }, PRIME_MS);
         const run = await measureLoad(`${label}, ${side}`, child, redis, { ...shared, warmupMs: WARMUP_MS, durationMs: DURATION_MS, firstIteration: iteration });
         iteration = run.nextIteration;
@@ -103,10 +98,10 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
       }
       const b = runs.bridge!;
       const a = runs.bare!;
-      const f = runs.floor;
+      const f = runs.floor!;
       const cpuRatio = ratio(b.serverCpuUsPerRequest, a.serverCpuUsPerRequest);
       ratios.push(cpuRatio);
-      const measured = [b, a, ...(f ? [f] : [])];
+      const measured = [b, a, f];
       const errors = measured.reduce((sum, run) => sum + run.errors, 0);
       rows.push({
         kind: label,
@@ -115,9 +110,9 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
         'Redis CPU µs/req': b.redisCpuUsPerRequest,
         'bare CPU µs/req': a.serverCpuUsPerRequest,
         'CPU bridge ÷ bare': cpuRatio,
-        'floor CPU µs/req': f ? f.serverCpuUsPerRequest : '',
-        'floor ÷ bare': f ? ratio(f.serverCpuUsPerRequest, a.serverCpuUsPerRequest) : '',
-        'bridge ÷ floor': f ? ratio(b.serverCpuUsPerRequest, f.serverCpuUsPerRequest) : '',
+        'floor CPU µs/req': f.serverCpuUsPerRequest,
+        'floor ÷ bare': ratio(f.serverCpuUsPerRequest, a.serverCpuUsPerRequest),
+        'bridge ÷ floor': ratio(b.serverCpuUsPerRequest, f.serverCpuUsPerRequest),
         errors: errors === 0 ? 0 : `${errors} (first: ${measured.find((run) => run.firstError)?.firstError ?? '?'})`,
       });
     }
@@ -144,10 +139,10 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
       notes: [
         `${CONCURRENCY} virtual users per run, one request kind at a time; each side primed ${PRIME_MS / 1000} s, then ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured. Redis CPU is the whole server's (indicative).`,
         'Every accepted write becomes one delivery job, queued by the outbox relay next to the worker (not by the API); the last row is that job alone, measured in this process.',
-        `floor: a Fastify route that parses the same request, sends the Redis commands one bridge request of the kind sent (a script that does nothing in place of the bridge's) and answers the bridge's answer; ${captured.map((c) => c.summary).join('; ')}.`,
+        `floor: a Fastify route that parses the same request, sends the Redis commands one bridge request of the kind sent (a script that does nothing in place of the bridge's) and answers the bridge's answer. Captured: ${captured.summary.join('; ')}.`,
         `Within ${TARGET_RATIO}x of bare leaves a write ${TARGET_RATIO}x bare − floor for all of the bridge's own work (checking, normalising, patching, deflating, indexing, queueing).`,
       ],
-      raw: { rows, queued, floor: captured.map((c) => c.summary) },
+      raw: { rows, queued, floor: captured.summary },
     };
   } finally {
     await Promise.allSettled(children.map((c) => c.stop()));
@@ -184,46 +179,4 @@ async function queueCost(prefix: string): Promise<{ jobsPerSecond: number; clien
     await queue.close();
     await connection.quit();
   }
-}
-
-interface CapturedWrite {
-  route: FloorRoute;
-  summary: string;
-}
-
-/**
- * One POST of a new user and one PATCH of it, sent to the bridge one at a time while MONITOR
- * records the Redis commands each sends: the floor server replays them.
- */
-async function captureWrites(bridge: BenchChild, basePath: string, secret: string): Promise<CapturedWrite[]> {
-  const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/scim+json' };
-  const send = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
-    const res = await request(`${bridge.url}${basePath}${path}`, { method, headers, body: JSON.stringify(body) });
-    const text = await res.body.text();
-    return { status: res.statusCode, answer: JSON.parse(text) as unknown, bytes: Buffer.byteLength(text) };
-  };
-  const capture = async (label: string, method: 'POST' | 'PATCH', path: string, url: string, body: unknown) => {
-    let reply: Awaited<ReturnType<typeof send>> | undefined;
-    const commands = await captureCommands(BENCH_REDIS_URL, async () => {
-      reply = await send(method, path, body);
-    });
-    if (!reply || reply.status >= 300) throw new Error(`front-door-kinds: the captured ${label} answered ${reply?.status}`);
-    const names = commands.map((c) => c[0]?.toString().toUpperCase() ?? '?');
-    const bytes = commands.reduce((sum, c) => sum + c.reduce((n, arg) => n + arg.length, 0), 0);
-    const args = commands.reduce((sum, c) => sum + c.length - 1, 0);
-    return {
-      route: { method, url, status: reply.status, commands: commands.map((c) => c.map((arg) => arg.toString('base64'))), answer: reply.answer },
-      summary: `a ${label}: ${commands.length} Redis command(s) (${names.join(', ')}) with ${args} arguments, ${bytes} B; request ${Buffer.byteLength(JSON.stringify(body))} B, answer ${reply.bytes} B`,
-    };
-  };
-  // The first pair loads the scripts (EVAL with their source) and records the secret's first
-  // use; the second is what every later request sends.
-  let pair: CapturedWrite[] = [];
-  for (const i of [0, 1]) {
-    const post = await capture('POST', 'POST', '/Users', `${basePath}/Users`, entraUserBody(i));
-    const id = (post.route.answer as { id?: unknown }).id;
-    if (typeof id !== 'string') throw new Error('front-door-kinds: the captured POST answered no id');
-    pair = [post, await capture('PATCH', 'PATCH', `/Users/${encodeURIComponent(id)}`, `${basePath}/Users/:id`, entraUserPatch(i))];
-  }
-  return pair;
 }

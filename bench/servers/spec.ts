@@ -19,7 +19,7 @@ export type ServerSpec =
   | { kind: 'noop-worker'; redisUrl: string; prefix: string; queue: string; concurrency: number };
 
 export interface FloorRoute {
-  method: 'POST' | 'PATCH';
+  method: 'GET' | 'POST' | 'PATCH';
   /** A Fastify route path, e.g. `/bench/scim/v2/Users/:id`. */
   url: string;
   status: number;
