@@ -44,15 +44,7 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
       app.get(`${spec.basePath}/Users/:id`, lookup);
       app.post(`${spec.basePath}/Users`, async (_request, reply) => reply.code(201).send(await lookup()));
       app.patch(`${spec.basePath}/Users/:id`, lookup);
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      const { port } = app.server.address() as AddressInfo;
-      return {
-        url: `http://127.0.0.1:${port}`,
-        stop: async () => {
-          await app.close();
-          await redis.quit();
-        },
-      };
+      return listenBaseline(app, redis);
     }
     case 'floor': {
       const redis = new Redis(spec.redisUrl, { enableAutoPipelining: true });
@@ -76,15 +68,7 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
           },
         });
       }
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      const { port } = app.server.address() as AddressInfo;
-      return {
-        url: `http://127.0.0.1:${port}`,
-        stop: async () => {
-          await app.close();
-          await redis.quit();
-        },
-      };
+      return listenBaseline(app, redis);
     }
     case 'target':
       return listenFastTarget().then(({ url, close }) => ({ url, stop: close }));
@@ -122,6 +106,19 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
       };
     }
   }
+}
+
+/** Starts a baseline's Fastify app on a free loopback port; stopping it closes its Redis too. */
+async function listenBaseline(app: FastifyInstance, redis: Redis): Promise<{ url: string; stop: Stop }> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      await app.close();
+      await redis.quit();
+    },
+  };
 }
 
 /** The baselines parse SCIM bodies as plain JSON, as the bridge's parser does before its checks. */
