@@ -68,9 +68,22 @@ export function applyPatch(type: ResourceType, doc: ScimResource, ops: readonly 
   return change ? { doc: current, members: change } : { doc: current };
 }
 
-/** A deep copy of JSON data (what documents and PATCH values are). */
+/**
+ * A deep copy of JSON data (what documents and PATCH values are), as a JSON round trip makes it
+ * (an `undefined` property is left out, an `undefined` element becomes null) but several times
+ * quicker. A `__proto__` key (JSON.parse makes it an own property) stays a plain key.
+ */
 function cloneJson<T>(value: T): T {
-  return typeof value === 'object' && value !== null ? (JSON.parse(JSON.stringify(value)) as T) : value;
+  if (Array.isArray(value)) return value.map((element: unknown) => (element === undefined ? null : cloneJson(element))) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (child === undefined) continue;
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: cloneJson(child), enumerable: true, writable: true, configurable: true });
+    else copy[key] = cloneJson(child);
+  }
+  return copy as T;
 }
 
 function removeKey(doc: ScimResource, key: string | undefined): ScimResource {

@@ -52,6 +52,17 @@ describe('applyPatch on users', () => {
     expect(applyPatch('User', doc, ops).doc).toEqual(first);
   });
 
+  it('works on a copy as JSON would make it: undefined properties left out, a __proto__ key kept as data', () => {
+    const doc = user({ nickName: undefined, name: JSON.parse('{"givenName":"G","__proto__":{"admin":true}}') as Record<string, unknown> });
+    const { doc: after } = patch('User', doc, { op: 'replace', path: 'title', value: 'T' });
+    expect(Object.keys(after)).not.toContain('nickName');
+    const name = after.name as Record<string, unknown>;
+    expect(Object.getPrototypeOf(name)).toBe(Object.prototype);
+    expect(Object.keys(name)).toEqual(['givenName', '__proto__']);
+    expect(name).not.toBe(doc.name);
+    expect((name as { admin?: unknown }).admin).toBeUndefined();
+  });
+
   it('resolves attribute names case-insensitively onto the stored keys', () => {
     const { doc } = patch('User', user({ name: { givenName: 'G' } }), { op: 'replace', path: 'Name.GivenName', value: 'H' }, { op: 'replace', path: 'NICKNAME', value: 'n' });
     expect(doc.name).toEqual({ givenName: 'H' });
