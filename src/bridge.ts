@@ -1,7 +1,10 @@
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import type { BridgeConfig } from './config/schema.js';
 import { pino, type Logger } from 'pino';
+import { startDeliveryThread, type DeliveryThread } from './delivery/thread.js';
+import type { DeliveryMetricsSink } from './ops/delivery-observer.js';
 import { startOpsListener, type OpsListener } from './ops/ops-listener.js';
 import { createRuntime, type Runtime } from './runtime.js';
 
@@ -20,6 +23,18 @@ export interface StartOptions {
   logStream?: NodeJS.WritableStream;
   /** Overrides config.metrics.listen (tests listen on port 0). */
   opsListen?: { host: string; port: number };
+  /**
+   * With both roles: run the workers on a delivery thread of this process (delivery/thread.ts),
+   * so API and delivery use two cores. `serve` sets it from `deliveryThread` in the config.
+   */
+  workerThread?: boolean;
+  /**
+   * The bridge of a delivery thread (delivery/thread-entry.ts): no ops listener (the main thread
+   * serves /metrics and /readyz), and no second copy of the Redis warnings the main thread logged.
+   */
+  asDeliveryThread?: boolean;
+  /** Where the workers' delivery metrics go (the delivery thread sends them to the main thread). */
+  deliveryMetrics?: DeliveryMetricsSink;
 }
 
 export interface RunningBridge {
@@ -29,16 +44,22 @@ export interface RunningBridge {
   url?: string;
   /** Base URL of the ops listener (`metrics.listen`), when configured. */
   opsUrl?: string;
+  /** The delivery thread running the workers, when `workerThread` started one. */
+  deliveryThread?: DeliveryThread;
+  /** Settles with the reason if the delivery thread stops on its own; never without one. */
+  failed: Promise<Error>;
   close(): Promise<void>;
 }
 
 export async function startBridge(config: BridgeConfig, options: StartOptions = {}): Promise<RunningBridge> {
   const api = options.api ?? true;
   const worker = options.worker ?? true;
-  const runtime = await createRuntime(config, { redisUrl: options.redisUrl });
+  const threaded = api && worker && options.workerThread === true;
+  const runtime = await createRuntime(config, { redisUrl: options.redisUrl, ...(options.deliveryMetrics ? { deliveryMetrics: options.deliveryMetrics } : {}) });
   let app: FastifyInstance | undefined;
   let url: string | undefined;
   let ops: OpsListener | undefined;
+  let thread: DeliveryThread | undefined;
   try {
     if (api) {
       app = await buildApp({ config, runtime, logger: options.logger, logStream: options.logStream });
@@ -50,17 +71,24 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
     }
     // Worker-only processes log through pino too, in the same JSON shape as the API's logs.
     const log = app?.log ?? workerLogger(config.logLevel, options);
-    for (const warning of runtime.redisWarnings) log.warn({ code: 'GW_STORE_UNSAFE' }, warning);
+    if (!options.asDeliveryThread) for (const warning of runtime.redisWarnings) log.warn({ code: 'GW_STORE_UNSAFE' }, warning);
     runtime.watchMappings(log);
     runtime.watchConfig(log);
-    if (worker) await runtime.startWorkers(log);
-    if (config.metrics.listen) {
+    if (threaded) {
+      const logTo = options.logger === false ? 'silent' : options.logStream === process.stderr ? 'stderr' : 'stdout';
+      thread = await startDeliveryThread({ config, log: logTo, ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}) }, runtime.metrics.delivery);
+      runtime.useDeliveryThread(thread);
+    } else if (worker) {
+      await runtime.startWorkers(log);
+    }
+    if (config.metrics.listen && !options.asDeliveryThread) {
       const listen = options.opsListen ?? config.metrics.listen;
       ops = await startOpsListener(runtime, config, listen);
     }
   } catch (err) {
     await ops?.close();
     await app?.close();
+    await thread?.close(config.shutdown.graceMs);
     await runtime.close();
     throw err;
   }
@@ -69,12 +97,21 @@ export async function startBridge(config: BridgeConfig, options: StartOptions = 
     app,
     url,
     ...(ops ? { opsUrl: ops.url } : {}),
+    ...(thread ? { deliveryThread: thread } : {}),
+    failed: thread?.failed ?? new Promise<Error>(() => {}),
     async close() {
       await ops?.close();
+      // The API stops taking changes first; the workers then deliver what they hold.
       await app?.close();
+      await thread?.close(config.shutdown.graceMs);
       await runtime.close();
     },
   };
+}
+
+/** Whether `deliveryThread` asks for a delivery thread on this machine. */
+export function wantsDeliveryThread(config: BridgeConfig): boolean {
+  return config.deliveryThread === 'on' || (config.deliveryThread === 'auto' && availableParallelism() > 1);
 }
 
 function workerLogger(level: BridgeConfig['logLevel'], options: StartOptions): Logger {
