@@ -24,8 +24,7 @@ import { median, percentile, ratio, round } from './lib/stats.js';
  * alternate which side goes first; the table gives operations per second, latency and the
  * bridge ÷ other ratio per operation (above 1: the bridge is faster).
  *
- * The bridge runs as one process with its delivery workers, as `serve` runs it (the workers on
- * a delivery thread of their own when the machine has several CPUs), delivering every change to a fast
+ * The bridge runs as one process with its delivery worker, delivering every change to a fast
  * local target: it stores, queues and delivers what the other side may only keep in memory.
  */
 
@@ -345,7 +344,7 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
       rows,
       notes: [
         `${options.users} users per round and side, ${options.concurrency} concurrent, ${options.rounds} rounds alternating which side goes first, after an untimed warm-up round per side; create = userName probe + POST; memberAdd and memberRemove = one member PATCH of a group (${USERS_PER_GROUP} users per group), as Entra sends them. After each bridge round the next side waits until the bridge has delivered everything (outbox empty, no job waiting, delayed or active, its target quiet for ${QUIET_MS} ms), so the other side never shares the machine with the bridge's worker.`,
-        `"${ONE_PROCESS}" runs API and delivery workers in one process, as \`serve\` does (the workers on a thread of their own on a machine with several CPUs)${options.split ? `; "${SPLIT}" runs them as two processes` : ''}. Either stores, queues and delivers every change to a local target; the other side is measured as it is.`,
+        `"${ONE_PROCESS}" runs API and delivery worker in one process${options.split ? `; "${SPLIT}" runs them as two processes` : ''}. Either stores, queues and delivers every change to a local target; the other side is measured as it is.`,
         `CPU µs/op: the CPU time of the side's own processes during the phase, per operation (the bridge's API and worker processes${options.pid === undefined ? '' : `; the other gateway's process ${options.pid}`}), without Redis or the target; the bridge's deliveries that end after the phase are not in it (the change-cost benchmark charges them all).`,
         ...(options.apiOnly ? [`"${API_ONLY}" is the API process alone: it stores and queues every change, and no worker delivers them during the run (as when workers run on other machines).`] : []),
         ...errors.slice(0, 3).map((p) => `first error: ${p.firstError}`),

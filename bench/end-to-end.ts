@@ -119,7 +119,7 @@ export async function endToEnd({ split }: { split: boolean }): Promise<Benchmark
         { measure: 'ratio: INFO growth per user ÷ the user\'s stored SCIM JSON', value: `${ratio(infoPerUser, jsonBytes)}x (JSON ${jsonBytes} B)` },
       ],
       notes: [
-        `${CONCURRENCY} concurrent clients; ${split ? 'an API process and a worker process' : 'one bridge process (API + worker, the worker on its delivery thread where the machine has several CPUs)'}, delivery concurrency 10; target, client and bridge share the 2 cores with Redis.`,
+        `${CONCURRENCY} concurrent clients; ${split ? 'an API process and a worker process' : 'one bridge process (API + worker)'}, delivery concurrency 10; target, client and bridge share the 2 cores with Redis.`,
         `store bytes per user by key kind: ${storeDetail}.`,
         `INFO growth includes other clients of the shared Redis and allocator overhead; the MEMORY USAGE sum (${keyedPerUser} B/user) counts only this run's keys.`,
         `each target on its own: ${USERS.toLocaleString('en-US')} users in ${round(seconds, 1)} s (≤ ${TARGET_SECONDS} s: ${complete && load.errors === 0 && seconds <= TARGET_SECONDS ? 'met' : 'missed'}); ${infoPerUser} B of Redis per user (≤ ${TARGET_BYTES_PER_USER} B: ${infoPerUser <= TARGET_BYTES_PER_USER ? 'met' : 'missed'}). The headline counts as met only when both are.`,

@@ -32,8 +32,7 @@ export interface Io {
 const USAGE = `Usage: scim-bridge <command> [options]
 
 Commands:
-  serve   [--config FILE] [--no-worker]   run the SCIM API (and, by default, the delivery workers, on a
-                                          thread of their own on a machine with several CPUs)
+  serve   [--config FILE] [--no-worker]   run the SCIM API (and, by default, the delivery workers)
   worker  [--config FILE]                 run delivery workers only (scale them apart from the API)
   validate <mapping.yaml|dir>...          check mapping files; prints file:line:col messages
   validate --config FILE                  check a config file and every mapping it names

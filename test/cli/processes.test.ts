@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
@@ -193,24 +193,6 @@ describe('serve --no-worker and worker as separate processes on one Redis', () =
       const [apiExit, workerExit] = await Promise.all([api.stop('SIGTERM'), worker.stop('SIGTERM')]);
       expect(apiExit, api.stderr()).toEqual({ code: 0, signal: null });
       expect(workerExit, worker.stderr()).toEqual({ code: 0, signal: null });
-    },
-    PROCESS_TIMEOUT,
-  );
-
-  it(
-    'serve with both roles delivers from its delivery thread and exits 0 on SIGTERM',
-    async () => {
-      const env = childEnv({ REDIS_URL: TEST_REDIS_URL, ACME_SCIM_SECRET: scimSecret, ACME_LEGACY_URL: legacy.url, ACME_LEGACY_TOKEN: legacyToken });
-      const config = join(dir, 'threaded.yaml');
-      await writeFile(config, `deliveryThread: on\n${await readFile(join(dir, 'bridge.yaml'), 'utf8')}`);
-      const serve = spawnCli(['serve', '--config', config], env);
-      const [, baseUrl] = await serve.waitForLine(/^scim-bridge listening on (http:\/\/127\.0\.0\.1:\d+)$/);
-      const userName = 'ada.thread@navy.example';
-      const created = await scim(`${baseUrl}/acme/scim/v2`, scimSecret, 'POST', '/Users', entraUser(userName));
-      expect(created.status, JSON.stringify(created.body)).toBe(201);
-      const delivered = await eventually(async () => (await legacyAccounts(legacy.url, legacyToken)).find((a) => a.login === userName));
-      expect(delivered).toMatchObject({ login: userName, status: 'ENABLED' });
-      expect(await serve.stop('SIGTERM'), serve.stderr()).toEqual({ code: 0, signal: null });
     },
     PROCESS_TIMEOUT,
   );
