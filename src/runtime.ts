@@ -24,7 +24,7 @@ import { createProvisioning, type AcceptedChange, type Provisioning } from './pr
 import { createSchemaRegistry } from './scim/schema-registry.js';
 import { createRedisStore } from './store/redis-store.js';
 import type { ResourceStore } from './store/types.js';
-import { createDeliveryObserver, type DeliveryMetricsSink } from './ops/delivery-observer.js';
+import { createDeliveryObserver } from './ops/delivery-observer.js';
 import { createLastOutcomes, type LastOutcomes } from './ops/last-outcome.js';
 import { createMetrics, type BridgeMetrics } from './ops/metrics.js';
 import { createOps, type Ops } from './ops/service.js';
@@ -85,15 +85,6 @@ export interface Runtime {
   health(): Promise<Health>;
   /** Starts one BullMQ worker per connection in this process. */
   startWorkers(logger: DeliveryLogger): Promise<void>;
-  /** Whether each connection's worker (a proxy connection's buffer replay) runs in this process. */
-  workerStates(): Record<string, boolean>;
-  /** A write was accepted for the connection elsewhere in this process: its relay looks now. */
-  nudge(connectionId: string): void;
-  /**
-   * The workers run on a delivery thread of this process (delivery/thread.ts): accepted writes
-   * nudge its relays, and /readyz reports its workers.
-   */
-  useDeliveryThread(thread: RemoteWorkers): void;
   /** Reloads the mapping files on SIGHUP and when they change on disk; stopped by close(). */
   watchMappings(logger: DeliveryLogger): MappingWatcher;
   /** The configuration in effect: the one accessor of the settings a reload may change. */
@@ -124,14 +115,6 @@ export type ConfigReload =
 export interface RuntimeOptions {
   /** Overrides config.redis.url (tests, demo). */
   redisUrl?: string;
-  /** Where the workers' delivery metrics go, instead of this runtime's registry (the delivery thread's). */
-  deliveryMetrics?: DeliveryMetricsSink;
-}
-
-/** The workers of this process when another thread runs them. */
-export interface RemoteWorkers {
-  nudge(connectionId: string): void;
-  running(connectionId: string): boolean | undefined;
 }
 
 /** How much longer than its wait a first-attempt marker lives in Redis. */
@@ -233,11 +216,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
       plan,
       schemas: createSchemaRegistry(connection.extensions),
       // Accepted writes wait in the outbox; this process's relay (if it runs workers) looks now.
-      notify: () => {
-        const relay = relayOf.get(id);
-        if (relay) relay.nudge();
-        else remote?.nudge(id);
-      },
+      notify: () => relayOf.get(id)?.nudge(),
       ...(waiter && confirm.mode === 'first-attempt'
         ? {
             confirm: {
@@ -300,8 +279,6 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
   const configWatchers: ConfigWatcher[] = [];
   const workerOf = new Map<string, DeliveryWorker>();
   const relays: OutboxRelay[] = [];
-  /** The delivery thread, when it runs this process's workers. */
-  let remote: RemoteWorkers | undefined;
   const schedules: ReconcileSchedule[] = [];
   const replays: BufferReplay[] = [];
   const replayOf = new Map<string, BufferReplay>();
@@ -434,7 +411,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
             id: c.config.id,
             mapping: { name: c.plan.name },
             queue: c.queue.queue as Queue,
-            workerRunning: () => (workers.length === 0 ? remote?.running(c.config.id) : (workerOf.get(c.config.id)?.worker.isRunning() ?? false)),
+            workerRunning: () => (workers.length === 0 ? undefined : (workerOf.get(c.config.id)?.worker.isRunning() ?? false)),
           })),
           // A buffering proxy connection: its write buffer is its queue, the replay its worker.
           ...proxies.flatMap((p) => {
@@ -445,7 +422,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
                 id: p.config.id,
                 mode: 'proxy' as const,
                 queue: buffer.queue as Queue,
-                workerRunning: () => (workersStarted ? (replayOf.get(p.config.id)?.worker.isRunning() ?? false) : remote?.running(p.config.id)),
+                workerRunning: () => (workersStarted ? (replayOf.get(p.config.id)?.worker.isRunning() ?? false) : undefined),
               },
             ];
           }),
@@ -477,7 +454,7 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
           plan: c.plan,
           enqueue: (data) => c.queue.enqueue(data),
           logger,
-          observer: createDeliveryObserver({ connectionId: c.config.id, timeline: c.timeline, last: c.last, logger, metrics: options.deliveryMetrics ?? metrics.delivery }),
+          observer: createDeliveryObserver({ connectionId: c.config.id, timeline: c.timeline, last: c.last, logger, metrics: metrics.delivery }),
         });
         workers.push(worker);
         workerOf.set(c.config.id, worker);
@@ -506,18 +483,6 @@ export async function createRuntime(config: BridgeConfig, options: RuntimeOption
           );
         }
       }
-    },
-    workerStates() {
-      const states: Record<string, boolean> = {};
-      for (const [id, worker] of workerOf) states[id] = worker.worker.isRunning();
-      for (const [id, replay] of replayOf) states[id] = replay.worker.isRunning();
-      return states;
-    },
-    nudge(connectionId) {
-      relayOf.get(connectionId)?.nudge();
-    },
-    useDeliveryThread(thread) {
-      remote = thread;
     },
     watchMappings(logger) {
       const watcher = watchMappings(

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Worker } from 'bullmq';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
-import { startBridge, wantsDeliveryThread } from '../../src/bridge.js';
+import { startBridge } from '../../src/bridge.js';
 import { configFromObject } from '../../src/config/load.js';
 import { listenFastTarget } from '../lib/fast-target.js';
 import type { ServerSpec } from './spec.js';
@@ -27,12 +27,9 @@ async function start(spec: ServerSpec): Promise<{ url?: string; stop: Stop }> {
       // per delivery attempt), into /dev/null, to measure what logging costs. Off by default.
       const level = process.env.BENCH_LOG_LEVEL;
       const logging = level ? { logStream: createWriteStream('/dev/null') } : { logger: false as const };
-      const config = configFromObject(level ? { ...(spec.config as object), logLevel: level } : spec.config);
-      const bridge = await startBridge(config, {
+      const bridge = await startBridge(configFromObject(level ? { ...(spec.config as object), logLevel: level } : spec.config), {
         api: spec.api,
         worker: spec.worker,
-        // As `serve` runs them: the workers on a delivery thread when the machine has several CPUs.
-        workerThread: wantsDeliveryThread(config),
         listen: { host: '127.0.0.1', port: 0 },
         ...logging,
       });

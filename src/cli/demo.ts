@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startSampleLegacyApi } from '../../examples/sample-legacy-api/app.js';
 import { DASHBOARD_PATH } from '../admin/plugin.js';
-import { startBridge, wantsDeliveryThread } from '../bridge.js';
+import { startBridge } from '../bridge.js';
 import { loadConfig } from '../config/load.js';
 import type { ConnectionConfig } from '../config/schema.js';
 import { packageRoot } from '../lib/package-root.js';
 import { deleteByPrefix } from '../lib/redis-keys.js';
 import { findOrStartRedis, redact } from '../lib/redis-bootstrap.js';
 import type { Io } from './main.js';
-import { reportError, untilStopped } from './main.js';
+import { reportError, untilSignal } from './main.js';
 
 /**
  * `npm start`: the bridge in front of the bundled sample legacy API, on loopback, with fresh
@@ -47,7 +47,6 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
     // Logs go to stderr: the first stdout lines are what the admin pastes into Entra.
     const bridge = await startBridge(config, {
       logStream: process.stderr,
-      workerThread: wantsDeliveryThread(config),
     });
     const [connection, oauthConnection] = config.connections as [ConnectionConfig, ConnectionConfig];
     const tenantUrl = `${bridge.url}${connection.basePath}`;
@@ -81,7 +80,7 @@ export async function runDemo(_args: string[], io: Io): Promise<number> {
         '',
       ].join('\n'),
     );
-    if (await untilStopped(bridge, io)) return 1;
+    await untilSignal();
     await bridge.close();
     return 0;
   } catch (err) {

@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { access } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startBridge, wantsDeliveryThread, type RunningBridge } from '../bridge.js';
+import { startBridge } from '../bridge.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { BridgeError } from '../lib/errors.js';
 import { runDemo } from './demo.js';
@@ -108,7 +108,7 @@ async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promi
   if (!(await readable(file, io))) return 2;
   try {
     const config = await loadConfig(file);
-    const bridge = await startBridge(config, { api: command === 'serve', worker: command === 'worker' || !values['no-worker'], workerThread: wantsDeliveryThread(config) });
+    const bridge = await startBridge(config, { api: command === 'serve', worker: command === 'worker' || !values['no-worker'] });
     if (bridge.url) {
       io.stdout(`scim-bridge listening on ${bridge.url}\n`);
       for (const c of config.connections) io.stdout(`connection ${c.id}: ${config.publicUrl ?? bridge.url}${c.basePath}\n`);
@@ -117,7 +117,7 @@ async function serve(command: 'serve' | 'worker', args: string[], io: Io): Promi
       io.stdout(`scim-bridge worker delivering for ${config.connections.map((c) => c.id).join(', ')}\n`);
     }
     if (bridge.opsUrl) io.stdout(`metrics and health: ${bridge.opsUrl}/metrics, /livez, /readyz\n`);
-    if (await untilStopped(bridge, io)) return 1;
+    await untilSignal();
     io.stdout(`scim-bridge shutting down: running deliveries get up to ${config.shutdown.graceMs} ms (shutdown.graceMs); a second signal exits at once\n`);
     await bridge.close();
     return 0;
@@ -183,19 +183,6 @@ export function untilSignal(): Promise<void> {
     process.on('SIGINT', done);
     process.on('SIGTERM', done);
   });
-}
-
-/**
- * Waits for SIGINT or SIGTERM (see untilSignal); true when the bridge's delivery thread stopped
- * on its own first, in which case the bridge is closed here and the process should exit 1, so
- * that its supervisor starts a new one.
- */
-export async function untilStopped(bridge: RunningBridge, io: Io): Promise<boolean> {
-  const failure = await Promise.race([untilSignal().then(() => undefined), bridge.failed]);
-  if (!failure) return false;
-  io.stderr(`scim-bridge: the delivery thread stopped (${failure.message}); shutting down\n`);
-  await bridge.close();
-  return true;
 }
 
 const processIo: Io = {

@@ -579,12 +579,6 @@ export const configSchema = z
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     /** On SIGTERM, how long running target calls may take to finish before their jobs are handed back. */
     shutdown: z.object({ graceMs: z.number().int().min(0).default(10_000) }).strict().default({ graceMs: 10_000 }),
-    /**
-     * Where a process that runs both the API and the delivery workers (`serve` without
-     * `--no-worker`, the demo) runs the workers: `auto` on a thread of their own when the machine
-     * has more than one CPU, `on` always, `off` on the API's thread.
-     */
-    deliveryThread: z.enum(['auto', 'on', 'off']).default('auto'),
     connections: z.array(connectionSchema).min(1, 'define at least one connection'),
   })
   .strict()

@@ -33,8 +33,6 @@ export interface BridgeFixture {
 export interface BridgeFixtureOverrides {
   connectionId?: string;
   worker?: boolean;
-  /** Run the workers on a delivery thread (as `serve` does on a machine with several CPUs). */
-  workerThread?: boolean;
   /** Redis to use instead of the test Redis (a private Cluster or Sentinel URL). */
   redisUrl?: string;
   /** Top-level config keys to add or replace (admin, metrics, timeline…). */
@@ -65,7 +63,7 @@ export async function startBridgeFixture(label: string, overrides: BridgeFixture
     ],
     ...overrides.config,
   });
-  const bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: overrides.worker ?? true, workerThread: overrides.workerThread === true });
+  const bridge = await startBridge(config, { listen: { host: '127.0.0.1', port: 0 }, logger: false, worker: overrides.worker ?? true });
   const tenantUrl = `${bridge.url}/${id}/scim/v2`;
   const legacyHeaders = { authorization: `Bearer ${legacyToken}`, 'content-type': 'application/json' };
   return {
