@@ -97,7 +97,10 @@ interface Side {
 /** The bridge's deliveries are done when its target has had no call for this long. */
 const QUIET_MS = 500;
 const SETTLE_TIMEOUT_MS = 60_000;
-/** Users of the untimed warm-up round each side runs first (a fresh process is slower at first). */
+/**
+ * Users of the untimed warm-up round each side runs before each measured round (a fresh process,
+ * and one that sat idle for a while, is slower at first).
+ */
 const WARMUP_USERS = 300;
 
 
@@ -302,13 +305,17 @@ export async function compare(options: CompareOptions): Promise<BenchmarkResult>
     });
     const results: Record<string, Array<Record<Kind, PhaseResult>>> = Object.fromEntries(sides.map((s) => [s.label, []]));
     const rows: Array<Record<string, string | number>> = [];
-    for (const side of sides) {
+    const warmUp = async (side: Side) => {
       await runRound(side, { ...options, users: Math.min(WARMUP_USERS, options.users) }, `${randomBytes(3).toString('hex')}-warmup`);
       await side.settle?.();
-    }
+    };
     for (let round = 1; round <= options.rounds; round++) {
       const order = round % 2 === 1 ? sides : [...sides].reverse();
       for (const side of order) {
+        // Every measured round follows a warm-up round of its own side: a process that sat idle
+        // through the other sides' rounds has had its heap shrunk by V8 (its memory reducer) and
+        // needs about twice the CPU per operation for its next second or two of work.
+        await warmUp(side);
         const result = await runRound(side, options, `${randomBytes(3).toString('hex')}-r${round}`);
         // The next side starts on a machine where the bridge's worker is not still delivering.
         await side.settle?.();
