@@ -5,7 +5,7 @@ import { deliverySchema } from '../src/config/schema.js';
 import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { entraUserBody, entraUserPatch, filterByUserName, userName } from './lib/entra.js';
-import { captureFloor } from './lib/floor.js';
+import { captureFloor, floorNote } from './lib/floor.js';
 import type { Scenario } from './lib/load.js';
 import { measureLoad, prime, type MeasuredRun } from './lib/measure.js';
 import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix, redisCpuSeconds } from './lib/redis.js';
@@ -139,7 +139,7 @@ export async function frontDoorKinds(): Promise<BenchmarkResult> {
       notes: [
         `${CONCURRENCY} virtual users per run, one request kind at a time; each side primed ${PRIME_MS / 1000} s, then ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured. Redis CPU is the whole server's (indicative).`,
         'Every accepted write becomes one delivery job, queued by the outbox relay next to the worker (not by the API); the last row is that job alone, measured in this process.',
-        `floor: a Fastify route that parses the same request, sends the Redis commands one bridge request of the kind sent (a script that does nothing in place of the bridge's) and answers the bridge's answer. Captured: ${captured.summary.join('; ')}.`,
+        floorNote(captured),
         `Within ${TARGET_RATIO}x of bare leaves a write ${TARGET_RATIO}x bare − floor for all of the bridge's own work (checking, normalising, patching, deflating, indexing, queueing).`,
       ],
       raw: { rows, queued, floor: captured.summary },

@@ -1,7 +1,7 @@
 import { startChild, type BenchChild } from './lib/child.js';
 import { basePathOf, benchConfig } from './lib/config.js';
 import { entraUserBody, entraUserPatch, filterByUserName, userName } from './lib/entra.js';
-import { captureFloor } from './lib/floor.js';
+import { captureFloor, floorNote } from './lib/floor.js';
 import type { Scenario } from './lib/load.js';
 import { measureLoad, prime, runRow, type MeasuredRun } from './lib/measure.js';
 import { BENCH_REDIS_URL, benchPrefix, connectRedis, deleteByPrefix } from './lib/redis.js';
@@ -106,7 +106,7 @@ export async function frontDoor(): Promise<BenchmarkResult> {
       notes: [
         `${CONCURRENCY} virtual users, each looping GET filter (miss) → POST → PATCH; each server primed ${PRIME_MS / 1000} s, then ${WARMUP_MS / 1000} s warm-up + ${DURATION_MS / 1000} s measured per run, rounds in A-B-C-C-B-A order (bare, bridge, floor).`,
         `bridge p50 / p99 ms by request kind: ${byKind.map((k) => JSON.stringify(k)).join('; ')}`,
-        `floor: Fastify routes that send the Redis commands one bridge request of each kind sent (a script that does nothing in place of the bridge's) and answer what the bridge answered. Captured: ${floorCapture.summary.join('; ')}.`,
+        floorNote(floorCapture),
         `The floor alone costs ${floorCpu}x bare in server CPU per request: within ${TARGET_RATIO}x would leave the bridge's own work (checking, normalising, patching, deflating, indexing, queueing) ${round(Math.max(0, TARGET_RATIO - floorCpu), 2)}x bare.`,
       ],
       raw: { concurrency: CONCURRENCY, ceiling, bare: bareRuns, bridge: bridgeRuns, floor: floorRuns, floorCommands: floorCapture.summary },

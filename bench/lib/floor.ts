@@ -25,19 +25,25 @@ export interface Floor {
 
 type Kind = 'filter GET' | 'POST' | 'PATCH';
 
+/** The benchmarks' note on what the floor is and what was captured for it. */
+export function floorNote(floor: Floor): string {
+  return `floor: Fastify routes that send the Redis commands one bridge request of each kind sent (a script that does nothing in place of the bridge's) and answer what the bridge answered. Captured: ${floor.summary.join('; ')}.`;
+}
+
 export async function captureFloor(bridge: BenchChild, basePath: string, secret: string): Promise<Floor> {
   const headers = { authorization: `Bearer ${secret}`, 'content-type': 'application/scim+json' };
   const capture = async (kind: Kind, method: FloorRoute['method'], path: string, url: string, body?: unknown): Promise<FloorRoute & { line: string }> => {
+    const sent = body === undefined ? undefined : JSON.stringify(body);
     let reply: { status: number; text: string } | undefined;
     const commands = await captureCommands(BENCH_REDIS_URL, async () => {
-      const res = await request(`${bridge.url}${basePath}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      const res = await request(`${bridge.url}${basePath}${path}`, { method, headers, ...(sent === undefined ? {} : { body: sent }) });
       reply = { status: res.statusCode, text: await res.body.text() };
     });
     if (!reply || reply.status >= 300) throw new Error(`floor: the captured ${kind} answered ${reply?.status}`);
     const names = commands.map((c) => c[0]?.toString().toUpperCase() ?? '?');
     const bytes = commands.reduce((sum, c) => sum + c.reduce((n, arg) => n + arg.length, 0), 0);
     const args = commands.reduce((sum, c) => sum + c.length - 1, 0);
-    const requestBytes = body === undefined ? 0 : Buffer.byteLength(JSON.stringify(body));
+    const requestBytes = sent === undefined ? 0 : Buffer.byteLength(sent);
     return {
       method,
       url,

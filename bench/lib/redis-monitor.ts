@@ -18,7 +18,12 @@ export async function captureCommands(redisUrl: string, work: () => Promise<void
   const commands: Buffer[][] = [];
   let pending = '';
   let monitoring!: () => void;
-  const started = new Promise<void>((resolve) => (monitoring = resolve));
+  let refused!: (error: Error) => void;
+  const started = new Promise<void>((resolve, reject) => {
+    monitoring = resolve;
+    refused = reject;
+  });
+  let oks = url.password ? 2 : 1;
   socket.setEncoding('latin1');
   socket.on('data', (chunk: string) => {
     pending += chunk;
@@ -26,21 +31,30 @@ export async function captureCommands(redisUrl: string, work: () => Promise<void
     while ((end = pending.indexOf('\r\n')) >= 0) {
       const line = pending.slice(0, end);
       pending = pending.slice(end + 2);
-      if (line === '+OK') monitoring();
-      else if (line.startsWith('-')) throw new Error(`MONITOR: ${line}`);
-      else if (line.startsWith('+') && !/^\+\S+ \[\d+ lua\]/.test(line)) commands.push(parseMonitorLine(line));
+      if (line.startsWith('-')) {
+        refused(new Error(`MONITOR: ${line}`));
+        socket.destroy();
+      } else if (line === '+OK') {
+        // AUTH's OK first when there is a password, then MONITOR's.
+        if (--oks === 0) monitoring();
+      } else if (line.startsWith('+') && !/^\+\S+ \[\d+ lua\]/.test(line)) {
+        commands.push(parseMonitorLine(line));
+      }
     }
   });
   if (url.password) socket.write(`AUTH ${url.username ? `${decodeURIComponent(url.username)} ` : ''}${decodeURIComponent(url.password)}\r\n`);
   socket.write('MONITOR\r\n');
-  await started;
   try {
+    await started;
     await work();
     // Redis logs a command to MONITOR before it answers it; this gives the socket time to read them.
     await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
   } finally {
-    socket.end('QUIT\r\n');
-    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    if (!socket.destroyed) {
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.end('QUIT\r\n');
+      await closed;
+    }
   }
   return commands;
 }
